@@ -1,0 +1,303 @@
+/**
+ * The dispatcher turns a stream of events into batches and hands every batch to every sink.
+ *
+ * A logging call only pushes onto an array (O(1), no I/O). Batches are sealed when they fill or
+ * after a short interval, by an unref'd timer, so a finished script still exits by itself. Each
+ * sink has its own lane: one batch in flight at a time, in order, with a bounded queue, so a slow
+ * or failing sink never holds back the others or the training loop.
+ */
+import type { Batch, RunEvent, RunIdentity } from './protocol.js';
+import { PROTOCOL_VERSION } from './protocol.js';
+import type { DropReason, FlushReport, Sink, SinkReport } from './sink.js';
+
+/** Seal a batch this long after its first event: live enough for a dashboard, cheap enough for a file. */
+export const DEFAULT_FLUSH_INTERVAL_MS = 250;
+/** Seal a batch when it holds this many events, so one request or write stays a sensible size. */
+export const DEFAULT_MAX_BATCH_EVENTS = 1_000;
+/**
+ * Events a sink may have waiting before data points are dropped (and counted). About 100 bytes an
+ * event, this bounds a stuck sink's memory to some tens of megabytes.
+ */
+export const DEFAULT_MAX_QUEUED_EVENTS = 250_000;
+
+export interface DispatcherOptions {
+  run: RunIdentity;
+  sinks: readonly Sink[];
+  flushIntervalMs?: number;
+  maxBatchEvents?: number;
+  maxQueuedEvents?: number;
+  /** Delivery starts when this settles (the start event is completed asynchronously). */
+  ready?: Promise<unknown>;
+  warn: (message: string) => void;
+}
+
+export class Dispatcher {
+  private readonly run: RunIdentity;
+  private readonly lanes: SinkLane[];
+  private readonly flushIntervalMs: number;
+  private readonly maxBatchEvents: number;
+  private events: RunEvent[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(options: DispatcherOptions) {
+    this.run = options.run;
+    this.flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
+    this.maxBatchEvents = options.maxBatchEvents ?? DEFAULT_MAX_BATCH_EVENTS;
+    const maxQueuedEvents = options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS;
+    const ready = options.ready ?? Promise.resolve();
+    this.lanes = options.sinks.map(
+      (sink) => new SinkLane(sink, maxQueuedEvents, ready, options.warn),
+    );
+  }
+
+  push(event: RunEvent): void {
+    const events = this.events;
+    events.push(event);
+    if (events.length >= this.maxBatchEvents) this.seal();
+    else if (this.timer === undefined) {
+      this.timer = setTimeout(this.sealOnTimer, this.flushIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  private readonly sealOnTimer = (): void => {
+    this.timer = undefined;
+    this.seal();
+  };
+
+  /** Closes the batch being filled and hands it to every sink. */
+  seal(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.events.length === 0) return;
+    const batch: Batch = { protocol: PROTOCOL_VERSION, run: this.run, events: this.events };
+    this.events = [];
+    for (const lane of this.lanes) lane.enqueue(batch);
+  }
+
+  /** Counts events that never entered the pipeline (e.g. logged after the run ended). */
+  countDropped(reason: DropReason, count: number): void {
+    for (const lane of this.lanes) lane.countFailed(reason, count);
+  }
+
+  /** Seals, waits until every sink took every batch (or the timeout passed), then flushes the sinks. */
+  async flush(timeoutMs: number): Promise<FlushReport> {
+    this.seal();
+    const deadline = Date.now() + timeoutMs;
+    await Promise.all(
+      this.lanes.map(async (lane) => {
+        if (await lane.waitUntilIdle(deadline)) await lane.flushSink(deadline);
+      }),
+    );
+    return this.report();
+  }
+
+  /** Flushes, then closes every sink. Used once, by `end()`. */
+  async close(timeoutMs: number): Promise<FlushReport> {
+    this.seal();
+    const deadline = Date.now() + timeoutMs;
+    await Promise.all(
+      this.lanes.map(async (lane) => {
+        if (await lane.waitUntilIdle(deadline)) await lane.closeSink(deadline);
+      }),
+    );
+    return this.report();
+  }
+
+  /** Last resort at process exit: hands what is still queued to the sinks that can store it synchronously. */
+  flushSync(): void {
+    this.seal();
+    for (const lane of this.lanes) lane.sendQueuedSync();
+  }
+
+  report(): FlushReport {
+    const sinks = this.lanes.map((lane) => lane.report(this.events.length));
+    const pending = sinks.reduce((total, sink) => total + sink.pending, 0);
+    const failed = sinks.reduce((total, sink) => total + sink.failed, 0);
+    return { ok: pending === 0 && failed === 0, pending, failed, sinks };
+  }
+}
+
+/** Events that describe the run rather than add data points: never dropped for lack of room. */
+function isRunDescription(event: RunEvent): boolean {
+  return event.kind === 'start' || event.kind === 'done' || event.kind === 'params';
+}
+
+/** Waits for a promise until an absolute deadline; resolves true if it settled in time. */
+function settlesBefore(promise: Promise<unknown>, deadline: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+    timer.unref();
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+    );
+  });
+}
+
+class SinkLane {
+  private readonly queue: Batch[] = [];
+  private queuedEvents = 0;
+  private sending = false;
+  private ready = false;
+  private delivered = 0;
+  private failed = 0;
+  private readonly failedByReason: Partial<Record<DropReason, number>> = {};
+  private lastError: string | undefined;
+  private readonly warnedAbout = new Set<string>();
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly sink: Sink,
+    private readonly maxQueuedEvents: number,
+    ready: Promise<unknown>,
+    private readonly warn: (message: string) => void,
+  ) {
+    const start = () => {
+      this.ready = true;
+      this.pump();
+    };
+    ready.then(start, start);
+  }
+
+  enqueue(batch: Batch): void {
+    let accepted = batch;
+    if (this.queuedEvents + batch.events.length > this.maxQueuedEvents) {
+      const kept = batch.events.filter(isRunDescription);
+      this.countFailed('queue_overflow', batch.events.length - kept.length);
+      this.warnOnce(
+        'queue_overflow',
+        `livestep: sink "${this.sink.name}" is not keeping up; more than ${this.maxQueuedEvents} events are waiting, so new data points are dropped (and counted) until it catches up`,
+      );
+      if (kept.length === 0) return;
+      accepted = { ...batch, events: kept };
+    }
+    this.queue.push(accepted);
+    this.queuedEvents += accepted.events.length;
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.sending || !this.ready) return;
+    const batch = this.queue.shift();
+    if (batch === undefined) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
+      return;
+    }
+    this.sending = true;
+    let sent: Promise<void> | void;
+    try {
+      sent = this.sink.send(batch);
+    } catch (error) {
+      sent = Promise.reject(error);
+    }
+    const count = batch.events.length;
+    Promise.resolve(sent)
+      .then(
+        () => {
+          this.delivered += count;
+        },
+        (error: unknown) => {
+          this.countFailed('send_error', count);
+          this.lastError = errorMessage(error);
+          this.warnOnce(
+            `send_error:${this.lastError}`,
+            `livestep: sink "${this.sink.name}" failed to store ${count} events: ${this.lastError}`,
+          );
+        },
+      )
+      .then(() => {
+        this.queuedEvents -= count;
+        this.sending = false;
+        this.pump();
+      });
+  }
+
+  countFailed(reason: DropReason, count: number): void {
+    if (count <= 0) return;
+    this.failed += count;
+    this.failedByReason[reason] = (this.failedByReason[reason] ?? 0) + count;
+  }
+
+  private warnOnce(key: string, message: string): void {
+    if (this.warnedAbout.has(key)) return;
+    this.warnedAbout.add(key);
+    this.warn(message);
+  }
+
+  /** Resolves true once nothing is queued or in flight, false if the deadline came first. */
+  waitUntilIdle(deadline: number): Promise<boolean> {
+    if (this.ready && !this.sending && this.queue.length === 0) return Promise.resolve(true);
+    return settlesBefore(new Promise<void>((resolve) => this.idleWaiters.push(resolve)), deadline);
+  }
+
+  async flushSink(deadline: number): Promise<void> {
+    await this.callSink('flush', deadline);
+  }
+
+  async closeSink(deadline: number): Promise<void> {
+    await this.callSink('close', deadline);
+  }
+
+  private async callSink(method: 'flush' | 'close', deadline: number): Promise<void> {
+    const call = this.sink[method];
+    if (call === undefined) return;
+    try {
+      await settlesBefore(
+        Promise.resolve(call.call(this.sink)).catch((error: unknown) => {
+          this.lastError = errorMessage(error);
+          this.warnOnce(
+            `${method}:${this.lastError}`,
+            `livestep: sink "${this.sink.name}" failed to ${method}: ${this.lastError}`,
+          );
+        }),
+        deadline,
+      );
+    } catch (error) {
+      this.lastError = errorMessage(error);
+    }
+  }
+
+  sendQueuedSync(): void {
+    const sendSync = this.sink.sendSync;
+    if (sendSync === undefined) return;
+    while (this.queue.length > 0) {
+      const batch = this.queue.shift()!;
+      try {
+        sendSync.call(this.sink, batch);
+        this.delivered += batch.events.length;
+      } catch (error) {
+        this.countFailed('send_error', batch.events.length);
+        this.lastError = errorMessage(error);
+      }
+      this.queuedEvents -= batch.events.length;
+    }
+  }
+
+  report(unsealedEvents: number): SinkReport {
+    const report: SinkReport = {
+      sink: this.sink.name,
+      delivered: this.delivered,
+      pending: this.queuedEvents + unsealedEvents,
+      failed: this.failed,
+      failedByReason: { ...this.failedByReason },
+    };
+    if (this.lastError !== undefined) report.lastError = this.lastError;
+    return report;
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

@@ -1,0 +1,50 @@
+/**
+ * Configuration read from the environment, so the same code records locally, to a shared server
+ * or to DVC Studio by setting variables, never by editing code.
+ */
+
+export const DEFAULT_DIRECTORY = 'livestep';
+
+export interface EnvironmentConfig {
+  /** LIVESTEP_DIR: the directory sink's folder (default `./livestep`). */
+  directory: string;
+  /** LIVESTEP_EXPERIMENT */
+  experiment?: string;
+  /** LIVESTEP_RUN_NAME */
+  runName?: string;
+  /** LIVESTEP_DISABLED: record nothing, send nothing (truthy: 1, true, yes, on). */
+  disabled: boolean;
+  /** LIVESTEP_URL: a livestep server to stream to (read by the HTTP sink). */
+  url?: string;
+  /** LIVESTEP_TOKEN: the bearer token for LIVESTEP_URL. Never logged. */
+  token?: string;
+}
+
+const TRUTHY = /^(1|y|yes|true|on)$/i;
+
+export function isTruthy(value: string | undefined): boolean {
+  return value !== undefined && TRUTHY.test(value.trim());
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : undefined;
+}
+
+export function readEnvironmentConfig(
+  environment: NodeJS.ProcessEnv = process.env,
+): EnvironmentConfig {
+  const config: EnvironmentConfig = {
+    directory: nonEmpty(environment.LIVESTEP_DIR) ?? DEFAULT_DIRECTORY,
+    disabled: isTruthy(environment.LIVESTEP_DISABLED),
+  };
+  const experiment = nonEmpty(environment.LIVESTEP_EXPERIMENT);
+  if (experiment) config.experiment = experiment;
+  const runName = nonEmpty(environment.LIVESTEP_RUN_NAME);
+  if (runName) config.runName = runName;
+  const url = nonEmpty(environment.LIVESTEP_URL);
+  if (url) config.url = url;
+  const token = nonEmpty(environment.LIVESTEP_TOKEN);
+  if (token) config.token = token;
+  return config;
+}

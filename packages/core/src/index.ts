@@ -1,0 +1,59 @@
+/**
+ * @livestep/core: the livestep protocol, the Run API, delivery and the built-in sinks.
+ *
+ *   import { startRun } from '@livestep/core';
+ *   const run = startRun({ experiment: 'iris', params: { learningRate: 0.1 } });
+ *   run.logMetric('train/loss', 0.42);
+ *   run.nextStep();
+ *   await run.end();
+ */
+export { type ConfusionMatrixOptions, confusionMatrix } from './confusion-matrix.js';
+export {
+  DEFAULT_FLUSH_INTERVAL_MS,
+  DEFAULT_MAX_BATCH_EVENTS,
+  DEFAULT_MAX_QUEUED_EVENTS,
+} from './dispatcher.js';
+export {
+  DEFAULT_DIRECTORY,
+  type EnvironmentConfig,
+  isTruthy,
+  readEnvironmentConfig,
+} from './environment-config.js';
+export { collectGitInfo, redactRepositoryUrl } from './git-info.js';
+export { collectMachineInfo } from './machine-info.js';
+export { decodeMetricValue, encodeMetricValue } from './metric-value.js';
+export { assertValidName, explainBadName, type NamedThing } from './names.js';
+export { type PlotCell, type PlotInput, type PlotRow, REQUIRED_COLUMNS } from './plot-input.js';
+export * from './protocol.js';
+export {
+  type AnnotationOptions,
+  type ArtifactOptions,
+  DEFAULT_EXIT_TIMEOUT_MS,
+  DEFAULT_FLUSH_TIMEOUT_MS,
+  DeliveryError,
+  type EndOptions,
+  type ImageOptions,
+  type MetricOptions,
+  Run,
+  type RunState,
+  type StartRunOptions,
+  startRun,
+} from './run.js';
+export type { DropReason, FlushReport, Sink, SinkReport } from './sink.js';
+export { createDirectorySink, type DirectorySinkOptions } from './sinks/directory-sink.js';
+export {
+  createJsonlSink,
+  type JsonlSinkOptions,
+  parseJsonl,
+  serializeEventLine,
+  serializeRunHeader,
+} from './sinks/jsonl-sink.js';
+export { createMemorySink, type MemorySink } from './sinks/memory-sink.js';
+export { createNoopSink } from './sinks/noop-sink.js';
+export {
+  assertValidBatch,
+  type BatchValidation,
+  type ValidationIssue,
+  validateBatch,
+} from './validate-batch.js';
+export { withRun } from './with-run.js';

@@ -1,0 +1,549 @@
+/**
+ * A run: the object adapters and users log into. Every logging method validates its input,
+ * stamps an event (id, seq, ts, step) and pushes it to the dispatcher; it never waits for I/O and
+ * never throws because a sink is down. It throws, synchronously, on programmer errors.
+ */
+import { randomUUID } from 'node:crypto';
+import { basename } from 'node:path';
+import { createDefaultSinks } from './default-sinks.js';
+import { Dispatcher } from './dispatcher.js';
+import { readEnvironmentConfig } from './environment-config.js';
+import { createEventIdFactory } from './event-id.js';
+import { type ExitParticipant, registerForExit, unregisterForExit } from './exit-hooks.js';
+import { collectGitInfo } from './git-info.js';
+import { hashFile } from './hash-file.js';
+import { collectMachineInfo } from './machine-info.js';
+import { encodeMetricValue } from './metric-value.js';
+import { assertValidName, describeType } from './names.js';
+import { toParams } from './params.js';
+import { type PlotInput, toPlotRows } from './plot-input.js';
+import type {
+  AnnotationEvent,
+  AnnotationLevel,
+  DoneEvent,
+  ImageEvent,
+  ImageMimeType,
+  Labels,
+  MetricEvent,
+  MetricValue,
+  PlotEvent,
+  RunEvent,
+  RunIdentity,
+  RunStatus,
+  StartEvent,
+} from './protocol.js';
+import { ANNOTATION_LEVELS, RUN_STATUSES } from './protocol.js';
+import { generateRunName } from './run-name.js';
+import type { FlushReport, Sink } from './sink.js';
+
+/** How long `end()` and `flush()` wait for the sinks by default: a slow network, not a dead one. */
+export const DEFAULT_FLUSH_TIMEOUT_MS = 30_000;
+/** How long the exit hooks wait for delivery before letting the process go. */
+export const DEFAULT_EXIT_TIMEOUT_MS = 5_000;
+/** Longest experiment or run name; they end up in file names and page titles. */
+const MAX_RUN_NAME_LENGTH = 200;
+
+export interface StartRunOptions {
+  /** Groups runs to compare. Default: LIVESTEP_EXPERIMENT, else the current folder's name. */
+  experiment?: string;
+  /** This run's name. Default: LIVESTEP_RUN_NAME, else a generated `adjective-noun`. */
+  name?: string;
+  /** Params recorded at the start (more with `logParams`). */
+  params?: Record<string, unknown>;
+  tags?: string[];
+  /** A note about the run, e.g. what changed. */
+  message?: string;
+  /**
+   * Where events go. Default: the directory sink in LIVESTEP_DIR (or `./livestep`), plus the
+   * sinks the environment enables. Passing sinks replaces the defaults.
+   */
+  sinks?: Sink[];
+  /** Folder of the default directory sink, overriding LIVESTEP_DIR. */
+  directory?: string;
+  /** Record nothing (also LIVESTEP_DISABLED=1). The API still validates and works. */
+  disabled?: boolean;
+  /** Seal a batch this long after its first event (default 250 ms). */
+  flushIntervalMs?: number;
+  /** Seal a batch at this many events (default 1000). */
+  maxBatchEvents?: number;
+  /** Events a sink may have waiting before data points are dropped and counted (default 250,000). */
+  maxQueuedEvents?: number;
+  /** End the run when the process exits, is interrupted or crashes (default true). */
+  exitHooks?: boolean;
+  /** How long exit hooks wait for delivery (default 5 s). */
+  exitTimeoutMs?: number;
+  /** Record the git commit, branch, remote and dirty state (default true). */
+  collectGit?: boolean;
+  /** Record host, OS, CPUs and memory (default true). */
+  collectMachine?: boolean;
+  /** Where warnings go (default: process.emitWarning). */
+  onWarning?: (message: string) => void;
+  /** The environment to read LIVESTEP_* from (default process.env). */
+  environment?: NodeJS.ProcessEnv;
+}
+
+export interface MetricOptions {
+  /** The step this value belongs to (default: the run's current step). */
+  step?: number;
+  /** Tells series of one metric apart, e.g. `{ class: 'setosa' }`. */
+  labels?: Labels;
+}
+
+export interface ImageOptions {
+  step?: number;
+  /** Detected from the bytes when omitted (PNG, JPEG, GIF). */
+  mime?: ImageMimeType;
+}
+
+export interface AnnotationOptions {
+  level?: AnnotationLevel;
+  step?: number;
+  labels?: Labels;
+}
+
+export interface ArtifactOptions {
+  /** What the file is, e.g. `model`, `dataset` (default `model`). */
+  type?: string;
+}
+
+export interface EndOptions {
+  /** The error that ended a failed run; recorded with its message and stack. */
+  error?: unknown;
+  /** How long to wait for delivery (default 30 s). */
+  timeoutMs?: number;
+}
+
+export type RunState = 'running' | RunStatus;
+
+/** Thrown by `flushOrThrow()` when events were not delivered; `report` tells which and why. */
+export class DeliveryError extends Error {
+  override readonly name = 'DeliveryError';
+  constructor(readonly report: FlushReport) {
+    super(describeUndelivered(report));
+  }
+}
+
+function describeUndelivered(report: FlushReport): string {
+  const parts = report.sinks
+    .filter((sink) => sink.pending > 0 || sink.failed > 0)
+    .map((sink) => {
+      const reasons = Object.entries(sink.failedByReason)
+        .map(([reason, count]) => `${count} ${reason}`)
+        .join(', ');
+      let text = `sink "${sink.sink}": ${sink.pending} pending, ${sink.failed} failed`;
+      if (reasons) text += ` (${reasons})`;
+      if (sink.lastError) text += `; last error: ${sink.lastError}`;
+      return text;
+    });
+  return `livestep: not every event was delivered: ${parts.join('; ')}`;
+}
+
+const MAGIC_BYTES: Array<[ImageMimeType, number[]]> = [
+  ['image/png', [0x89, 0x50, 0x4e, 0x47]],
+  ['image/jpeg', [0xff, 0xd8, 0xff]],
+  ['image/gif', [0x47, 0x49, 0x46, 0x38]],
+];
+
+const EXTENSION_BY_MIME: Record<ImageMimeType, string> = {
+  'image/png': '.png',
+  'image/jpeg': '.jpg',
+  'image/gif': '.gif',
+};
+
+function detectImageMime(bytes: Uint8Array): ImageMimeType | undefined {
+  for (const [mime, magic] of MAGIC_BYTES) {
+    if (magic.every((byte, index) => bytes[index] === byte)) return mime;
+  }
+  return undefined;
+}
+
+function checkStep(step: unknown, what: string): number {
+  if (typeof step === 'number' && Number.isInteger(step) && step >= 0) return step;
+  throw new TypeError(
+    `livestep: ${what} got step ${typeof step === 'number' ? step : describeType(step)}; pass an integer >= 0`,
+  );
+}
+
+function checkLabels(labels: unknown, what: string): Labels {
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
+    throw new TypeError(
+      `livestep: ${what} got labels ${describeType(labels)}; pass an object of strings such as { class: "cat" }`,
+    );
+  }
+  for (const [key, value] of Object.entries(labels)) {
+    if (typeof value !== 'string') {
+      throw new TypeError(
+        `livestep: ${what} label "${key}" is ${describeType(value)}; label values must be strings`,
+      );
+    }
+  }
+  return { ...(labels as Labels) };
+}
+
+function checkRunName(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new TypeError(
+      `livestep: ${field} must be a non-empty string, got ${describeType(value)}`,
+    );
+  }
+  if (/[\u0000-\u001f\u007f]/.test(value) || value.length > MAX_RUN_NAME_LENGTH) {
+    throw new TypeError(
+      `livestep: ${field} ${JSON.stringify(value.slice(0, 60))} must be at most ${MAX_RUN_NAME_LENGTH} characters without control characters`,
+    );
+  }
+  return value;
+}
+
+function serializeError(error: unknown): NonNullable<DoneEvent['error']> {
+  if (error instanceof Error) {
+    const serialized: NonNullable<DoneEvent['error']> = {
+      name: error.name,
+      message: error.message,
+    };
+    if (error.stack) serialized.stack = error.stack;
+    return serialized;
+  }
+  return { message: String(error) };
+}
+
+function defaultWarning(message: string): void {
+  process.emitWarning(message, { type: 'LivestepWarning' });
+}
+
+export class Run implements AsyncDisposable {
+  readonly id: string;
+  readonly experiment: string;
+  readonly name: string;
+
+  private readonly dispatcher: Dispatcher;
+  private readonly eventId: (seq: number) => string;
+  private readonly warn: (message: string) => void;
+  private readonly exitTimeoutMs: number;
+  private readonly latestValues = new Map<string, MetricValue>();
+  private seq = 0;
+  private currentStep = 0;
+  private state: RunState = 'running';
+  private ending: Promise<FlushReport> | undefined;
+  private loggedAfterEnd = 0;
+  private readonly exitParticipant: ExitParticipant | undefined;
+
+  constructor(options: StartRunOptions = {}) {
+    const environment = options.environment ?? process.env;
+    const config = readEnvironmentConfig(environment);
+    this.warn = options.onWarning ?? defaultWarning;
+    this.exitTimeoutMs = options.exitTimeoutMs ?? DEFAULT_EXIT_TIMEOUT_MS;
+    this.id = randomUUID();
+    this.experiment = checkRunName(
+      options.experiment ?? config.experiment ?? (basename(process.cwd()) || 'default'),
+      'experiment',
+    );
+    this.name = checkRunName(options.name ?? config.runName ?? generateRunName(), 'run name');
+    this.eventId = createEventIdFactory();
+
+    const disabled = options.disabled ?? config.disabled;
+    const sinks = disabled
+      ? []
+      : (options.sinks ??
+        createDefaultSinks({ ...config, directory: options.directory ?? config.directory }));
+
+    const start: StartEvent = {
+      ...this.stamp(),
+      kind: 'start',
+      experiment: this.experiment,
+      name: this.name,
+    };
+    if (options.collectMachine !== false && !disabled) start.machine = collectMachineInfo();
+    if (options.message !== undefined) start.message = String(options.message);
+    if (options.tags !== undefined) start.tags = options.tags.map(String);
+    // Git answers asynchronously; the start event is completed before any sink sees it.
+    const ready =
+      options.collectGit === false || disabled
+        ? Promise.resolve()
+        : collectGitInfo().then((git) => {
+            start.git = git;
+          });
+
+    const identity: RunIdentity = { id: this.id, experiment: this.experiment, name: this.name };
+    this.dispatcher = new Dispatcher({
+      run: identity,
+      sinks,
+      ready,
+      warn: this.warn,
+      ...(options.flushIntervalMs !== undefined && { flushIntervalMs: options.flushIntervalMs }),
+      ...(options.maxBatchEvents !== undefined && { maxBatchEvents: options.maxBatchEvents }),
+      ...(options.maxQueuedEvents !== undefined && { maxQueuedEvents: options.maxQueuedEvents }),
+    });
+    this.dispatcher.push(start);
+    if (options.params !== undefined) this.logParams(options.params);
+
+    if (options.exitHooks !== false && !disabled) {
+      this.exitParticipant = {
+        isOpen: () => this.state === 'running',
+        endForExit: (status, error) => this.end(status, { error, timeoutMs: this.exitTimeoutMs }),
+        endSynchronously: (status) => {
+          if (this.state === 'running') this.recordDone(status);
+          this.dispatcher.flushSync();
+        },
+      };
+      registerForExit(this.exitParticipant);
+    }
+  }
+
+  /** The step metrics are logged at when no step is given. Starts at 0. */
+  get step(): number {
+    return this.currentStep;
+  }
+
+  /** `running` until `end()`, then the final status. */
+  get status(): RunState {
+    return this.state;
+  }
+
+  get ended(): boolean {
+    return this.state !== 'running';
+  }
+
+  private stamp(): { id: string; seq: number; ts: number } {
+    const seq = this.seq++;
+    return { id: this.eventId(seq), seq, ts: Date.now() };
+  }
+
+  private acceptsEvents(): boolean {
+    if (this.state === 'running') return true;
+    this.loggedAfterEnd++;
+    this.dispatcher.countDropped('logged_after_end', 1);
+    if (this.loggedAfterEnd === 1) {
+      this.warn(
+        `livestep: run "${this.name}" has ended (${this.state}); events logged after end() are not recorded. Log before end(), or start a new run.`,
+      );
+    }
+    return false;
+  }
+
+  /** Records one value of a metric. `name` is a `/`-separated path such as `train/loss`. */
+  logMetric(name: string, value: number, options?: MetricOptions): void {
+    if (!this.acceptsEvents()) return;
+    assertValidName(name, 'metric');
+    const encoded = encodeMetricValue(name, value);
+    let step = this.currentStep;
+    let labels: Labels | undefined;
+    if (options !== undefined) {
+      if (options.step !== undefined) step = checkStep(options.step, `metric "${name}"`);
+      if (options.labels !== undefined) labels = checkLabels(options.labels, `metric "${name}"`);
+    }
+    const seq = this.seq++;
+    const event: MetricEvent = {
+      id: this.eventId(seq),
+      seq,
+      ts: Date.now(),
+      kind: 'metric',
+      name,
+      value: encoded,
+      step,
+    };
+    if (labels === undefined) this.latestValues.set(name, encoded);
+    else event.labels = labels;
+    this.dispatcher.push(event);
+  }
+
+  /** Records several metrics at one step: `run.logMetrics({ 'train/loss': 0.3, 'train/acc': 0.9 })`. */
+  logMetrics(values: Record<string, number>, options?: MetricOptions): void {
+    if (typeof values !== 'object' || values === null || Array.isArray(values)) {
+      throw new TypeError(
+        `livestep: logMetrics got ${describeType(values)}; pass an object such as { "train/loss": 0.3 }`,
+      );
+    }
+    // Validate everything first, so a bad value records none of the batch rather than half of it.
+    for (const name of Object.keys(values)) {
+      assertValidName(name, 'metric');
+      encodeMetricValue(name, values[name]);
+    }
+    for (const name of Object.keys(values)) this.logMetric(name, values[name]!, options);
+  }
+
+  /** Merges (deeply) into the run's params. Values must be JSON-like. */
+  logParams(params: Record<string, unknown>): void {
+    const converted = toParams(params);
+    if (!this.acceptsEvents()) return;
+    this.dispatcher.push({ ...this.stamp(), kind: 'params', params: converted });
+  }
+
+  /** Records one param: `run.logParam('optimizer/learningRate', 0.01)` nests by `/`. */
+  logParam(name: string, value: unknown): void {
+    assertValidName(name, 'param');
+    const nested: Record<string, unknown> = {};
+    const segments = name.split('/');
+    let cursor = nested;
+    for (const segment of segments.slice(0, -1)) {
+      const child: Record<string, unknown> = {};
+      cursor[segment] = child;
+      cursor = child;
+    }
+    cursor[segments.at(-1)!] = value;
+    this.logParams(nested);
+  }
+
+  /** Records a plot as data: line, scatter, bar, confusion, roc, pr, calibration, table or custom. */
+  logPlot(name: string, plot: PlotInput): void {
+    assertValidName(name, 'plot');
+    const { plotKind, rows } = toPlotRows(name, plot);
+    if (!this.acceptsEvents()) return;
+    const event: PlotEvent = { ...this.stamp(), kind: 'plot', name, plotKind, rows };
+    const step =
+      plot.step === undefined ? this.currentStep : checkStep(plot.step, `plot "${name}"`);
+    event.step = step;
+    if (plot.x !== undefined) event.x = String(plot.x);
+    if (plot.y !== undefined) event.y = String(plot.y);
+    if (plot.title !== undefined) event.title = String(plot.title);
+    if (plot.xLabel !== undefined) event.xLabel = String(plot.xLabel);
+    if (plot.yLabel !== undefined) event.yLabel = String(plot.yLabel);
+    this.dispatcher.push(event);
+  }
+
+  /**
+   * Records a PNG, JPEG or GIF image. The name may carry the extension (`samples/digits.png`);
+   * without one, it is added from the image type.
+   */
+  logImage(name: string, bytes: Uint8Array, options: ImageOptions = {}): void {
+    assertValidName(name, 'image');
+    if (!(bytes instanceof Uint8Array)) {
+      throw new TypeError(
+        `livestep: image "${name}" got ${describeType(bytes)}; pass the encoded PNG/JPEG/GIF bytes as a Uint8Array or Buffer`,
+      );
+    }
+    const mime = options.mime ?? detectImageMime(bytes);
+    if (mime === undefined) {
+      throw new TypeError(
+        `livestep: image "${name}" is not PNG, JPEG or GIF data; encode it first (or pass options.mime)`,
+      );
+    }
+    if (!this.acceptsEvents()) return;
+    const fileName = /\.(png|jpe?g|gif)$/i.test(name) ? name : name + EXTENSION_BY_MIME[mime];
+    const step =
+      options.step === undefined ? this.currentStep : checkStep(options.step, `image "${name}"`);
+    const event: ImageEvent = {
+      ...this.stamp(),
+      kind: 'image',
+      name: fileName,
+      step,
+      mime,
+      bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
+    };
+    this.dispatcher.push(event);
+  }
+
+  /** Records a note: a checkpoint, a warning, what changed. */
+  annotate(text: string, options: AnnotationOptions = {}): void {
+    if (typeof text !== 'string') {
+      throw new TypeError(
+        `livestep: annotate got ${describeType(text)}; pass the text as a string`,
+      );
+    }
+    const level = options.level ?? 'info';
+    if (!ANNOTATION_LEVELS.includes(level)) {
+      throw new TypeError(
+        `livestep: annotation level ${JSON.stringify(level)} is not one of ${ANNOTATION_LEVELS.join(', ')}`,
+      );
+    }
+    if (!this.acceptsEvents()) return;
+    const event: AnnotationEvent = { ...this.stamp(), kind: 'annotation', text, level };
+    event.step =
+      options.step === undefined ? this.currentStep : checkStep(options.step, 'annotation');
+    if (options.labels !== undefined) event.labels = checkLabels(options.labels, 'annotation');
+    this.dispatcher.push(event);
+  }
+
+  /**
+   * Records a file the run produced (a model, a dataset) with its size and SHA-256. Reading the
+   * file is asynchronous: await it before deleting or moving the file.
+   */
+  async logArtifact(name: string, path: string, options: ArtifactOptions = {}): Promise<void> {
+    assertValidName(name, 'artifact');
+    if (typeof path !== 'string' || path === '') {
+      throw new TypeError(
+        `livestep: artifact "${name}" got path ${describeType(path)}; pass the file's path`,
+      );
+    }
+    const { size, sha256 } = await hashFile(path).catch((error: NodeJS.ErrnoException) => {
+      throw new Error(
+        `livestep: artifact "${name}": cannot read ${path} (${error.code ?? error.message})`,
+      );
+    });
+    if (!this.acceptsEvents()) return;
+    this.dispatcher.push({
+      ...this.stamp(),
+      kind: 'artifact',
+      name,
+      type: options.type ?? 'model',
+      path,
+      size,
+      sha256,
+    });
+  }
+
+  /** Moves to the next step and returns it. Metrics logged without a step use the current one. */
+  nextStep(): number {
+    this.currentStep += 1;
+    return this.currentStep;
+  }
+
+  /** Jumps to a step (e.g. when resuming from a checkpoint). */
+  setStep(step: number): void {
+    this.currentStep = checkStep(step, 'setStep');
+  }
+
+  /** Hands everything logged so far to the sinks and waits for them; reports what is still pending or failed. */
+  flush(options: { timeoutMs?: number } = {}): Promise<FlushReport> {
+    return this.dispatcher.flush(options.timeoutMs ?? DEFAULT_FLUSH_TIMEOUT_MS);
+  }
+
+  /** Like `flush()`, but throws a DeliveryError when anything was not delivered. For scripts that must fail then. */
+  async flushOrThrow(options: { timeoutMs?: number } = {}): Promise<FlushReport> {
+    const report = await this.flush(options);
+    if (!report.ok) throw new DeliveryError(report);
+    return report;
+  }
+
+  /**
+   * Ends the run: records `done` with the status (default completed) exactly once, delivers what
+   * is pending and closes the sinks. Calling it again returns the first call's result.
+   */
+  end(status: RunStatus = 'completed', options: EndOptions = {}): Promise<FlushReport> {
+    if (this.ending !== undefined) return this.ending;
+    if (!RUN_STATUSES.includes(status)) {
+      throw new TypeError(
+        `livestep: end() got status ${JSON.stringify(status)}; use one of ${RUN_STATUSES.join(', ')}`,
+      );
+    }
+    this.recordDone(status, options.error);
+    const participant = this.exitParticipant;
+    this.ending = this.dispatcher
+      .close(options.timeoutMs ?? DEFAULT_FLUSH_TIMEOUT_MS)
+      .finally(() => {
+        if (participant !== undefined) unregisterForExit(participant);
+      });
+    return this.ending;
+  }
+
+  private recordDone(status: RunStatus, error?: unknown): void {
+    this.state = status;
+    const done: DoneEvent = {
+      ...this.stamp(),
+      kind: 'done',
+      status,
+      summary: Object.fromEntries(this.latestValues),
+    };
+    if (error !== undefined) done.error = serializeError(error);
+    this.dispatcher.push(done as RunEvent);
+  }
+
+  /** `await using run = startRun()` ends the run (completed) when the block is left. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.end();
+  }
+}
+
+/** Starts a run: `const run = startRun({ experiment: 'iris', params: { lr: 0.1 } })`. */
+export function startRun(options: StartRunOptions = {}): Run {
+  return new Run(options);
+}

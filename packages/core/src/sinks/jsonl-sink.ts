@@ -1,0 +1,116 @@
+/**
+ * The JSONL sink keeps a complete record of a run, one JSON object per line: first a header line
+ * `{"protocol":1,"run":{...}}`, then every event as it was sent. It is the offline record that
+ * can be replayed to a server later, and the cheapest sink there is: metric events (the bulk of
+ * any run) are written by string concatenation, not JSON.stringify.
+ */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { type FileHandle, mkdir, open } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { Batch, MetricEvent, RunEvent, RunIdentity } from '../protocol.js';
+import { PROTOCOL_VERSION } from '../protocol.js';
+import type { Sink } from '../sink.js';
+
+export interface JsonlSinkOptions {
+  /** The file to append to (created with its folders). Several runs may share one file. */
+  path: string;
+}
+
+/** Names repeat on every step: their JSON form is computed once. Bounded like the name cache. */
+const QUOTED_NAMES_CACHE_SIZE = 10_000;
+const quotedNames = new Map<string, string>();
+
+function quoted(name: string): string {
+  let text = quotedNames.get(name);
+  if (text === undefined) {
+    text = JSON.stringify(name);
+    if (quotedNames.size >= QUOTED_NAMES_CACHE_SIZE) quotedNames.clear();
+    quotedNames.set(name, text);
+  }
+  return text;
+}
+
+function serializeMetric(event: MetricEvent): string {
+  const value = typeof event.value === 'number' ? event.value : `"${event.value}"`;
+  const labels = event.labels === undefined ? '' : `,"labels":${JSON.stringify(event.labels)}`;
+  return `{"id":"${event.id}","seq":${event.seq},"ts":${event.ts},"kind":"metric","name":${quoted(event.name)},"value":${value},"step":${event.step}${labels}}\n`;
+}
+
+/** One line per event, the same JSON a server receives. */
+export function serializeEventLine(event: RunEvent): string {
+  return event.kind === 'metric' ? serializeMetric(event) : `${JSON.stringify(event)}\n`;
+}
+
+export function serializeRunHeader(run: RunIdentity): string {
+  return `${JSON.stringify({ protocol: PROTOCOL_VERSION, run })}\n`;
+}
+
+export function createJsonlSink(options: JsonlSinkOptions): Sink {
+  if (typeof options?.path !== 'string' || options.path === '') {
+    throw new TypeError(
+      'livestep: createJsonlSink needs { path }, the file to write, e.g. "runs/run.jsonl"',
+    );
+  }
+  const path = resolve(options.path);
+  let file: Promise<FileHandle> | undefined;
+  let headerWritten = false;
+
+  function render(batch: Batch): string {
+    let text = '';
+    if (!headerWritten) {
+      text = serializeRunHeader(batch.run);
+      headerWritten = true;
+    }
+    for (const event of batch.events) text += serializeEventLine(event);
+    return text;
+  }
+
+  function openFile(): Promise<FileHandle> {
+    file ??= mkdir(dirname(path), { recursive: true }).then(() => open(path, 'a'));
+    return file;
+  }
+
+  return {
+    name: `jsonl:${path}`,
+    async send(batch) {
+      const text = render(batch);
+      const handle = await openFile();
+      await handle.appendFile(text);
+    },
+    sendSync(batch) {
+      mkdirSync(dirname(path), { recursive: true });
+      appendFileSync(path, render(batch));
+    },
+    async close() {
+      if (file === undefined) return;
+      const handle = await file;
+      file = undefined;
+      await handle.close();
+    },
+  };
+}
+
+/** Reads a JSONL record back into the run it describes and its events (for replay and tests). */
+export function parseJsonl(text: string): { run: RunIdentity; events: RunEvent[] }[] {
+  const runs: { run: RunIdentity; events: RunEvent[] }[] = [];
+  let current: { run: RunIdentity; events: RunEvent[] } | undefined;
+  text.split('\n').forEach((line, index) => {
+    if (line.trim() === '') return;
+    let record: Record<string, unknown>;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      throw new SyntaxError(`livestep: line ${index + 1} of the JSONL record is not JSON`);
+    }
+    if ('protocol' in record && 'run' in record && !('kind' in record)) {
+      current = { run: record.run as RunIdentity, events: [] };
+      runs.push(current);
+      return;
+    }
+    if (current === undefined) {
+      throw new SyntaxError(`livestep: line ${index + 1} is an event before any run header`);
+    }
+    current.events.push(record as unknown as RunEvent);
+  });
+  return runs;
+}

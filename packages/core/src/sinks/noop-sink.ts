@@ -1,0 +1,6 @@
+import type { Sink } from '../sink.js';
+
+/** Accepts everything and keeps nothing: the API works, nothing is recorded. */
+export function createNoopSink(): Sink {
+  return { name: 'noop', send() {} };
+}
