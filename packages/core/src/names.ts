@@ -28,7 +28,7 @@ export function explainBadName(name: unknown): string | undefined {
   }
   const forbidden = FORBIDDEN_CHARACTERS.exec(name);
   if (forbidden) {
-    return `contains ${JSON.stringify(forbidden[0])}; use letters, digits, spaces and / _ - . ( ) % only`;
+    return `contains ${showCharacter(forbidden[0])}; use letters, digits, spaces and / _ - . ( ) % only`;
   }
   if (name.startsWith('/')) return 'must be relative (it starts with "/")';
   for (const segment of name.split('/')) {
@@ -38,6 +38,15 @@ export function explainBadName(name: unknown): string | undefined {
       return `has a path segment with leading or trailing spaces ("${segment}")`;
   }
   return undefined;
+}
+
+/** Shows a character so that control characters are visible: "\\u0000", "\\n", ":". */
+function showCharacter(character: string): string {
+  const code = character.charCodeAt(0);
+  if (code < 0x20 || code === 0x7f) {
+    return code === 0x0a ? '"\\n"' : `"\\u${code.toString(16).padStart(4, '0')}"`;
+  }
+  return JSON.stringify(character);
 }
 
 /** Throws a TypeError naming the thing and the fix when `name` is not safe; cheap when it was seen before. */
