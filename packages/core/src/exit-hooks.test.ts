@@ -24,7 +24,10 @@ interface Outcome {
   millisecondsToExit: number;
 }
 
-function runScenario(body: string, options: { signalOnReady?: NodeJS.Signals } = {}): Promise<Outcome> {
+function runScenario(
+  body: string,
+  options: { signalOnReady?: NodeJS.Signals } = {},
+): Promise<Outcome> {
   const folder = mkdtempSync(join(tmpdir(), 'livestep-exit-'));
   const journal = join(folder, 'run.jsonl');
   const script = join(folder, 'scenario.mjs');
@@ -36,7 +39,9 @@ ${body}
 `,
   );
   return new Promise((resolvePromise, reject) => {
-    const child: ChildProcess = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn(process.execPath, [script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let readyAt = performance.now();
@@ -57,7 +62,9 @@ ${body}
       clearTimeout(killer);
       const millisecondsToExit = performance.now() - readyAt;
       const records = existsSync(journal) ? parseJsonl(readFileSync(journal, 'utf8')) : [];
-      const events = records.flatMap((record) => record.events) as unknown as Array<Record<string, unknown>>;
+      const events = records.flatMap((record) => record.events) as unknown as Array<
+        Record<string, unknown>
+      >;
       resolvePromise({ code, signal, stdout, stderr, events, millisecondsToExit });
     });
   });
@@ -66,7 +73,8 @@ ${body}
 const doneOf = (outcome: Outcome) => outcome.events.filter((event) => event.kind === 'done');
 
 beforeAll(() => {
-  if (!existsSync(builtPackage)) throw new Error(`build @livestep/core first: ${builtPackage} is missing`);
+  if (!existsSync(builtPackage))
+    throw new Error(`build @livestep/core first: ${builtPackage} is missing`);
 });
 
 describe('exit hooks (real child processes)', () => {
@@ -100,7 +108,10 @@ setTimeout(() => { throw new Error('the model diverged'); }, 10);`,
     expect(outcome.code).toBe(1);
     expect(outcome.stderr).toContain('the model diverged');
     expect(doneOf(outcome)).toEqual([
-      expect.objectContaining({ status: 'failed', error: expect.objectContaining({ message: 'the model diverged' }) }),
+      expect.objectContaining({
+        status: 'failed',
+        error: expect.objectContaining({ message: 'the model diverged' }),
+      }),
     ]);
   });
 
@@ -112,7 +123,10 @@ Promise.reject(new TypeError('bad batch'));`,
     );
     expect(outcome.code).toBe(1);
     expect(outcome.stderr).toContain('bad batch');
-    expect(doneOf(outcome)[0]).toMatchObject({ status: 'failed', error: { name: 'TypeError', message: 'bad batch' } });
+    expect(doneOf(outcome)[0]).toMatchObject({
+      status: 'failed',
+      error: { name: 'TypeError', message: 'bad batch' },
+    });
   });
 
   it('ends a run the script forgot to end as completed when the event loop runs dry', async () => {

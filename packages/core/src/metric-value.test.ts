@@ -15,7 +15,11 @@ describe('encodeMetricValue', () => {
   });
 
   it.each([
-    ['a string', '0.3', /metric "train\/loss" got a string \("0\.3"\); pass a number \(Number\("0\.3"\)/],
+    [
+      'a string',
+      '0.3',
+      /metric "train\/loss" got a string \("0\.3"\); pass a number \(Number\("0\.3"\)/,
+    ],
     ['a bigint', 3n, /metric "train\/loss" got a bigint \(3n\); pass a number \(Number\(value\)\)/],
     ['null', null, /metric "train\/loss" got null; pass a number/],
     ['undefined', undefined, /metric "train\/loss" got undefined; pass a number/],

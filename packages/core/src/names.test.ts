@@ -37,10 +37,14 @@ describe('metric names', () => {
   ])('rejects %j', (name, reason) => {
     expect(explainBadName(name)).toMatch(reason);
     expect(() => assertValidName(name, 'metric')).toThrow(TypeError);
-    expect(() => assertValidName(name, 'metric')).toThrow(/livestep: metric name .* Names are "\/"-separated paths/);
+    expect(() => assertValidName(name, 'metric')).toThrow(
+      /livestep: metric name .* Names are "\/"-separated paths/,
+    );
   });
 
   it('rejects names that are not strings', () => {
-    expect(() => assertValidName(42 as unknown as string, 'plot')).toThrow(/plot name 42 must be a string/);
+    expect(() => assertValidName(42 as unknown as string, 'plot')).toThrow(
+      /plot name 42 must be a string/,
+    );
   });
 });

@@ -40,7 +40,12 @@ describe('Run', () => {
     ]);
     expect(sink.metrics('eval/loss')[0]!.labels).toEqual({ fold: '1' });
     const start = sink.events[0]!;
-    expect(start).toMatchObject({ kind: 'start', experiment: 'test', name: 'test-run', tags: ['baseline'] });
+    expect(start).toMatchObject({
+      kind: 'start',
+      experiment: 'test',
+      name: 'test-run',
+      tags: ['baseline'],
+    });
     const done = sink.events.at(-1)!;
     expect(done).toMatchObject({
       kind: 'done',
@@ -100,12 +105,16 @@ describe('Run', () => {
       expect(() => run.logImage(name, PNG_BYTES)).toThrow(/livestep: image name/);
     }
     await run.end();
-    expect(sink.events.filter((event) => event.kind !== 'start' && event.kind !== 'done')).toEqual([]);
+    expect(sink.events.filter((event) => event.kind !== 'start' && event.kind !== 'done')).toEqual(
+      [],
+    );
   });
 
   it('rejects a whole logMetrics call when one value is bad', async () => {
     const { run, sink } = startTestRun();
-    expect(() => run.logMetrics({ good: 1, bad: 'x' as unknown as number })).toThrow(/metric "bad"/);
+    expect(() => run.logMetrics({ good: 1, bad: 'x' as unknown as number })).toThrow(
+      /metric "bad"/,
+    );
     await run.end();
     expect(sink.metrics()).toEqual([]);
   });
@@ -144,7 +153,9 @@ describe('Run', () => {
     await run.flush();
     expect(sink.events.map((event) => event.kind)).toEqual(['start', 'done']);
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/has ended \(completed\); events logged after end\(\) are not recorded/);
+    expect(warnings[0]).toMatch(
+      /has ended \(completed\); events logged after end\(\) are not recorded/,
+    );
     const report = await run.flush();
     expect(report.sinks[0]!.failedByReason.logged_after_end).toBe(4);
   });
@@ -176,12 +187,16 @@ describe('Run', () => {
 
   it('rejects params that are not plain data, naming the key', () => {
     const { run } = startTestRun();
-    expect(() => run.logParams({ model: { fn: () => 1 } })).toThrow(/param "model.fn" is a function/);
+    expect(() => run.logParams({ model: { fn: () => 1 } })).toThrow(
+      /param "model.fn" is a function/,
+    );
     expect(() => run.logParams({ big: 1n })).toThrow(/param "big" is a bigint/);
     const cycle: Record<string, unknown> = {};
     cycle.self = cycle;
     expect(() => run.logParams({ cycle })).toThrow(/param "cycle.self" refers to itself/);
-    expect(() => run.logParams([] as unknown as Record<string, unknown>)).toThrow(/params must be an object/);
+    expect(() => run.logParams([] as unknown as Record<string, unknown>)).toThrow(
+      /params must be an object/,
+    );
   });
 
   it('validates plots by kind and keeps them as data', async () => {
@@ -189,10 +204,12 @@ describe('Run', () => {
     expect(() => run.logPlot('roc', { kind: 'roc', rows: [{ fpr: 0 }] })).toThrow(
       /plot "roc" \(roc\) row 0 has no "tpr"; roc rows need fpr, tpr/,
     );
-    expect(() => run.logPlot('p', { kind: 'pie' as 'line', rows: [] })).toThrow(/kind "pie"; use one of/);
-    expect(() => run.logPlot('p', { kind: 'line', rows: [{ x: {} as unknown as number }] })).toThrow(
-      /row 0 column "x" is an object/,
+    expect(() => run.logPlot('p', { kind: 'pie' as 'line', rows: [] })).toThrow(
+      /kind "pie"; use one of/,
     );
+    expect(() =>
+      run.logPlot('p', { kind: 'line', rows: [{ x: {} as unknown as number }] }),
+    ).toThrow(/row 0 column "x" is an object/);
     run.logPlot('roc', {
       kind: 'roc',
       rows: [
@@ -210,7 +227,9 @@ describe('Run', () => {
     const { run, sink } = startTestRun();
     run.logImage('samples/first', PNG_BYTES);
     run.logImage('photo.jpg', Uint8Array.from([0xff, 0xd8, 0xff, 0xe0]));
-    expect(() => run.logImage('x', Uint8Array.from([1, 2, 3]))).toThrow(/not PNG, JPEG or GIF data/);
+    expect(() => run.logImage('x', Uint8Array.from([1, 2, 3]))).toThrow(
+      /not PNG, JPEG or GIF data/,
+    );
     expect(() => run.logImage('x', 'abc' as unknown as Uint8Array)).toThrow(/pass the encoded/);
     await run.end();
     const images = sink.events.filter((event) => event.kind === 'image');
@@ -218,7 +237,9 @@ describe('Run', () => {
       ['samples/first.png', 'image/png'],
       ['photo.jpg', 'image/jpeg'],
     ]);
-    expect(Buffer.from((images[0] as { bytes: string }).bytes, 'base64')).toEqual(Buffer.from(PNG_BYTES));
+    expect(Buffer.from((images[0] as { bytes: string }).bytes, 'base64')).toEqual(
+      Buffer.from(PNG_BYTES),
+    );
   });
 
   it('records artifacts with size and sha256', async () => {
@@ -253,10 +274,20 @@ describe('Run', () => {
     expect(sink.metrics()).toHaveLength(10);
     expect(report.ok).toBe(false);
     const failingReport = report.sinks.find((entry) => entry.sink === 'failing')!;
-    expect(failingReport).toMatchObject({ failed: 11, lastError: 'disk full', failedByReason: { send_error: 11 } });
-    expect(warnings.some((warning) => warning.includes('sink "failing" failed to store 11 events: disk full'))).toBe(true);
+    expect(failingReport).toMatchObject({
+      failed: 11,
+      lastError: 'disk full',
+      failedByReason: { send_error: 11 },
+    });
+    expect(
+      warnings.some((warning) =>
+        warning.includes('sink "failing" failed to store 11 events: disk full'),
+      ),
+    ).toBe(true);
     await expect(run.flushOrThrow()).rejects.toThrow(DeliveryError);
-    await expect(run.flushOrThrow()).rejects.toThrow(/sink "failing": 0 pending, 11 failed \(11 send_error\); last error: disk full/);
+    await expect(run.flushOrThrow()).rejects.toThrow(
+      /sink "failing": 0 pending, 11 failed \(11 send_error\); last error: disk full/,
+    );
     await run.end();
   });
 
@@ -279,7 +310,11 @@ describe('Run', () => {
 
   it('drops data points but keeps done when a sink is stuck past the queue bound', async () => {
     const stuck = createGatedSink('stuck');
-    const { run, sink, warnings } = startTestRun({ sinks: [stuck], maxBatchEvents: 100, maxQueuedEvents: 1_000 });
+    const { run, sink, warnings } = startTestRun({
+      sinks: [stuck],
+      maxBatchEvents: 100,
+      maxQueuedEvents: 1_000,
+    });
     // Yield between bursts, as a training loop does, so the healthy sink can keep up.
     for (let burst = 0; burst < 10; burst++) {
       for (let index = 0; index < 500; index++) run.logMetric('m', burst * 500 + index);
@@ -292,7 +327,9 @@ describe('Run', () => {
     expect(stuckReport.failedByReason.queue_overflow).toBe(4_001);
     expect(stuckReport.pending).toBe(1_001);
     expect(sink.metrics()).toHaveLength(5_000); // the healthy sink lost nothing
-    expect(warnings.some((warning) => warning.includes('sink "stuck" is not keeping up'))).toBe(true);
+    expect(warnings.some((warning) => warning.includes('sink "stuck" is not keeping up'))).toBe(
+      true,
+    );
     stuck.release();
   });
 
@@ -313,10 +350,13 @@ describe('Run', () => {
 
   it('ends as completed through withRun and returns the result', async () => {
     const sink = createMemorySink();
-    const result = await withRun({ sinks: [sink], exitHooks: false, collectGit: false }, async (run) => {
-      run.logMetric('m', 1);
-      return 42;
-    });
+    const result = await withRun(
+      { sinks: [sink], exitHooks: false, collectGit: false },
+      async (run) => {
+        run.logMetric('m', 1);
+        return 42;
+      },
+    );
     expect(result).toBe(42);
     expect(sink.events.at(-1)).toMatchObject({ kind: 'done', status: 'completed' });
   });
@@ -351,10 +391,16 @@ describe('Run', () => {
   });
 
   it('refuses bad experiment names and statuses', () => {
-    expect(() => new Run({ experiment: '', exitHooks: false })).toThrow(/experiment must be a non-empty string/);
-    expect(() => new Run({ name: 'a\nb', exitHooks: false, sinks: [] })).toThrow(/run name "a\\nb"/);
+    expect(() => new Run({ experiment: '', exitHooks: false })).toThrow(
+      /experiment must be a non-empty string/,
+    );
+    expect(() => new Run({ name: 'a\nb', exitHooks: false, sinks: [] })).toThrow(
+      /run name "a\\nb"/,
+    );
     const { run } = startTestRun();
-    expect(() => run.end('finished' as 'completed')).toThrow(/use one of completed, failed, interrupted/);
+    expect(() => run.end('finished' as 'completed')).toThrow(
+      /use one of completed, failed, interrupted/,
+    );
   });
 
   it('fills git info into the start event before any sink sees it', async () => {

@@ -17,7 +17,11 @@ const metric = (overrides: Record<string, unknown> = {}) => ({
 
 describe('validateBatch', () => {
   it('accepts a valid batch', () => {
-    const batch = { protocol: 1, run, events: [metric(), metric({ value: 'nan', seq: 2, id: id(2) })] };
+    const batch = {
+      protocol: 1,
+      run,
+      events: [metric(), metric({ value: 'nan', seq: 2, id: id(2) })],
+    };
     expect(validateBatch(batch)).toEqual({ ok: true, batch });
   });
 
@@ -41,20 +45,28 @@ describe('validateBatch', () => {
     const result = validateBatch({ protocol: 2, run: { ...run, id: 'x' }, events: 'no', more: 1 });
     expect(result.ok).toBe(false);
     if (!result.ok) {
-      expect(result.issues.map((issue) => issue.path)).toEqual(['protocol', 'run.id', 'more', 'events']);
+      expect(result.issues.map((issue) => issue.path)).toEqual([
+        'protocol',
+        'run.id',
+        'more',
+        'events',
+      ]);
       expect(result.issues[0]!.message).toMatch(/expected 1, got 2/);
     }
     expect(validateBatch(null)).toMatchObject({ ok: false });
   });
 
   it('throws with every issue in the message', () => {
-    expect(() => assertValidBatch({ protocol: 1, run, events: [metric({ value: '0.3' })] })).toThrow(
-      /livestep: invalid batch: events\[0\]\.value: .*"nan", "inf", "-inf"/,
-    );
+    expect(() =>
+      assertValidBatch({ protocol: 1, run, events: [metric({ value: '0.3' })] }),
+    ).toThrow(/livestep: invalid batch: events\[0\]\.value: .*"nan", "inf", "-inf"/);
   });
 
   it('exports a JSON Schema document', () => {
-    expect(batchJsonSchema).toMatchObject({ type: 'object', required: ['protocol', 'run', 'events'] });
+    expect(batchJsonSchema).toMatchObject({
+      type: 'object',
+      required: ['protocol', 'run', 'events'],
+    });
     expect(JSON.stringify(batchJsonSchema)).toContain('"metric"');
   });
 });

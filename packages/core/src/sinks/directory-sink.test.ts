@@ -1,4 +1,11 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -115,11 +122,29 @@ describe('directory sink (DVCLive layout)', () => {
   it('writes sklearn plots, custom plots and images, and lists them in dvc.yaml', async () => {
     const { root, directory } = workspace();
     const run = runInto(directory);
-    run.logPlot('confusion_matrix', confusionMatrix([0, 0, 1, 1, 1], [0, 1, 1, 1, 0], { labels: ['no', 'yes'] }));
-    run.logPlot('roc', { kind: 'roc', rows: [{ fpr: 0, tpr: 0, threshold: 1 }, { fpr: 1, tpr: 1, threshold: 0 }] });
-    run.logPlot('precision_recall', { kind: 'pr', rows: [{ precision: 1, recall: 0, threshold: 1 }] });
+    run.logPlot(
+      'confusion_matrix',
+      confusionMatrix([0, 0, 1, 1, 1], [0, 1, 1, 1, 0], { labels: ['no', 'yes'] }),
+    );
+    run.logPlot('roc', {
+      kind: 'roc',
+      rows: [
+        { fpr: 0, tpr: 0, threshold: 1 },
+        { fpr: 1, tpr: 1, threshold: 0 },
+      ],
+    });
+    run.logPlot('precision_recall', {
+      kind: 'pr',
+      rows: [{ precision: 1, recall: 0, threshold: 1 }],
+    });
     run.logPlot('calibration', { kind: 'calibration', rows: [{ prob_true: 0.5, prob_pred: 0.4 }] });
-    run.logPlot('lr_schedule', { kind: 'line', rows: [{ epoch: 0, lr: 0.1 }], x: 'epoch', y: 'lr', title: 'LR' });
+    run.logPlot('lr_schedule', {
+      kind: 'line',
+      rows: [{ epoch: 0, lr: 0.1 }],
+      x: 'epoch',
+      y: 'lr',
+      title: 'LR',
+    });
     run.logImage('samples/digit.png', Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 1, 2]));
     await run.end();
 
@@ -142,8 +167,12 @@ describe('directory sink (DVCLive layout)', () => {
     expect(JSON.parse(read(join(directory, 'plots/sklearn/calibration.json')))).toEqual({
       calibration: [{ prob_true: 0.5, prob_pred: 0.4 }],
     });
-    expect(JSON.parse(read(join(directory, 'plots/custom/lr_schedule.json')))).toEqual([{ epoch: 0, lr: 0.1 }]);
-    expect([...readFileSync(join(directory, 'plots/images/samples/digit.png'))]).toEqual([0x89, 0x50, 0x4e, 0x47, 1, 2]);
+    expect(JSON.parse(read(join(directory, 'plots/custom/lr_schedule.json')))).toEqual([
+      { epoch: 0, lr: 0.1 },
+    ]);
+    expect([...readFileSync(join(directory, 'plots/images/samples/digit.png'))]).toEqual([
+      0x89, 0x50, 0x4e, 0x47, 1, 2,
+    ]);
 
     const dvcYaml = YAML.parse(read(join(root, 'dvc.yaml')));
     expect(dvcYaml.plots).toEqual([
@@ -188,7 +217,14 @@ describe('directory sink (DVCLive layout)', () => {
           y_label: 'Fraction of Positives',
         },
       },
-      { 'livestep/plots/custom/lr_schedule.json': { template: 'linear', x: 'epoch', y: 'lr', title: 'LR' } },
+      {
+        'livestep/plots/custom/lr_schedule.json': {
+          template: 'linear',
+          x: 'epoch',
+          y: 'lr',
+          title: 'LR',
+        },
+      },
     ]);
   });
 
@@ -227,7 +263,11 @@ describe('directory sink (DVCLive layout)', () => {
     second.logMetric('loss', 1);
     await second.end();
     const rows = read(join(directory, 'plots/metrics/loss.tsv')).trim().split('\n');
-    expect(rows.map((row) => row.split('\t').slice(1).join(' '))).toEqual(['step loss', '0 2', '1 1']);
+    expect(rows.map((row) => row.split('\t').slice(1).join(' '))).toEqual([
+      'step loss',
+      '0 2',
+      '1 1',
+    ]);
   });
 
   it('writes labelled series to their own files, with unsafe label characters replaced', async () => {
@@ -251,9 +291,30 @@ describe('directory sink (DVCLive layout)', () => {
       protocol: 1,
       run,
       events: [
-        { id: '00000000-0000-8000-8000-000000000000', seq: 0, ts: 1, kind: 'start', experiment: 'e', name: 'n' },
-        { id: '00000000-0000-8000-8000-000000000001', seq: 1, ts: 2, kind: 'metric', name: 'm', value: 1, step: 0 },
-        { id: '00000000-0000-8000-8000-000000000002', seq: 2, ts: 3, kind: 'done', status: 'interrupted' },
+        {
+          id: '00000000-0000-8000-8000-000000000000',
+          seq: 0,
+          ts: 1,
+          kind: 'start',
+          experiment: 'e',
+          name: 'n',
+        },
+        {
+          id: '00000000-0000-8000-8000-000000000001',
+          seq: 1,
+          ts: 2,
+          kind: 'metric',
+          name: 'm',
+          value: 1,
+          step: 0,
+        },
+        {
+          id: '00000000-0000-8000-8000-000000000002',
+          seq: 2,
+          ts: 3,
+          kind: 'done',
+          status: 'interrupted',
+        },
       ],
     });
     expect(read(join(directory, 'plots/metrics/m.tsv'))).toBe('timestamp\tstep\tm\n2\t0\t1\n');

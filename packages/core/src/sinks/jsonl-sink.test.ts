@@ -51,19 +51,33 @@ describe('JSONL sink', () => {
   it('appends several runs to one file, each after its own header', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'livestep-jsonl-')), 'runs.jsonl');
     for (const name of ['first', 'second']) {
-      const run = new Run({ name, sinks: [createJsonlSink({ path })], exitHooks: false, collectGit: false });
+      const run = new Run({
+        name,
+        sinks: [createJsonlSink({ path })],
+        exitHooks: false,
+        collectGit: false,
+      });
       run.logMetric('m', 1);
       await run.end();
     }
-    expect(parseJsonl(readFileSync(path, 'utf8')).map((record) => [record.run.name, record.events.length])).toEqual([
+    expect(
+      parseJsonl(readFileSync(path, 'utf8')).map((record) => [
+        record.run.name,
+        record.events.length,
+      ]),
+    ).toEqual([
       ['first', 3],
       ['second', 3],
     ]);
   });
 
   it('says which line is broken', () => {
-    expect(() => parseJsonl('{"protocol":1,"run":{}}\nnot json\n')).toThrow(/line 2 of the JSONL record is not JSON/);
-    expect(() => parseJsonl('{"kind":"metric"}\n')).toThrow(/line 1 is an event before any run header/);
+    expect(() => parseJsonl('{"protocol":1,"run":{}}\nnot json\n')).toThrow(
+      /line 2 of the JSONL record is not JSON/,
+    );
+    expect(() => parseJsonl('{"kind":"metric"}\n')).toThrow(
+      /line 1 is an event before any run header/,
+    );
   });
 
   it('requires a path', () => {
