@@ -254,7 +254,7 @@ class SinkLane {
     if (call === undefined) return;
     try {
       await settlesBefore(
-        Promise.resolve(call.call(this.sink)).catch((error: unknown) => {
+        Promise.resolve(call.call(this.sink, { deadline })).catch((error: unknown) => {
           this.lastError = errorMessage(error);
           this.warnOnce(
             `${method}:${this.lastError}`,
@@ -293,6 +293,21 @@ class SinkLane {
       failedByReason: { ...this.failedByReason },
     };
     if (this.lastError !== undefined) report.lastError = this.lastError;
+    // A sink that delivers in the background knows better what "delivered" means.
+    const own = this.sink.report?.();
+    if (own !== undefined) {
+      report.pending += own.pending;
+      report.delivered -= own.pending;
+      for (const [reason, count] of Object.entries(own.failedByReason ?? {})) {
+        report.failed += count;
+        report.delivered -= count;
+        const key = reason as DropReason;
+        report.failedByReason[key] = (report.failedByReason[key] ?? 0) + count;
+      }
+      if (own.lastError !== undefined) report.lastError = own.lastError;
+      if (own.spooled !== undefined) report.spooled = own.spooled;
+      if (own.spoolPath !== undefined) report.spoolPath = own.spoolPath;
+    }
     return report;
   }
 }

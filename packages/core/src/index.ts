@@ -39,7 +39,14 @@ export {
   type StartRunOptions,
   startRun,
 } from './run.js';
-export type { DropReason, FlushReport, Sink, SinkReport } from './sink.js';
+export type {
+  DropReason,
+  FlushReport,
+  Sink,
+  SinkDeadline,
+  SinkDeliveryState,
+  SinkReport,
+} from './sink.js';
 export { createDirectorySink, type DirectorySinkOptions } from './sinks/directory-sink.js';
 export {
   createJsonlSink,

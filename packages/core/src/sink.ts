@@ -12,10 +12,18 @@ export interface Sink {
   /** Shown in flush reports and warnings, e.g. "directory:./livestep". */
   readonly name: string;
   send(batch: Batch): Promise<void> | void;
-  /** Called by `run.flush()` after every batch was handed over. */
-  flush?(): Promise<void> | void;
-  /** Called once, by `run.end()`, after the final flush. */
-  close?(): Promise<void> | void;
+  /**
+   * Called by `run.flush()` after every batch was handed over. A sink that delivers in the
+   * background (HTTP, Studio) resolves once everything is delivered or `deadline` (epoch ms) passed.
+   */
+  flush?(options: SinkDeadline): Promise<void> | void;
+  /** Called once, by `run.end()`, after the final flush; same deadline rule. */
+  close?(options: SinkDeadline): Promise<void> | void;
+  /**
+   * For sinks that accept batches into their own custody (a memory queue, a spool file) and
+   * deliver later: what is still undelivered and what failed, merged into flush reports.
+   */
+  report?(): SinkDeliveryState;
   /**
    * Stores batches synchronously, for the last moment of a process (`process.exit()` was called
    * while a run was open) when no asynchronous work can finish. File sinks implement it.
@@ -23,8 +31,32 @@ export interface Sink {
   sendSync?(batch: Batch): void;
 }
 
+export interface SinkDeadline {
+  /** Epoch milliseconds by which the call should return. */
+  deadline: number;
+}
+
+/** A sink's own account of delivery (see `Sink.report`). */
+export interface SinkDeliveryState {
+  /** Events accepted but not yet delivered (in memory or spooled). */
+  pending: number;
+  /** Of those, events kept in a spool file for a later replay (`livestep sync`). */
+  spooled?: number;
+  failedByReason?: Partial<Record<DropReason, number>>;
+  lastError?: string;
+  /** Where undelivered events are kept, if anywhere. */
+  spoolPath?: string;
+}
+
 /** Why events did not reach a sink. */
-export type DropReason = 'queue_overflow' | 'send_error' | 'logged_after_end';
+export type DropReason =
+  | 'queue_overflow'
+  | 'send_error'
+  | 'logged_after_end'
+  /** The receiver refused them for good (a 4xx other than 408/429), with its message. */
+  | 'rejected'
+  /** The spool file could not be written. */
+  | 'spool_error';
 
 export interface SinkReport {
   sink: string;
@@ -37,6 +69,9 @@ export interface SinkReport {
   failedByReason: Partial<Record<DropReason, number>>;
   /** The last error message the sink gave, if any. */
   lastError?: string;
+  /** Events kept in a spool file for a later replay, if the sink spools. */
+  spooled?: number;
+  spoolPath?: string;
 }
 
 /** What `flush()` and `end()` tell about delivery: all good when `pending` and `failed` are 0. */
