@@ -18,6 +18,8 @@ export interface EnvironmentConfig {
   url?: string;
   /** LIVESTEP_TOKEN: the bearer token for LIVESTEP_URL. Never logged. */
   token?: string;
+  /** LIVESTEP_ALLOW_INSECURE_HTTP: allow plain http to a host that is not loopback. */
+  allowInsecureHttp: boolean;
 }
 
 const TRUTHY = /^(1|y|yes|true|on)$/i;
@@ -37,6 +39,7 @@ export function readEnvironmentConfig(
   const config: EnvironmentConfig = {
     directory: nonEmpty(environment.LIVESTEP_DIR) ?? DEFAULT_DIRECTORY,
     disabled: isTruthy(environment.LIVESTEP_DISABLED),
+    allowInsecureHttp: isTruthy(environment.LIVESTEP_ALLOW_INSECURE_HTTP),
   };
   const experiment = nonEmpty(environment.LIVESTEP_EXPERIMENT);
   if (experiment) config.experiment = experiment;

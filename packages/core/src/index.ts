@@ -8,6 +8,16 @@
  *   await run.end();
  */
 export { type ConfusionMatrixOptions, confusionMatrix } from './confusion-matrix.js';
+export { createDefaultSinks, stateDirectoryFor } from './default-sinks.js';
+export {
+  backoffDelay,
+  DEFAULT_RETRY_POLICY,
+  judgeStatus,
+  parseRetryAfter,
+  type ResponseVerdict,
+  type RetryPolicy,
+} from './delivery/retry-policy.js';
+export { Spool, type SpoolChunk } from './delivery/spool.js';
 export {
   DEFAULT_FLUSH_INTERVAL_MS,
   DEFAULT_MAX_BATCH_EVENTS,
@@ -48,6 +58,16 @@ export type {
   SinkReport,
 } from './sink.js';
 export { createDirectorySink, type DirectorySinkOptions } from './sinks/directory-sink.js';
+export {
+  createHttpSink,
+  DEFAULT_MAX_MEMORY_EVENTS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_SPILL_AFTER_MS,
+  GZIP_THRESHOLD_BYTES,
+  type HttpSinkOptions,
+  INGEST_PATH,
+  resolveIngestUrl,
+} from './sinks/http-sink.js';
 export {
   createJsonlSink,
   type JsonlSinkOptions,

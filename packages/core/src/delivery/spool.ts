@@ -1,0 +1,118 @@
+/**
+ * A spool file keeps batches a sink could not deliver yet, on disk, in the JSONL record format
+ * (a header line with the run, then one event per line), so `livestep sync` can replay it too.
+ * Batches are appended; a reader takes them back in order from a byte offset, which is saved
+ * beside the file (`<file>.offset`) as delivery advances, so a later replay starts where this one
+ * stopped.
+ */
+import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
+import { appendFile, mkdir, open, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Batch, RunEvent, RunIdentity } from '../protocol.js';
+import { serializeEventLine, serializeRunHeader } from '../sinks/jsonl-sink.js';
+
+/** How much of the file one read takes: enough for a full batch of ordinary events. */
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+export interface SpoolChunk {
+  events: RunEvent[];
+  /** Offset just past the chunk's last line: pass it to `acknowledge` once delivered. */
+  endOffset: number;
+}
+
+export class Spool {
+  private size = 0;
+  private readOffset = 0;
+  private headerWritten = false;
+  private folderReady = false;
+
+  constructor(
+    readonly path: string,
+    readonly run: RunIdentity,
+  ) {}
+
+  private render(batch: Batch): string {
+    let text = '';
+    if (!this.headerWritten) {
+      text = serializeRunHeader(this.run);
+      this.headerWritten = true;
+    }
+    for (const event of batch.events) text += serializeEventLine(event);
+    return text;
+  }
+
+  async append(batch: Batch): Promise<void> {
+    const text = this.render(batch);
+    if (!this.folderReady) {
+      await mkdir(dirname(this.path), { recursive: true });
+      this.folderReady = true;
+    }
+    await appendFile(this.path, text);
+    this.size += Buffer.byteLength(text);
+  }
+
+  /** For the last moment of a process, when nothing asynchronous can finish. */
+  appendSync(batch: Batch): void {
+    const text = this.render(batch);
+    mkdirSync(dirname(this.path), { recursive: true });
+    appendFileSync(this.path, text);
+    this.size += Buffer.byteLength(text);
+  }
+
+  /** True when every appended byte was read and acknowledged. */
+  get drained(): boolean {
+    return this.readOffset >= this.size;
+  }
+
+  /** Reads up to `maxEvents` events after the acknowledged offset (skipping the header line). */
+  async read(maxEvents: number): Promise<SpoolChunk> {
+    const handle = await open(this.path, 'r');
+    try {
+      const remaining = this.size - this.readOffset;
+      let length = Math.min(READ_CHUNK_BYTES, remaining);
+      let text = '';
+      for (;;) {
+        const buffer = Buffer.alloc(length);
+        const { bytesRead } = await handle.read(buffer, 0, length, this.readOffset);
+        text = buffer.subarray(0, bytesRead).toString('utf8');
+        // One line longer than a chunk (a large image): read more until it is whole.
+        if (text.includes('\n') || length >= remaining) break;
+        length = Math.min(length * 2, remaining);
+      }
+      const events: RunEvent[] = [];
+      let consumed = 0;
+      while (events.length < maxEvents) {
+        const newline = text.indexOf('\n', consumed);
+        if (newline === -1) break;
+        const line = text.slice(consumed, newline);
+        consumed = newline + 1;
+        const record = JSON.parse(line) as Record<string, unknown>;
+        if ('kind' in record) events.push(record as unknown as RunEvent);
+      }
+      const endOffset = this.readOffset + Buffer.byteLength(text.slice(0, consumed));
+      return { events, endOffset };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Marks everything before `offset` delivered, and remembers it on disk for a later replay. */
+  async acknowledge(offset: number): Promise<void> {
+    this.readOffset = offset;
+    await writeFile(`${this.path}.offset`, String(offset));
+  }
+
+  /** Deletes the file once everything in it was delivered; the next append starts a new one. */
+  async remove(): Promise<void> {
+    await rm(this.path, { force: true });
+    await rm(`${this.path}.offset`, { force: true });
+    this.size = 0;
+    this.readOffset = 0;
+    this.headerWritten = false;
+  }
+
+  removeSync(): void {
+    rmSync(this.path, { force: true });
+    rmSync(`${this.path}.offset`, { force: true });
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * A script streaming to a livestep server (LIVESTEP_URL) that ends normally, by exception, by
+ * SIGINT or by SIGTERM sends `done` with the right status and exits within the flush deadline.
+ * Real child processes against a real receiver on 127.0.0.1.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DoneEvent } from '../protocol.js';
+import { type FaultReceiver, startFaultReceiver } from '../test-support/fault-receiver.js';
+
+const builtPackage = resolve(import.meta.dirname, '..', '..', 'dist', 'index.js');
+const CHILD_DEADLINE_MS = 20_000;
+const TOKEN = 'lst_exit_test_token_91b2';
+
+let server: FaultReceiver;
+beforeAll(async () => {
+  server = await startFaultReceiver();
+  server.token = TOKEN;
+});
+afterAll(() => server.stop());
+
+function runScript(body: string, signal?: NodeJS.Signals) {
+  const folder = mkdtempSync(join(tmpdir(), 'livestep-http-exit-'));
+  const script = join(folder, 'train.mjs');
+  writeFileSync(
+    script,
+    `import { startRun } from ${JSON.stringify(pathToFileURL(builtPackage).href)};
+const run = startRun({ experiment: 'exit', name: process.env.RUN_NAME, collectGit: false });
+${body}`,
+  );
+  const name = `run-${Math.random().toString(36).slice(2)}`;
+  return new Promise<{
+    code: number | null;
+    signal: string | null;
+    stderr: string;
+    name: string;
+    exitMs: number;
+  }>((resolvePromise) => {
+    const child = spawn(process.execPath, [script], {
+      cwd: folder,
+      env: { ...process.env, LIVESTEP_URL: server.url, LIVESTEP_TOKEN: TOKEN, RUN_NAME: name },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let stdout = '';
+    let from = performance.now();
+    const killer = setTimeout(() => child.kill('SIGKILL'), CHILD_DEADLINE_MS);
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      if (signal && stdout.includes('ready')) {
+        from = performance.now();
+        child.kill(signal);
+        signal = undefined;
+      }
+    });
+    child.on('exit', (code, exitSignal) => {
+      clearTimeout(killer);
+      resolvePromise({ code, signal: exitSignal, stderr, name, exitMs: performance.now() - from });
+    });
+  });
+}
+
+function doneFor(runName: string): DoneEvent[] {
+  const runIds = new Set(
+    [...server.events.values()]
+      .filter((event) => event.kind === 'start' && event.name === runName)
+      .map((event) => event.id.slice(0, 24)),
+  );
+  return [...server.events.values()].filter(
+    (event): event is DoneEvent => event.kind === 'done' && runIds.has(event.id.slice(0, 24)),
+  );
+}
+
+describe('a script streaming over HTTP', () => {
+  it('sends done (completed) when it ends normally', async () => {
+    const outcome =
+      await runScript(`for (let i = 0; i < 500; i++) run.logMetric('loss', 1 / (i + 1), { step: i });
+await run.end();`);
+    expect(outcome.code).toBe(0);
+    expect(doneFor(outcome.name)).toEqual([expect.objectContaining({ status: 'completed' })]);
+  });
+
+  it('sends done (failed) when it throws', async () => {
+    const outcome = await runScript(`run.logMetric('loss', 1);
+setTimeout(() => { throw new Error('exploded'); }, 20);`);
+    expect(outcome.code).toBe(1);
+    expect(outcome.stderr).toContain('exploded');
+    expect(outcome.stderr).not.toContain(TOKEN);
+    expect(doneFor(outcome.name)).toEqual([
+      expect.objectContaining({
+        status: 'failed',
+        error: expect.objectContaining({ message: 'exploded' }),
+      }),
+    ]);
+  });
+
+  it.each(['SIGINT', 'SIGTERM'] as const)(
+    'sends done (interrupted) on %s and exits within the deadline',
+    async (signal) => {
+      const outcome = await runScript(
+        `let step = 0;
+setInterval(() => run.logMetric('loss', 1 / ++step, { step }), 2);
+await run.flush();
+console.log('ready');`,
+        signal,
+      );
+      expect(outcome.signal).toBe(signal);
+      expect(doneFor(outcome.name)).toEqual([expect.objectContaining({ status: 'interrupted' })]);
+      expect(outcome.exitMs).toBeLessThan(5_000);
+    },
+  );
+});

@@ -1,0 +1,240 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Run } from '../run.js';
+import { type FaultReceiver, startFaultReceiver } from '../test-support/fault-receiver.js';
+import { createHttpSink, type HttpSinkOptions, resolveIngestUrl } from './http-sink.js';
+import { parseJsonl } from './jsonl-sink.js';
+
+const FAST_RETRIES = { initialDelayMs: 20, multiplier: 2, maxDelayMs: 200, jitter: 0.2 };
+const TOKEN = 'lst_secret_token_4f9a1c';
+
+const receivers: FaultReceiver[] = [];
+afterEach(async () => {
+  await Promise.all(receivers.splice(0).map((receiver) => receiver.stop()));
+});
+
+async function receiver(): Promise<FaultReceiver> {
+  const started = await startFaultReceiver();
+  receivers.push(started);
+  return started;
+}
+
+function httpRun(
+  url: string,
+  options: Partial<HttpSinkOptions> = {},
+  runOptions: { maxBatchEvents?: number } = {},
+) {
+  const warnings: string[] = [];
+  const spoolDirectory = mkdtempSync(join(tmpdir(), 'livestep-spool-'));
+  const sink = createHttpSink({
+    url,
+    spoolDirectory,
+    retryPolicy: FAST_RETRIES,
+    onWarning: (message) => warnings.push(message),
+    ...options,
+  });
+  const run = new Run({
+    experiment: 'http',
+    name: 'http-run',
+    sinks: [sink],
+    exitHooks: false,
+    collectGit: false,
+    onWarning: (message) => warnings.push(message),
+    ...runOptions,
+  });
+  return { run, warnings, spoolDirectory };
+}
+
+describe('HTTP sink', () => {
+  it('delivers every event once, gzipping large bodies, with the bearer token', async () => {
+    const server = await receiver();
+    server.token = TOKEN;
+    const { run } = httpRun(server.url, { token: TOKEN });
+    for (let step = 0; step < 3_000; step++) run.logMetric('train/loss', 1 / (step + 1), { step });
+    const report = await run.end();
+    expect(report.ok).toBe(true);
+    expect(server.events.size).toBe(3_002);
+    expect(server.duplicates).toBe(0);
+    expect(server.requests.some((request) => request.gzip)).toBe(true);
+    expect(server.requests.every((request) => request.authorization === `Bearer ${TOKEN}`)).toBe(
+      true,
+    );
+  });
+
+  it('retries 503 bursts and 429 with Retry-After, and loses nothing', async () => {
+    const server = await receiver();
+    server.failNext(3, 503);
+    server.failNext(1, 429, { retryAfter: '1' });
+    const { run } = httpRun(server.url);
+    const started = Date.now();
+    for (let step = 0; step < 100; step++) run.logMetric('m', step, { step });
+    const report = await run.end();
+    expect(report.ok).toBe(true);
+    expect(server.metricValues('m')).toEqual(Array.from({ length: 100 }, (_, index) => index));
+    const statuses = server.requests.map((request) => request.status);
+    expect(statuses.slice(0, 5)).toEqual([503, 503, 503, 429, 200]);
+    // The retry after the 429 waited the second the server asked for, not the 20 ms backoff.
+    const afterRateLimit = server.requests[4]!.at - server.requests[3]!.at;
+    expect(afterRateLimit).toBeGreaterThanOrEqual(950);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('retries an answer slower than the timeout, and the server stores the batch once', async () => {
+    const server = await receiver();
+    server.delayNext(1, 600);
+    const { run } = httpRun(server.url, { requestTimeoutMs: 200 });
+    run.logMetric('m', 1);
+    const report = await run.end();
+    expect(report.ok).toBe(true);
+    expect(server.metricValues('m')).toEqual([1]);
+    // The slow request was stored too (after the client gave up): the retry was a duplicate.
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(server.events.size).toBe(3);
+  });
+
+  it('reports a permanent refusal once with the server message, and goes on with later batches', async () => {
+    const server = await receiver();
+    server.failNext(1, 400, { body: 'events[0].value: expected a number' });
+    const { run, warnings } = httpRun(server.url);
+    run.logMetric('m', 1);
+    await run.flush();
+    run.logMetric('m', 2);
+    const report = await run.end();
+    expect(report.failed).toBe(2); // start + the first point were in the refused batch
+    expect(report.sinks[0]!.failedByReason).toEqual({ rejected: 2 });
+    expect(report.sinks[0]!.lastError).toBe(
+      'server answered 400: events[0].value: expected a number',
+    );
+    expect(warnings.filter((warning) => warning.includes('refused'))).toHaveLength(1);
+    expect(server.metricValues('m')).toEqual([2]);
+  });
+
+  it('splits a batch the server finds too large (413)', async () => {
+    const server = await receiver();
+    server.maxEventsPerBatch = 100;
+    const { run } = httpRun(server.url);
+    for (let step = 0; step < 1_000; step++) run.logMetric('m', step, { step });
+    const report = await run.end();
+    expect(report.ok).toBe(true);
+    expect(server.metricValues('m')).toHaveLength(1_000);
+    expect(server.requests.some((request) => request.status === 413)).toBe(true);
+  });
+
+  it('stops posting on a refused token, keeps every event in the spool, and never shows the token', async () => {
+    const server = await receiver();
+    server.token = 'the-right-token';
+    const { run, warnings, spoolDirectory } = httpRun(server.url, { token: TOKEN });
+    for (let step = 0; step < 50; step++) run.logMetric('m', step);
+    const report = await run.end();
+    expect(server.events.size).toBe(0);
+    expect(server.requests).toHaveLength(1);
+    expect(report.ok).toBe(false);
+    expect(report.sinks[0]).toMatchObject({
+      pending: 52,
+      spooled: 52,
+      lastError: 'server answered 401: invalid token',
+    });
+    const spoolFile = report.sinks[0]!.spoolPath!;
+    const [record] = parseJsonl(readFileSync(spoolFile, 'utf8'));
+    expect(record!.events).toHaveLength(52);
+    expect(warnings.join('\n')).toMatch(/refused the token/);
+    for (const file of readdirSync(spoolDirectory)) {
+      expect(readFileSync(join(spoolDirectory, file), 'utf8')).not.toContain(TOKEN);
+    }
+    expect(JSON.stringify(report) + warnings.join('\n')).not.toContain(TOKEN);
+  });
+
+  it('keeps a token the server echoes back out of messages', async () => {
+    const server = await receiver();
+    server.failNext(1, 400, { body: `bad request from token ${TOKEN}` });
+    const { run, warnings } = httpRun(server.url, { token: TOKEN });
+    run.logMetric('m', 1);
+    const report = await run.end();
+    expect(JSON.stringify(report) + warnings.join('\n')).not.toContain(TOKEN);
+    expect(report.sinks[0]!.lastError).toContain('[redacted]');
+  });
+
+  it('delivers a 100,000-point run complete, once and in order, when the receiver is down for the middle half', async () => {
+    const server = await receiver();
+    const { run, spoolDirectory, warnings } = httpRun(server.url, {
+      spillAfterMs: 200,
+      maxMemoryEvents: 20_000,
+    });
+    const points = 100_000;
+    for (let index = 0; index < points; index++) {
+      if (index === points / 4) await server.stop();
+      if (index === (points * 3) / 4) await server.start();
+      run.logMetric(index % 2 === 0 ? 'train/loss' : 'eval/loss', index, { step: index >> 1 });
+      if (index % 1_000 === 999) await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const report = await run.end('completed', { timeoutMs: 60_000 });
+    expect(report.ok).toBe(true);
+    expect(server.events.size).toBe(points + 2);
+    const loss = server.metricValues('train/loss');
+    expect(loss).toEqual(Array.from({ length: points / 2 }, (_, index) => index * 2));
+    expect(server.metricValues('eval/loss')).toEqual(
+      Array.from({ length: points / 2 }, (_, index) => index * 2 + 1),
+    );
+    expect(server.arrivals.at(-1)!.kind).toBe('done');
+    // The outage went through the spool, which is removed once replayed.
+    expect(
+      warnings.some((warning) => warning.includes('replaying them when the server is back')),
+    ).toBe(true);
+    expect(readdirSync(spoolDirectory)).toEqual([]);
+  }, 60_000);
+
+  it('delivers what was logged while the server was not yet listening', async () => {
+    const server = await receiver();
+    await server.stop();
+    const { run } = httpRun(server.url);
+    run.logMetric('m', 1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await server.start();
+    const report = await run.end();
+    expect(report.ok).toBe(true);
+    expect(server.metricValues('m')).toEqual([1]);
+  });
+
+  it('spools what is undelivered at the end, for a later sync', async () => {
+    const server = await receiver();
+    await server.stop();
+    const { run } = httpRun(server.url, { spillAfterMs: 60_000 });
+    for (let step = 0; step < 10; step++) run.logMetric('m', step);
+    const report = await run.end('completed', { timeoutMs: 300 });
+    expect(report.ok).toBe(false);
+    expect(report.sinks[0]).toMatchObject({ pending: 12, spooled: 12 });
+    const spoolFile = report.sinks[0]!.spoolPath!;
+    expect(existsSync(spoolFile)).toBe(true);
+    const [record] = parseJsonl(readFileSync(spoolFile, 'utf8'));
+    expect(record!.events.map((event) => event.kind)).toEqual([
+      'start',
+      ...Array(10).fill('metric'),
+      'done',
+    ]);
+  });
+
+  it('refuses plain http to hosts that are not loopback unless allowed', () => {
+    expect(() => resolveIngestUrl('http://tracking.example.com')).toThrow(
+      /refusing plain http to tracking.example.com/,
+    );
+    expect(resolveIngestUrl('http://tracking.example.com', true).href).toBe(
+      'http://tracking.example.com/api/v1/batches',
+    );
+    expect(resolveIngestUrl('https://tracking.example.com/base/').href).toBe(
+      'https://tracking.example.com/base/api/v1/batches',
+    );
+    expect(resolveIngestUrl('http://127.0.0.2:9000').href).toBe(
+      'http://127.0.0.2:9000/api/v1/batches',
+    );
+    expect(resolveIngestUrl('http://localhost:9000').href).toBe(
+      'http://localhost:9000/api/v1/batches',
+    );
+    expect(() => resolveIngestUrl('ftp://x')).toThrow(/must be http or https/);
+    expect(() => resolveIngestUrl('not a url')).toThrow(/is not a URL/);
+    expect(() => resolveIngestUrl('https://user:pw@example.com')).toThrow(
+      /must not contain credentials/,
+    );
+  });
+});
