@@ -63,6 +63,7 @@ export {
   DEFAULT_MAX_MEMORY_EVENTS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_SPILL_AFTER_MS,
+  describeNetworkError,
   GZIP_THRESHOLD_BYTES,
   type HttpSinkOptions,
   INGEST_PATH,

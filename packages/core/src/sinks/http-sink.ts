@@ -102,6 +102,14 @@ export function resolveIngestUrl(url: string, allowInsecureHttp = false): URL {
   return new URL(`${base.origin}${path}${INGEST_PATH}`);
 }
 
+/** The most telling part of a fetch failure: ECONNREFUSED rather than "fetch failed". */
+export function describeNetworkError(error: unknown): string {
+  const cause = (
+    error as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } }
+  ).cause;
+  return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? errorMessage(error);
+}
+
 type Outcome =
   | { verdict: 'delivered' }
   | { verdict: 'retry'; waitMs?: number; reason: string }
@@ -152,7 +160,7 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
   let lastError: string | undefined;
   const warned = new Set<string>();
   let looping = false;
-  let stopping = new AbortController();
+  const stopping = new AbortController();
   let idleWaiters: Array<() => void> = [];
 
   const warnOnce = (key: string, message: string) => {
@@ -194,14 +202,15 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
 
   /** Moves everything held in memory to the spool, keeping order; later batches follow it there. */
   async function spill(reason: string): Promise<void> {
+    const batches = memory.splice(0);
     if (!spooling) {
       spooling = true;
+      const path = batches[0] === undefined ? spool?.path : spoolFor(batches[0]).path;
       warnOnce(
         'spill',
-        `livestep: ${reason}; keeping events in ${spool?.path ?? join(spoolDirectory, '<run id>.jsonl')} and replaying them when the server is back`,
+        `livestep: ${reason}; keeping events in ${path ?? spoolDirectory} and replaying them when the server is back`,
       );
     }
-    const batches = memory.splice(0);
     memoryEvents = 0;
     await toSpool(batches);
   }
@@ -224,10 +233,10 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
     try {
       response = await post(endpoint, { method: 'POST', headers: requestHeaders, body, signal });
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code;
+      const cause = describeNetworkError(error);
       const reason = timeout.aborted
         ? `no answer within ${requestTimeoutMs} ms`
-        : `cannot reach ${endpoint.host} (${cause ?? errorMessage(error)})`;
+        : `cannot reach ${endpoint.host} (${cause})`;
       return { verdict: 'retry', reason };
     }
     const verdict = judgeStatus(response.status);
@@ -420,9 +429,9 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
     async close({ deadline }) {
       // Keep a little time to write what is left to the spool, so nothing is lost.
       await whenIdleOrDeadline(deadline - Math.min(500, Math.max(0, deadline - Date.now()) / 4));
+      // After close nothing runs in the background: what is undelivered waits in the spool.
       stopping.abort();
       if (memory.length > 0) await spill('the run ended before the server took every event');
-      stopping = new AbortController();
     },
     report(): SinkDeliveryState {
       const state: SinkDeliveryState = {
