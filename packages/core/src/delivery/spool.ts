@@ -6,7 +6,7 @@
  * stopped.
  */
 import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
-import { appendFile, mkdir, open, rm, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Batch, RunEvent, RunIdentity } from '../protocol.js';
 import { serializeEventLine, serializeRunHeader } from '../sinks/jsonl-sink.js';
@@ -21,10 +21,14 @@ export interface SpoolChunk {
 }
 
 export class Spool {
+  /** Bytes written to the file (what a reader may read). */
   private size = 0;
   private readOffset = 0;
   private headerWritten = false;
-  private folderReady = false;
+  /** Text appended but not yet written: one write takes all of it, so appends never queue up. */
+  private unwritten: string[] = [];
+  private writing: Promise<void> | undefined;
+  private file: FileHandle | undefined;
 
   constructor(
     readonly path: string,
@@ -41,27 +45,49 @@ export class Spool {
     return text;
   }
 
-  async append(batch: Batch): Promise<void> {
-    const text = this.render(batch);
-    if (!this.folderReady) {
-      await mkdir(dirname(this.path), { recursive: true });
-      this.folderReady = true;
+  /** Appends a batch; resolves once it is on disk. Appends made meanwhile share one write. */
+  append(batch: Batch): Promise<void> {
+    this.unwritten.push(this.render(batch));
+    this.writing ??= this.writeAll().finally(() => {
+      this.writing = undefined;
+    });
+    return this.writing;
+  }
+
+  private async writeAll(): Promise<void> {
+    while (this.unwritten.length > 0) {
+      const text = this.unwritten.join('');
+      this.unwritten = [];
+      if (this.file === undefined) {
+        await mkdir(dirname(this.path), { recursive: true });
+        this.file = await open(this.path, 'a');
+      }
+      await this.file.appendFile(text);
+      this.size += Buffer.byteLength(text);
     }
-    await appendFile(this.path, text);
-    this.size += Buffer.byteLength(text);
   }
 
   /** For the last moment of a process, when nothing asynchronous can finish. */
   appendSync(batch: Batch): void {
-    const text = this.render(batch);
+    const text = this.unwritten.join('') + this.render(batch);
+    this.unwritten = [];
     mkdirSync(dirname(this.path), { recursive: true });
     appendFileSync(this.path, text);
     this.size += Buffer.byteLength(text);
   }
 
-  /** True when every appended byte was read and acknowledged. */
+  async close(): Promise<void> {
+    await this.writing;
+    const file = this.file;
+    this.file = undefined;
+    await file?.close();
+  }
+
+  /** True when every appended byte was written, read and acknowledged. */
   get drained(): boolean {
-    return this.readOffset >= this.size;
+    return (
+      this.readOffset >= this.size && this.unwritten.length === 0 && this.writing === undefined
+    );
   }
 
   /** Reads up to `maxEvents` events after the acknowledged offset (skipping the header line). */
@@ -104,6 +130,7 @@ export class Spool {
 
   /** Deletes the file once everything in it was delivered; the next append starts a new one. */
   async remove(): Promise<void> {
+    await this.close();
     await rm(this.path, { force: true });
     await rm(`${this.path}.offset`, { force: true });
     this.size = 0;

@@ -43,8 +43,8 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 export const DEFAULT_SPILL_AFTER_MS = 10_000;
 /** Events held in memory for this sink before spilling to the spool (about 100 bytes each). */
 export const DEFAULT_MAX_MEMORY_EVENTS = 50_000;
-/** Events per request when replaying the spool: the dispatcher's batch size. */
-const REPLAY_BATCH_EVENTS = 1_000;
+/** Most events in one request, when a backlog lets batches be merged or the spool is replayed. */
+const MAX_REQUEST_EVENTS = 5_000;
 /** How often flush() and close() look again while delivery goes on. */
 const IDLE_POLL_MS = 50;
 /** A server message quoted in a warning is cut to this length. */
@@ -153,7 +153,6 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
   let spool: Spool | undefined;
   let spoolEvents = 0;
   let spooling = false;
-  let appendsInFlight = 0;
   /** A refused token: nothing later can succeed in this process; keep everything for a sync. */
   let unauthorized = false;
   const failedByReason: Partial<Record<DropReason, number>> = {};
@@ -178,26 +177,23 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
     return spool;
   }
 
-  async function toSpool(batches: Batch[]): Promise<void> {
-    for (const batch of batches) {
-      appendsInFlight++;
-      try {
-        await spoolFor(batch).append(batch);
-        spoolEvents += batch.events.length;
-      } catch (error) {
-        countFailed(
-          'spool_error',
-          batch.events.length,
-          `cannot write the spool: ${errorMessage(error)}`,
-        );
-        warnOnce(
-          'spool_error',
-          `livestep: http sink cannot write its spool file: ${errorMessage(error)}`,
-        );
-      } finally {
-        appendsInFlight--;
-      }
-    }
+  /** Hands batches to the spool; they count as spooled at once, and as failed if the write fails. */
+  function toSpool(batches: Batch[]): Promise<void> {
+    const writes = batches.map((batch) => {
+      const count = batch.events.length;
+      spoolEvents += count;
+      return spoolFor(batch)
+        .append(batch)
+        .catch((error: unknown) => {
+          spoolEvents -= count;
+          countFailed('spool_error', count, `cannot write the spool: ${errorMessage(error)}`);
+          warnOnce(
+            'spool_error',
+            `livestep: http sink cannot write its spool file: ${errorMessage(error)}`,
+          );
+        });
+    });
+    return Promise.all(writes).then(() => {});
   }
 
   /** Moves everything held in memory to the spool, keeping order; later batches follow it there. */
@@ -326,7 +322,7 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
     try {
       while (!stopping.signal.aborted && !unauthorized) {
         if (spooling) {
-          if (spool === undefined || (spool.drained && appendsInFlight === 0)) {
+          if (spool === undefined || spool.drained) {
             // Everything spooled is delivered: back to memory, where later batches already wait.
             if (spool !== undefined) await spool.remove();
             spool = undefined;
@@ -334,7 +330,7 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
             spooling = false;
             continue;
           }
-          const chunk = await spool.read(REPLAY_BATCH_EVENTS);
+          const chunk = await spool.read(MAX_REQUEST_EVENTS);
           if (chunk.events.length === 0) {
             await spool.acknowledge(chunk.endOffset);
             continue;
@@ -348,16 +344,26 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
           spoolEvents = Math.max(0, spoolEvents - chunk.events.length);
           continue;
         }
-        const batch = memory[0];
-        if (batch === undefined) break;
-        const result = await deliver(batch, false);
+        const first = memory[0];
+        if (first === undefined) break;
+        // Under a backlog, several queued batches go in one request: fewer round trips.
+        let taken = 1;
+        let events = first.events;
+        while (
+          taken < memory.length &&
+          events.length + memory[taken]!.events.length <= MAX_REQUEST_EVENTS
+        ) {
+          events = events.concat(memory[taken]!.events);
+          taken++;
+        }
+        const result = await deliver({ ...first, events }, false);
         if (result === 'spilled') continue;
         if (result !== 'done') break;
-        // A spill while this batch was in flight already moved it (and the rest) to the spool;
-        // the replay sends it again, which the server's idempotency by event id absorbs.
-        if (memory[0] === batch) {
-          memory.shift();
-          memoryEvents -= batch.events.length;
+        // A spill while this request was in flight already moved its batches to the spool; the
+        // replay sends them again, which the server's idempotency by event id absorbs.
+        if (memory[0] === first) {
+          memory.splice(0, taken);
+          memoryEvents -= events.length;
         }
       }
       if (unauthorized) await spill('the server refused the token');
@@ -394,14 +400,15 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
 
   return {
     name: `http:${endpoint.origin}`,
-    async send(batch) {
+    // Takes custody and returns at once: the dispatcher must never wait on the network or disk.
+    send(batch) {
       if (spooling || unauthorized) {
-        await toSpool([batch]);
+        void toSpool([batch]);
       } else {
         memory.push(batch);
         memoryEvents += batch.events.length;
         if (memoryEvents > maxMemoryEvents) {
-          await spill(`more than ${maxMemoryEvents} events are waiting for the server`);
+          void spill(`more than ${maxMemoryEvents} events are waiting for the server`);
         }
       }
       if (!unauthorized) void loop();
@@ -432,6 +439,7 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
       // After close nothing runs in the background: what is undelivered waits in the spool.
       stopping.abort();
       if (memory.length > 0) await spill('the run ended before the server took every event');
+      await spool?.close();
     },
     report(): SinkDeliveryState {
       const state: SinkDeliveryState = {
