@@ -9,4 +9,6 @@ export default defineConfig({
   target: 'node20',
   splitting: false,
   treeshake: true,
+  // import.meta.url (used to find optional packages) also works in the CommonJS build.
+  shims: true,
 });

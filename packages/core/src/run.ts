@@ -244,7 +244,10 @@ export class Run implements AsyncDisposable {
     const sinks = disabled
       ? []
       : (options.sinks ??
-        createDefaultSinks({ ...config, directory: options.directory ?? config.directory }));
+        createDefaultSinks(
+          { ...config, directory: options.directory ?? config.directory },
+          { environment, warn: this.warn },
+        ));
 
     const start: StartEvent = {
       ...this.stamp(),
