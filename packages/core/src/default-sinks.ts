@@ -44,7 +44,9 @@ export function createDefaultSinks(
   config: EnvironmentConfig,
   context?: DefaultSinkContext,
 ): Sink[] {
-  const sinks: Sink[] = [createDirectorySink({ directory: config.directory })];
+  const sinks: Sink[] = [
+    createDirectorySink({ directory: config.directory, resume: config.resume }),
+  ];
   if (config.url !== undefined) {
     sinks.push(
       createHttpSink({

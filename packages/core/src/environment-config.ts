@@ -20,6 +20,8 @@ export interface EnvironmentConfig {
   token?: string;
   /** LIVESTEP_ALLOW_INSECURE_HTTP: allow plain http to a host that is not loopback. */
   allowInsecureHttp: boolean;
+  /** LIVESTEP_RESUME: continue the run in the folder (append, next step) instead of starting clean. */
+  resume: boolean;
 }
 
 const TRUTHY = /^(1|y|yes|true|on)$/i;
@@ -40,6 +42,7 @@ export function readEnvironmentConfig(
     directory: nonEmpty(environment.LIVESTEP_DIR) ?? DEFAULT_DIRECTORY,
     disabled: isTruthy(environment.LIVESTEP_DISABLED),
     allowInsecureHttp: isTruthy(environment.LIVESTEP_ALLOW_INSECURE_HTTP),
+    resume: isTruthy(environment.LIVESTEP_RESUME),
   };
   const experiment = nonEmpty(environment.LIVESTEP_EXPERIMENT);
   if (experiment) config.experiment = experiment;

@@ -4,7 +4,7 @@
  * never throws because a sink is down. It throws, synchronously, on programmer errors.
  */
 import { randomUUID } from 'node:crypto';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { createDefaultSinks } from './default-sinks.js';
 import { Dispatcher } from './dispatcher.js';
 import { readEnvironmentConfig } from './environment-config.js';
@@ -35,6 +35,7 @@ import type {
 import { ANNOTATION_LEVELS, RUN_STATUSES } from './protocol.js';
 import { generateRunName } from './run-name.js';
 import type { FlushReport, Sink } from './sink.js';
+import { readSavedRun } from './sinks/saved-run.js';
 
 /** How long `end()` and `flush()` wait for the sinks by default: a slow network, not a dead one. */
 export const DEFAULT_FLUSH_TIMEOUT_MS = 30_000;
@@ -60,6 +61,11 @@ export interface StartRunOptions {
   sinks?: Sink[];
   /** Folder of the default directory sink, overriding LIVESTEP_DIR. */
   directory?: string;
+  /**
+   * Continue the run recorded in the folder, as DVCLive's resume does: keep its files, append,
+   * and start at its saved step + 1 (also LIVESTEP_RESUME=1). Default: start clean.
+   */
+  resume?: boolean;
   /** Record nothing (also LIVESTEP_DISABLED=1). The API still validates and works. */
   disabled?: boolean;
   /** Seal a batch this long after its first event (default 250 ms). */
@@ -214,6 +220,8 @@ export class Run implements AsyncDisposable {
   readonly id: string;
   readonly experiment: string;
   readonly name: string;
+  /** The folder the default directory sink writes (absolute); undefined when sinks were given. */
+  readonly directory: string | undefined;
 
   private readonly dispatcher: Dispatcher;
   private readonly eventId: (seq: number) => string;
@@ -241,13 +249,19 @@ export class Run implements AsyncDisposable {
     this.eventId = createEventIdFactory();
 
     const disabled = options.disabled ?? config.disabled;
+    const resume = options.resume ?? config.resume;
+    const directory = resolve(options.directory ?? config.directory);
+    const usesDefaultSinks = !disabled && options.sinks === undefined;
+    this.directory = usesDefaultSinks ? directory : undefined;
     const sinks = disabled
       ? []
       : (options.sinks ??
-        createDefaultSinks(
-          { ...config, directory: options.directory ?? config.directory },
-          { environment, warn: this.warn },
-        ));
+        createDefaultSinks({ ...config, directory, resume }, { environment, warn: this.warn }));
+    if (resume) {
+      // DVCLive's resume: continue at the saved step + 1.
+      const saved = readSavedRun(directory);
+      if (saved.step !== undefined) this.currentStep = saved.step + 1;
+    }
 
     const start: StartEvent = {
       ...this.stamp(),

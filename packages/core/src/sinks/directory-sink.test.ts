@@ -253,21 +253,60 @@ describe('directory sink (DVCLive layout)', () => {
     });
   });
 
-  it('resumes by appending to what the folder holds', async () => {
-    const { directory } = workspace();
-    const first = runInto(directory);
-    first.logMetric('loss', 2);
+  it('resumes like DVCLive: next step, appended rows, kept summary, params and plots', async () => {
+    const { root, directory } = workspace();
+    const common = {
+      experiment: 'layout',
+      exitHooks: false,
+      collectGit: false,
+      directory,
+    } as const;
+    const first = new Run({ ...common, params: { a: 1 } });
+    first.logMetric('train/loss', 1);
+    first.logMetric('train/old', 5);
+    first.nextStep();
+    first.logMetric('train/loss', 0.5);
+    first.logPlot('roc', { kind: 'roc', rows: [{ fpr: 0, tpr: 0 }] });
     await first.end();
-    const second = runInto(directory, { resume: true });
-    second.setStep(1);
-    second.logMetric('loss', 1);
+
+    const second = new Run({ ...common, params: { b: 2 }, resume: true });
+    expect(second.step).toBe(2);
+    expect(second.directory).toBe(directory);
+    second.logMetric('train/loss', 0.25);
+    second.logMetric('train/new', 7);
     await second.end();
-    const rows = read(join(directory, 'plots/metrics/loss.tsv')).trim().split('\n');
-    expect(rows.map((row) => row.split('\t').slice(1).join(' '))).toEqual([
-      'step loss',
-      '0 2',
-      '1 1',
+
+    const rows = (path: string) =>
+      read(join(directory, path))
+        .trim()
+        .split('\n')
+        .map((row) => row.split('\t').slice(1).join(' '));
+    expect(rows('plots/metrics/train/loss.tsv')).toEqual(['step loss', '0 1', '1 0.5', '2 0.25']);
+    expect(rows('plots/metrics/train/new.tsv')).toEqual(['step new', '2 7']);
+    expect(JSON.parse(read(join(directory, 'metrics.json')))).toEqual({
+      train: { loss: 0.25, old: 5, new: 7 },
+      step: 2,
+    });
+    expect(YAML.parse(read(join(directory, 'params.yaml')))).toEqual({ a: 1, b: 2 });
+    expect(YAML.parse(read(join(root, 'dvc.yaml'))).plots).toEqual([
+      expect.objectContaining({ 'livestep/plots/sklearn/roc.json': expect.anything() }),
+      { 'livestep/plots/metrics': { x: 'step' } },
     ]);
+  });
+
+  it('resumes from LIVESTEP_RESUME into an empty folder with headers', async () => {
+    const { directory } = workspace();
+    const run = new Run({
+      exitHooks: false,
+      collectGit: false,
+      environment: { LIVESTEP_DIR: directory, LIVESTEP_RESUME: '1' },
+    });
+    expect(run.step).toBe(0);
+    run.logMetric('loss', 3);
+    await run.end();
+    expect(read(join(directory, 'plots/metrics/loss.tsv'))).toMatch(
+      /^timestamp\tstep\tloss\n\d+\t0\t3\n$/,
+    );
   });
 
   it('writes labelled series to their own files, with unsafe label characters replaced', async () => {

@@ -13,13 +13,21 @@
  * Unlike DVCLive it appends TSV rows without re-reading them and rewrites the summary once per
  * batch, not once per step, so a long run costs the same per point as a short one.
  */
-import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import YAML from 'yaml';
 import { mergeParams } from '../params.js';
 import type { Batch, MetricValue, PlotEvent, RunEvent } from '../protocol.js';
 import type { Sink } from '../sink.js';
+import { readSavedRun } from './saved-run.js';
 
 export interface DirectorySinkOptions {
   /** The run's folder (default `livestep`, relative to the working directory). */
@@ -168,16 +176,18 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
   /** Paths as dvc.yaml writes them: POSIX, relative to dvc.yaml's folder. */
   const forDvcYaml = (path: string) => relative(dvcYamlDirectory, path).split(sep).join('/');
 
-  const latestValues = new Map<string, MetricValue>();
-  let latestStep: number | undefined;
-  const params: Record<string, unknown> = {};
+  // A resumed run keeps what the folder holds: its summary, step and params.
+  const saved = options.resume ? readSavedRun(directory) : undefined;
+  const latestValues = new Map<string, MetricValue>(saved?.latestValues);
+  let latestStep: number | undefined = saved?.step;
+  const params: Record<string, unknown> = saved?.params ?? {};
   const startedSeries = new Set<string>();
   const sklearnPlots = new Map<string, PlotTemplate>();
   const customPlots = new Map<string, PlotTemplate>();
   const artifacts = new Map<string, { path: string; type: string }>();
-  let hasMetrics = false;
+  let hasMetrics = latestValues.size > 0;
   let hasImages = false;
-  let hasParams = false;
+  let hasParams = Object.keys(params).length > 0;
   let resetDone = options.resume === true;
 
   function plan(batch: Batch): WriteOperation[] {
@@ -210,8 +220,10 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
             appends.set(path, rows);
             if (!startedSeries.has(path)) {
               startedSeries.add(path);
-              // A resumed run appends to the existing file, whose header is already there.
-              if (!options.resume) rows.push(`timestamp\tstep\t${basename(series)}\n`);
+              // A resumed run appends to an existing file, whose header is already there.
+              if (!options.resume || !existsSync(path)) {
+                rows.push(`timestamp\tstep\t${basename(series)}\n`);
+              }
             }
           }
           rows.push(`${Math.round(event.ts)}\t${event.step}\t${formatValue(event.value)}\n`);
@@ -325,24 +337,36 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
   function mergeDvcYaml(existingText: string | undefined): string {
     const document = existingText ? (YAML.parse(existingText) ?? {}) : {};
     const prefix = `${forDvcYaml(directory)}/`;
+    const pathOf = (entry: unknown) =>
+      typeof entry === 'string' ? entry : Object.keys(entry ?? {})[0];
     const ours = (entry: unknown) => {
-      const path = typeof entry === 'string' ? entry : Object.keys(entry ?? {})[0];
+      const path = pathOf(entry);
       return typeof path === 'string' && (path === prefix.slice(0, -1) || path.startsWith(prefix));
     };
-    const keep = (list: unknown) =>
-      Array.isArray(list) ? list.filter((entry) => !ours(entry)) : [];
 
-    const metrics = keep(document.metrics);
-    if (hasMetrics) metrics.push(forDvcYaml(join(directory, 'metrics.json')));
-    const paramsList = keep(document.params);
-    if (hasParams) paramsList.push(forDvcYaml(join(directory, 'params.yaml')));
-    const plots = keep(document.plots);
+    const ourPlots: unknown[] = [];
     if (hasMetrics)
-      plots.push({ [forDvcYaml(join(directory, 'plots', 'metrics'))]: { x: 'step' } });
-    if (hasImages) plots.push(forDvcYaml(join(directory, 'plots', 'images')));
+      ourPlots.push({ [forDvcYaml(join(directory, 'plots', 'metrics'))]: { x: 'step' } });
+    if (hasImages) ourPlots.push(forDvcYaml(join(directory, 'plots', 'images')));
     for (const [path, props] of [...sklearnPlots, ...customPlots]) {
-      plots.push(Object.keys(props).length > 0 ? { [forDvcYaml(path)]: props } : forDvcYaml(path));
+      ourPlots.push(
+        Object.keys(props).length > 0 ? { [forDvcYaml(path)]: props } : forDvcYaml(path),
+      );
     }
+    // A new run replaces every entry for its folder; a resumed run keeps the ones it does not rewrite.
+    const rewritten = new Set(ourPlots.map(pathOf));
+    const keep = (list: unknown) =>
+      Array.isArray(list)
+        ? list.filter(
+            (entry) => !ours(entry) || (options.resume === true && !rewritten.has(pathOf(entry))),
+          )
+        : [];
+
+    const metrics = keep(document.metrics).filter((entry) => !ours(entry));
+    if (hasMetrics) metrics.push(forDvcYaml(join(directory, 'metrics.json')));
+    const paramsList = keep(document.params).filter((entry) => !ours(entry));
+    if (hasParams) paramsList.push(forDvcYaml(join(directory, 'params.yaml')));
+    const plots = [...keep(document.plots), ...ourPlots];
 
     const result: Record<string, unknown> = {};
     const set = (key: string, value: unknown[] | Record<string, unknown>) => {
