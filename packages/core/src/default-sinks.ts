@@ -21,8 +21,17 @@ interface StudioModule {
 /** Loads @livestep/studio if it is installed; the hook for tests to pretend it is not. */
 export type StudioLoader = () => StudioModule;
 
-const loadInstalledStudio: StudioLoader = () =>
-  createRequire(import.meta.url)('@livestep/studio') as StudioModule;
+/**
+ * Finds @livestep/studio from the program's folder first (where the user installed it; pnpm's
+ * strict layout hides it from core's own folder), then from core's location (npm's flat layout).
+ */
+const loadInstalledStudio: StudioLoader = () => {
+  try {
+    return createRequire(join(process.cwd(), 'package.json'))('@livestep/studio') as StudioModule;
+  } catch {
+    return createRequire(import.meta.url)('@livestep/studio') as StudioModule;
+  }
+};
 
 function wantsStudio(environment: NodeJS.ProcessEnv): boolean {
   const token = environment.DVC_STUDIO_TOKEN?.trim() || environment.STUDIO_TOKEN?.trim();

@@ -79,6 +79,14 @@ export {
 export { createMemorySink, type MemorySink } from './sinks/memory-sink.js';
 export { createNoopSink } from './sinks/noop-sink.js';
 export {
+  DEFAULT_SYSTEM_MONITOR_INTERVAL_MS,
+  SYSTEM_METRICS,
+  type SystemMetricsTarget,
+  type SystemMonitor,
+  type SystemMonitorOptions,
+  startSystemMonitor,
+} from './system-monitor.js';
+export {
   assertValidBatch,
   type BatchValidation,
   type ValidationIssue,

@@ -17,7 +17,7 @@
  * sampling goes on. A loop that never yields to the event loop starves the interval timer; such a
  * loop (e.g. `track()` in @livestep/loop) calls `sampleIfDue()` now and then.
  */
-import { execFile } from 'node:child_process';
+import { type ChildProcess, type ExecFileException, execFile } from 'node:child_process';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Run } from './run.js';
@@ -143,6 +143,7 @@ export function startSystemMonitor(
   /** 'asking': the first query is out; 'on': it answered; 'off': it did not, or gpu is false. */
   let gpuState: 'asking' | 'on' | 'off' = options.gpu === false ? 'off' : 'asking';
   let gpuQueryInFlight = false;
+  let gpuChild: ChildProcess | undefined;
   let latestGpuReadings: GpuReading[] | undefined;
 
   const log = (name: string, value: number, decimals?: number) => {
@@ -162,14 +163,16 @@ export function startSystemMonitor(
   function queryGpu(): void {
     if (gpuState === 'off' || gpuQueryInFlight) return;
     gpuQueryInFlight = true;
-    let child: ReturnType<typeof execFile>;
+    let child: ChildProcess;
     try {
       child = execFile(
         nvidiaSmiPath,
         NVIDIA_SMI_ARGUMENTS,
-        { timeout: NVIDIA_SMI_TIMEOUT_MS, windowsHide: true, encoding: 'utf8' },
-        (error, stdout) => {
+        { windowsHide: true, encoding: 'utf8' },
+        (error, stdout, stderr) => {
+          clearTimeout(deadline);
           gpuQueryInFlight = false;
+          gpuChild = undefined;
           if (stopped) return;
           const readings = error ? undefined : parseNvidiaSmi(String(stdout));
           if (readings !== undefined && readings.length > 0) {
@@ -180,7 +183,7 @@ export function startSystemMonitor(
           // Absent or broken on the first try: this machine has no GPU to report, quietly.
           if (gpuState === 'on') {
             warnOnce(
-              `livestep: nvidia-smi stopped answering (${error?.message ?? 'unexpected output'}); GPU metrics are off for the rest of the run`,
+              `livestep: nvidia-smi stopped answering (${describeFailure(error, String(stderr))}); GPU metrics are off for the rest of the run`,
             );
           }
           gpuState = 'off';
@@ -192,13 +195,17 @@ export function startSystemMonitor(
       gpuState = 'off';
       return;
     }
+    gpuChild = child;
+    // execFile's own `timeout` holds the event loop; this deadline does not.
+    const deadline = setTimeout(() => child.kill(), NVIDIA_SMI_TIMEOUT_MS);
+    deadline.unref();
     // A background query must never keep the process alive.
     child.unref();
-    child.stdout?.unref?.();
-    child.stderr?.unref?.();
+    unrefPipe(child.stdout);
+    unrefPipe(child.stderr);
   }
 
-  function takeSample(): void {
+  function takeSample(final = false): void {
     if (run.ended) {
       stop(false);
       return;
@@ -253,7 +260,7 @@ export function startSystemMonitor(
         `livestep: a system metrics sample failed (${error instanceof Error ? error.message : String(error)}); training goes on, and the monitor keeps trying`,
       );
     }
-    if (!stopped) {
+    if (!final && !stopped) {
       timer.refresh();
       queryGpu();
     }
@@ -263,7 +270,11 @@ export function startSystemMonitor(
     if (!gpuStaticLogged) {
       log(SYSTEM_METRICS.gpuCount, readings.length);
       for (const gpu of readings) {
-        log(`${SYSTEM_METRICS.vramTotal}/${gpu.index}`, gpu.memoryTotalMib / MIB_PER_GB, GB_DECIMALS);
+        log(
+          `${SYSTEM_METRICS.vramTotal}/${gpu.index}`,
+          gpu.memoryTotalMib / MIB_PER_GB,
+          GB_DECIMALS,
+        );
       }
       gpuStaticLogged = true;
     }
@@ -287,11 +298,12 @@ export function startSystemMonitor(
     if (finalSample && !run.ended) {
       const windowMs = performance.now() - lastSampleAt;
       // Every monitored run gets at least one sample, however short it was.
-      if (samples === 0 || windowMs >= MIN_FINAL_WINDOW_MS) takeSample();
+      if (samples === 0 || windowMs >= MIN_FINAL_WINDOW_MS) takeSample(true);
     }
     stopped = true;
     clearTimeout(timer);
     eventLoopDelay.disable();
+    gpuChild?.kill();
   }
 
   const timer = setTimeout(function sampleOnTimer() {
@@ -312,6 +324,19 @@ export function startSystemMonitor(
       stop(true);
     },
   };
+}
+
+/** One line on why a query failed: no answer in time, exit code and the first line it printed, or bad output. */
+function describeFailure(error: ExecFileException | null, stderr: string): string {
+  if (error === null) return 'output not in the expected CSV form';
+  if (error.killed) return `no answer within ${NVIDIA_SMI_TIMEOUT_MS / 1000} s`;
+  const firstLine = stderr.trim().split(/\r?\n/)[0] || error.message.split(/\r?\n/)[0];
+  return `exit code ${error.code ?? error.signal}: ${firstLine}`;
+}
+
+/** A child's stdout/stderr are sockets underneath; unref'd, they do not hold the event loop either. */
+function unrefPipe(stream: unknown): void {
+  (stream as { unref?: () => void } | null)?.unref?.();
 }
 
 function readCoreTicks(): CoreTicks[] {

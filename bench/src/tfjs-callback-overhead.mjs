@@ -1,0 +1,170 @@
+/**
+ * @livestep/tfjs: what one livestepCallback() costs a TensorFlow.js fit, in wall time.
+ *
+ * The worst case for a per-batch hook: a tiny dense model trained on many small batches (2,000
+ * samples, batch size 8: 250 batches per epoch), where tfjs's own work per batch is smallest.
+ * Each round runs the same fit three times, in a rotating order: no callback (the baseline in the
+ * same run), the callback logging per epoch, and the callback logging every batch (which reads
+ * the batch's loss and accuracy back from the backend). The figure is the median over rounds of
+ * the paired ratio (variant / baseline of the same round), so slow drift of the machine cancels.
+ *
+ * Targets: at most 2% overhead per epoch, at most 10% logging every batch.
+ * Prints a table, then one line `RESULT <json>`: { name, metrics, targets: [{ name, value, limit, pass, level }] }.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createNoopSink } from '@livestep/core';
+import { median, RESULT_PREFIX, round } from './lib/report.mjs';
+
+const SAMPLES = 2_000;
+const BATCH_SIZE = 8;
+const EPOCHS = 1;
+/** Rounds measured after the warm-up; each round holds one fit of every variant. */
+const ROUNDS = 21;
+/** Rounds run first and thrown away: the JIT and tfjs's kernel caches warm up. */
+const WARMUP_ROUNDS = 3;
+const PER_EPOCH_LIMIT = 1.02;
+const EVERY_BATCH_LIMIT = 1.1;
+
+/**
+ * @tensorflow/tfjs and @livestep/tfjs are resolved as this package's dependencies when it has
+ * them, else from packages/tfjs (which has both), so the benchmark runs before bench/package.json
+ * lists them. One copy of tfjs either way: the callback is checked with instanceof.
+ */
+async function importFromBenchOrPackage(specifier, packageFallback) {
+  try {
+    return await import(specifier);
+  } catch (error) {
+    if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    return import(pathToFileURL(packageFallback()).href);
+  }
+}
+const tfjsPackage = createRequire(new URL('../../packages/tfjs/package.json', import.meta.url));
+const tf = await importFromBenchOrPackage('@tensorflow/tfjs', () =>
+  tfjsPackage.resolve('@tensorflow/tfjs'),
+);
+const { livestepCallback } = await importFromBenchOrPackage('@livestep/tfjs', () =>
+  fileURLToPath(new URL('../../packages/tfjs/dist/index.js', import.meta.url)),
+);
+
+const VARIANTS = [
+  { name: 'none', callbacks: () => [] },
+  { name: 'per-epoch', callbacks: () => [livestepCallback({ runOptions: quietRun() })] },
+  {
+    name: 'every-batch',
+    callbacks: () => [livestepCallback({ runOptions: quietRun(), logEveryBatches: 1 })],
+  },
+];
+
+function quietRun() {
+  return {
+    experiment: 'bench',
+    name: 'tfjs-callback-overhead',
+    sinks: [createNoopSink()],
+    exitHooks: false,
+    collectGit: false,
+    collectMachine: false,
+  };
+}
+
+function makeModel() {
+  const model = tf.sequential({
+    layers: [
+      tf.layers.dense({
+        units: 8,
+        inputShape: [4],
+        activation: 'relu',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+      }),
+      tf.layers.dense({
+        units: 3,
+        activation: 'softmax',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }),
+      }),
+    ],
+  });
+  model.compile({
+    optimizer: tf.train.sgd(0.05),
+    loss: 'categoricalCrossentropy',
+    metrics: ['accuracy'],
+  });
+  return model;
+}
+
+async function timeFit(variant, x, y) {
+  const model = makeModel();
+  const callbacks = variant.callbacks();
+  const started = performance.now();
+  await model.fit(x, y, { epochs: EPOCHS, batchSize: BATCH_SIZE, verbose: 0, callbacks });
+  const elapsed = performance.now() - started;
+  model.dispose();
+  return elapsed;
+}
+
+// The cpu banner goes to console.warn on the first tensor; it is noise in a benchmark table.
+const warn = console.warn;
+console.warn = () => {};
+await tf.setBackend('cpu');
+const x = tf.randomUniform([SAMPLES, 4], 0, 1, 'float32', 3);
+const y = tf.oneHot(tf.randomUniform([SAMPLES], 0, 3, 'int32', 4), 3);
+console.warn = warn;
+
+const times = Object.fromEntries(VARIANTS.map((variant) => [variant.name, []]));
+for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
+  // Rotate who goes first, so no variant always runs on a cold or a warm machine.
+  const order = VARIANTS.map((_, index) => VARIANTS[(index + round) % VARIANTS.length]);
+  const roundTimes = {};
+  for (const variant of order) roundTimes[variant.name] = await timeFit(variant, x, y);
+  if (round >= WARMUP_ROUNDS) {
+    for (const variant of VARIANTS) times[variant.name].push(roundTimes[variant.name]);
+  }
+}
+tf.dispose([x, y]);
+
+const ratios = (name) => times[name].map((time, index) => time / times.none[index]);
+const perEpoch = median(ratios('per-epoch'));
+const everyBatch = median(ratios('every-batch'));
+const batchesPerFit = Math.ceil(SAMPLES / BATCH_SIZE) * EPOCHS;
+
+console.log(
+  `tfjs fit, ${SAMPLES} samples, batch size ${BATCH_SIZE}, ${EPOCHS} epochs (${batchesPerFit} batches), cpu backend, median of ${ROUNDS} rounds`,
+);
+for (const variant of VARIANTS) {
+  const ms = median(times[variant.name]);
+  const ratio = variant.name === 'none' ? '' : `  ratio ${median(ratios(variant.name)).toFixed(4)}`;
+  console.log(
+    `  ${variant.name.padEnd(12)} ${ms.toFixed(1).padStart(8)} ms  (${((ms * 1000) / batchesPerFit).toFixed(1)} µs per batch)${ratio}`,
+  );
+}
+console.log(`per-epoch overhead ratio:   ${perEpoch.toFixed(4)} (limit ${PER_EPOCH_LIMIT})`);
+console.log(`every-batch overhead ratio: ${everyBatch.toFixed(4)} (limit ${EVERY_BATCH_LIMIT})`);
+
+const result = {
+  name: 'tfjs-callback-overhead',
+  metrics: {
+    baselineMs: round(median(times.none), 1),
+    perEpochMs: round(median(times['per-epoch']), 1),
+    everyBatchMs: round(median(times['every-batch']), 1),
+    perEpochRatio: round(perEpoch, 4),
+    everyBatchRatio: round(everyBatch, 4),
+    batchesPerFit,
+    rounds: ROUNDS,
+  },
+  targets: [
+    {
+      name: 'per-epoch logging wall-time ratio',
+      value: round(perEpoch, 4),
+      limit: PER_EPOCH_LIMIT,
+      pass: perEpoch <= PER_EPOCH_LIMIT,
+      level: 'target',
+    },
+    {
+      name: 'every-batch logging wall-time ratio',
+      value: round(everyBatch, 4),
+      limit: EVERY_BATCH_LIMIT,
+      pass: everyBatch <= EVERY_BATCH_LIMIT,
+      level: 'target',
+    },
+  ],
+};
+console.log(`${RESULT_PREFIX}${JSON.stringify(result)}`);

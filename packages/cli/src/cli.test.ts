@@ -1,0 +1,210 @@
+/** `livestep sync`, run as the real command (a child process) against a real receiver. */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import {
+  createDirectorySink,
+  createHttpSink,
+  createJsonlSink,
+  Run,
+  type Sink,
+} from '@livestep/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+// The fault-injecting receiver is core's test support (not part of the published package).
+import {
+  type FaultReceiver,
+  startFaultReceiver,
+} from '../../core/src/test-support/fault-receiver.js';
+
+const cli = resolve(import.meta.dirname, '..', 'dist', 'cli.js');
+const TOKEN = 'lst_cli_token_77ab';
+
+let server: FaultReceiver;
+beforeEach(async () => {
+  server = await startFaultReceiver();
+});
+afterEach(() => server.stop());
+
+function livestep(args: string[], environment: Record<string, string> = {}, cwd?: string) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolvePromise) => {
+    const child = spawn(process.execPath, [cli, ...args], {
+      env: { ...process.env, LIVESTEP_URL: '', ...environment },
+      ...(cwd !== undefined && { cwd }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('exit', (code) => {
+      clearTimeout(killer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
+
+async function recordRun(sinks: Sink[], points = 250, endTimeoutMs = 30_000) {
+  const run = new Run({
+    experiment: 'offline',
+    name: 'recorded',
+    sinks,
+    exitHooks: false,
+    collectGit: false,
+  });
+  run.logParams({ learningRate: 0.1 });
+  for (let step = 0; step < points; step++) {
+    run.logMetric('train/loss', 1 / (step + 1));
+    run.logMetric('eval/loss', step === 3 ? Number.NaN : 2 / (step + 1));
+    run.nextStep();
+  }
+  await run.end('completed', { timeoutMs: endTimeoutMs });
+  return run;
+}
+
+describe('livestep sync', () => {
+  it('replays a JSONL record to a server, and a second sync stores nothing twice', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'livestep-cli-'));
+    const record = join(folder, 'run.jsonl');
+    await recordRun([createJsonlSink({ path: record })], 1_500);
+    const first = await livestep(['sync', record, '--to', server.url], { LIVESTEP_TOKEN: TOKEN });
+    expect(first.code).toBe(0);
+    expect(first.stderr).toContain('3003/3003 events'); // progress, one line when not a terminal
+    expect(first.stdout).toContain('1 run(s) ("recorded"): 3003 events stored, 0 failed');
+    expect(server.events.size).toBe(3_003);
+    expect(server.metricValues('eval/loss')[3]).toBe('nan');
+    expect(server.requests.every((request) => request.authorization === `Bearer ${TOKEN}`)).toBe(
+      true,
+    );
+    const second = await livestep(['sync', record, '--to', server.url]);
+    expect(second.code).toBe(0);
+    expect(server.events.size).toBe(3_003);
+    expect(server.duplicates).toBe(3_003);
+  });
+
+  it('replays a run folder in DVCLive layout, idempotently, taking LIVESTEP_URL as the target', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'livestep-cli-'));
+    const runFolder = join(folder, 'livestep');
+    await recordRun([createDirectorySink({ directory: runFolder })], 20);
+    const first = await livestep(['sync', runFolder, '--experiment', 'iris'], {
+      LIVESTEP_URL: server.url,
+    });
+    expect(first.code).toBe(0);
+    const events = [...server.events.values()];
+    expect(events[0]).toMatchObject({ kind: 'start', experiment: 'iris', name: 'livestep' });
+    expect(events.filter((event) => event.kind === 'params')).toEqual([
+      expect.objectContaining({ params: { learningRate: 0.1 } }),
+    ]);
+    expect(server.metricValues('train/loss')).toEqual(
+      Array.from({ length: 20 }, (_, step) => 1 / (step + 1)),
+    );
+    expect(server.metricValues('eval/loss')[3]).toBe('nan');
+    expect(events.at(-1)).toMatchObject({ kind: 'done', status: 'completed' });
+    const stored = server.events.size;
+    await livestep(['sync', runFolder, '--experiment', 'iris'], { LIVESTEP_URL: server.url });
+    expect(server.events.size).toBe(stored);
+  });
+
+  it('uploads what an HTTP sink spooled while the server was down', async () => {
+    const spoolDirectory = mkdtempSync(join(tmpdir(), 'livestep-cli-spool-'));
+    await server.stop();
+    const warnings: string[] = [];
+    await recordRun(
+      [
+        createHttpSink({
+          url: server.url,
+          spoolDirectory,
+          spillAfterMs: 50,
+          retryPolicy: { initialDelayMs: 10, maxDelayMs: 50 },
+          onWarning: (message) => warnings.push(message),
+        }),
+      ],
+      250,
+      500,
+    );
+    await server.start();
+    const result = await livestep(['sync', spoolDirectory, '--to', server.url, '--quiet']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const kinds = [...server.events.values()].map((event) => event.kind);
+    expect(kinds[0]).toBe('start');
+    expect(kinds.at(-1)).toBe('done');
+    expect(server.metricValues('train/loss')).toHaveLength(250);
+  });
+
+  it('fails with the server message, and never prints the token', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'livestep-cli-'));
+    const record = join(folder, 'run.jsonl');
+    await recordRun([createJsonlSink({ path: record })], 5);
+    server.token = 'another-token';
+    const result = await livestep(['sync', record, '--to', server.url], { LIVESTEP_TOKEN: TOKEN });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('events not stored: server answered 401: invalid token');
+    expect(result.stdout + result.stderr).not.toContain(TOKEN);
+  });
+
+  it('explains bad usage and bad input', async () => {
+    expect((await livestep([])).code).toBe(2);
+    expect((await livestep(['--help'])).stdout).toContain('Usage: livestep <command>');
+    const noTarget = await livestep(['sync', '.']);
+    expect(noTarget.code).toBe(2);
+    expect(noTarget.stderr).toContain('sync needs a target');
+    const missing = await livestep(['sync', '/no/such/run', '--to', server.url]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('/no/such/run does not exist');
+    const folder = mkdtempSync(join(tmpdir(), 'livestep-cli-'));
+    writeFileSync(
+      join(folder, 'broken.jsonl'),
+      '{"protocol":1,"run":{"id":"x","experiment":"e","name":"n"}}\n',
+    );
+    const invalid = await livestep(['sync', join(folder, 'broken.jsonl'), '--to', server.url]);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toMatch(/is not a valid record: run\.id/);
+    const insecure = await livestep([
+      'sync',
+      join(folder, 'broken.jsonl'),
+      '--to',
+      'http://example.com',
+    ]);
+    expect(insecure.code).toBe(1);
+  });
+});
+
+describe('livestep sync --to studio', () => {
+  it('replays a run folder to DVC Studio with valid bodies, start to done', async () => {
+    const { startFakeStudio } = await import('../../studio/src/test-support/fake-studio.js');
+    const studioToken = 'isat_cli_sync_token_123';
+    const studio = await startFakeStudio(studioToken);
+    try {
+      const folder = mkdtempSync(join(tmpdir(), 'livestep-cli-'));
+      const runFolder = join(folder, 'livestep');
+      await recordRun([createDirectorySink({ directory: runFolder })], 30);
+      // Run from the folder that holds the run, outside any repository: Studio paths start at livestep/.
+      const result = await livestep(
+        ['sync', 'livestep', '--to', 'studio', '--quiet'],
+        {
+          DVC_STUDIO_TOKEN: studioToken,
+          DVC_STUDIO_URL: studio.url,
+          DVC_STUDIO_REPO_URL: 'https://github.com/livestep/example.git',
+          DVC_EXP_BASELINE_REV: 'c0ffee0123456789c0ffee0123456789c0ffee01',
+        },
+        folder,
+      );
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout + result.stderr).not.toContain(studioToken);
+      const types = studio.accepted().map((body) => body.type);
+      expect(types[0]).toBe('start');
+      expect(types.at(-1)).toBe('done');
+      expect(studio.violations).toEqual([]);
+      expect(studio.rows('livestep/plots/metrics/train/loss.tsv')).toHaveLength(30);
+    } finally {
+      await studio.close();
+    }
+  });
+});

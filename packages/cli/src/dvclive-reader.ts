@@ -1,0 +1,243 @@
+/**
+ * Reads a run folder in DVCLive's layout (written by livestep's directory sink, or by DVCLive
+ * itself) back into protocol v1 events, so a run recorded with no network can be uploaded later.
+ * Event ids are derived from the folder and the row, so a second sync stores nothing twice.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, extname, join, relative, resolve, sep } from 'node:path';
+import type { MetricValue, PlotKind, RunEvent, RunIdentity } from '@livestep/core';
+import YAML from 'yaml';
+import { deterministicUuid } from './deterministic-id.js';
+
+export interface RecordedRun {
+  run: RunIdentity;
+  events: RunEvent[];
+  /** The run folder it was read from, when it was read from one (Studio paths follow it). */
+  folder?: string;
+}
+
+const SKLEARN_KINDS: Record<string, PlotKind> = {
+  roc: 'roc',
+  precision_recall: 'pr',
+  calibration: 'calibration',
+};
+
+const IMAGE_TYPES: Record<string, 'image/png' | 'image/jpeg' | 'image/gif'> = {
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+};
+
+/** True when the folder looks like a DVCLive run folder. */
+export function isDvcliveFolder(folder: string): boolean {
+  return ['metrics.json', 'params.yaml', 'plots'].some((entry) => existsSync(join(folder, entry)));
+}
+
+function filesUnder(folder: string): string[] {
+  if (!existsSync(folder)) return [];
+  const files: string[] = [];
+  const walk = (current: string) => {
+    for (const entry of readdirSync(current, { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
+      const path = join(current, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else files.push(path);
+    }
+  };
+  walk(folder);
+  return files;
+}
+
+const posix = (path: string) => path.split(sep).join('/');
+
+function parseValue(text: string): MetricValue {
+  const trimmed = text.trim().toLowerCase();
+  if (trimmed === 'nan' || trimmed === 'inf' || trimmed === '-inf') return trimmed;
+  if (trimmed === 'infinity') return 'inf';
+  if (trimmed === '-infinity') return '-inf';
+  const value = Number(trimmed);
+  if (Number.isNaN(value)) throw new SyntaxError(`not a number: ${JSON.stringify(text)}`);
+  return value;
+}
+
+export interface ReadOptions {
+  /** The experiment to record the run under (default: the name of the folder holding the run). */
+  experiment?: string;
+  /** The run's name (default: the run folder's name). */
+  name?: string;
+}
+
+export function readDvcliveFolder(folder: string, options: ReadOptions = {}): RecordedRun {
+  const root = resolve(folder);
+  if (!existsSync(root) || !statSync(root).isDirectory()) {
+    throw new Error(`livestep: ${folder} is not a folder`);
+  }
+  const runId = deterministicUuid(`livestep-run:${root}`);
+  const run: RunIdentity = {
+    id: runId,
+    experiment: options.experiment ?? basename(resolve(root, '..')),
+    name: options.name ?? basename(root),
+  };
+  const eventId = (key: string) => deterministicUuid(`${runId}:${key}`);
+  /** Events after start, before done; seq is assigned at the end. */
+  const body: RunEvent[] = [];
+  let firstTimestamp = Number.POSITIVE_INFINITY;
+  let lastTimestamp = 0;
+
+  const paramsFile = join(root, 'params.yaml');
+  if (existsSync(paramsFile)) {
+    const params = YAML.parse(readFileSync(paramsFile, 'utf8')) ?? {};
+    body.push({
+      id: eventId('params'),
+      seq: 0,
+      ts: statSync(paramsFile).mtimeMs,
+      kind: 'params',
+      params,
+    });
+  }
+
+  const metricsFolder = join(root, 'plots', 'metrics');
+  const metricRows: Array<{ event: RunEvent; order: number }> = [];
+  let order = 0;
+  for (const file of filesUnder(metricsFolder).filter((path) => path.endsWith('.tsv'))) {
+    const name = posix(relative(metricsFolder, file)).replace(/\.tsv$/, '');
+    const lines = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => line.trim() !== '');
+    const header = lines[0]?.split('\t') ?? [];
+    const timestampColumn = header.indexOf('timestamp');
+    const stepColumn = header.indexOf('step');
+    const valueColumn = header.findIndex((column) => column !== 'timestamp' && column !== 'step');
+    if (stepColumn === -1 || valueColumn === -1) {
+      throw new SyntaxError(
+        `livestep: ${file} has no step and value columns (header: ${lines[0]})`,
+      );
+    }
+    lines.slice(1).forEach((line, index) => {
+      const cells = line.split('\t');
+      const ts = timestampColumn === -1 ? 0 : Number(cells[timestampColumn]);
+      let value: MetricValue;
+      try {
+        value = parseValue(cells[valueColumn] ?? '');
+      } catch (error) {
+        throw new SyntaxError(`livestep: ${file} row ${index + 2}: ${(error as Error).message}`);
+      }
+      firstTimestamp = Math.min(firstTimestamp, ts);
+      lastTimestamp = Math.max(lastTimestamp, ts);
+      metricRows.push({
+        event: {
+          id: eventId(`metric:${name}:${index}`),
+          seq: 0,
+          ts,
+          kind: 'metric',
+          name,
+          value,
+          step: Math.max(0, Math.trunc(Number(cells[stepColumn]))),
+        },
+        order: order++,
+      });
+    });
+  }
+  // Replay in the order the points were recorded.
+  metricRows.sort((left, right) => left.event.ts - right.event.ts || left.order - right.order);
+  for (const { event } of metricRows) body.push(event);
+
+  const sklearnFolder = join(root, 'plots', 'sklearn');
+  for (const file of filesUnder(sklearnFolder).filter((path) => path.endsWith('.json'))) {
+    const name = posix(relative(sklearnFolder, file)).replace(/\.json$/, '');
+    const content = JSON.parse(readFileSync(file, 'utf8'));
+    const ts = statSync(file).mtimeMs;
+    if (Array.isArray(content)) {
+      // confusion_matrix: one {actual, predicted} row per sample; the protocol carries counts.
+      const counts = new Map<string, { actual: string; predicted: string; count: number }>();
+      for (const row of content) {
+        const key = `${row.actual}\u0000${row.predicted}`;
+        const entry = counts.get(key) ?? {
+          actual: String(row.actual),
+          predicted: String(row.predicted),
+          count: 0,
+        };
+        entry.count++;
+        counts.set(key, entry);
+      }
+      body.push({
+        id: eventId(`plot:${name}`),
+        seq: 0,
+        ts,
+        kind: 'plot',
+        name,
+        plotKind: 'confusion',
+        rows: [...counts.values()],
+      });
+      continue;
+    }
+    const [key] = Object.keys(content);
+    const plotKind = key === undefined ? undefined : SKLEARN_KINDS[key];
+    if (plotKind === undefined || !Array.isArray(content[key!])) continue;
+    body.push({
+      id: eventId(`plot:${name}`),
+      seq: 0,
+      ts,
+      kind: 'plot',
+      name,
+      plotKind,
+      rows: content[key!],
+    });
+  }
+
+  const customFolder = join(root, 'plots', 'custom');
+  for (const file of filesUnder(customFolder).filter((path) => path.endsWith('.json'))) {
+    const rows = JSON.parse(readFileSync(file, 'utf8'));
+    if (!Array.isArray(rows)) continue;
+    const name = posix(relative(customFolder, file)).replace(/\.json$/, '');
+    body.push({
+      id: eventId(`plot:custom:${name}`),
+      seq: 0,
+      ts: statSync(file).mtimeMs,
+      kind: 'plot',
+      name,
+      plotKind: 'custom',
+      rows,
+    });
+  }
+
+  const imagesFolder = join(root, 'plots', 'images');
+  for (const file of filesUnder(imagesFolder)) {
+    const mime = IMAGE_TYPES[extname(file).toLowerCase()];
+    if (mime === undefined) continue;
+    const name = posix(relative(imagesFolder, file));
+    body.push({
+      id: eventId(`image:${name}`),
+      seq: 0,
+      ts: statSync(file).mtimeMs,
+      kind: 'image',
+      name,
+      step: 0,
+      mime,
+      bytes: readFileSync(file).toString('base64'),
+    });
+  }
+
+  const start = Number.isFinite(firstTimestamp) ? firstTimestamp : statSync(root).mtimeMs;
+  const events: RunEvent[] = [
+    {
+      id: eventId('start'),
+      seq: 0,
+      ts: start,
+      kind: 'start',
+      experiment: run.experiment,
+      name: run.name,
+    },
+  ];
+  for (const event of body) events.push({ ...event, seq: events.length });
+  events.push({
+    id: eventId('done'),
+    seq: events.length,
+    ts: Math.max(lastTimestamp, start),
+    kind: 'done',
+    status: 'completed',
+  });
+  return { run, events, folder: root };
+}

@@ -1,0 +1,346 @@
+/**
+ * The iterator `track()` returns. Each value it hands out is one step of the run:
+ *
+ *   for (const batch of track(batches)) {   // iteration i runs at step first + i
+ *     loop.logMetric('train/loss', loss);   //   so this value carries step first + i
+ *   }                                       // asking for the next value is nextStep()
+ *
+ * The hot path (one iteration) increments a counter and compares it with the next check; only
+ * every few milliseconds does a check read the clock, redraw progress and sample the system.
+ *
+ * How the loop ends decides what happens to a run the loop started itself (an "owned" run):
+ *
+ * - the values ran out: the run ends `completed`;
+ * - the source threw: the run ends `failed`, with the error (the loop sees that error);
+ * - the loop was left early: `break`, `return`, or an exception thrown in the body. JavaScript
+ *   calls the same `return()` on the iterator for all three, so the loop cannot tell them apart.
+ *   It tears down progress at once, and ends the run on the next turn of the event loop: by then an
+ *   uncaught exception or unhandled rejection has reached the run's exit hooks, which end it
+ *   `failed` with the error; otherwise it ends `completed` (or `failed` if `process.exitCode` was
+ *   set), with an annotation that the loop stopped early. An exception the program catches
+ *   itself is not seen: call `loop.end('failed', { error })` in the catch, or use `trackEach()`.
+ *
+ * A run passed in (`options.run`) is never ended by the loop.
+ */
+import {
+  type EndOptions,
+  type FlushReport,
+  type MetricOptions,
+  type Run,
+  type RunStatus,
+  type StartRunOptions,
+  type SystemMonitor,
+  type SystemMonitorOptions,
+  startRun,
+  startSystemMonitor,
+} from '@livestep/core';
+import { ProgressMeter } from './progress-meter.js';
+import {
+  createProgressReporter,
+  type LoopOutcome,
+  type ProgressMode,
+  type ProgressReporter,
+  type ProgressStream,
+} from './progress-reporter.js';
+
+/** Aim for a check (clock read, maybe a redraw or a system sample) about this often. */
+const CHECK_PERIOD_MS = 25;
+/** Most iterations between two checks: bounds how long a sudden slowdown goes unseen. */
+const MAX_CHECK_STRIDE = 1_000;
+/** How fast the stride may grow from one check to the next, so a fast start does not overshoot. */
+const STRIDE_GROWTH = 4;
+
+const READY = 0;
+const RUNNING = 1;
+const FINISHED = 2;
+
+/** What the loop was set up with, after `track()` checked the options. */
+export interface LoopSettings {
+  run: Run | undefined;
+  runOptions: StartRunOptions | undefined;
+  total: number | undefined;
+  description: string | undefined;
+  progress: ProgressMode;
+  stream: ProgressStream | undefined;
+  lineIntervalMs: number;
+  systemMetrics: SystemMonitorOptions | undefined;
+}
+
+export abstract class LoopBase {
+  /** Iterations expected, when known (from the count, an array's length, a Set's size or `total`). */
+  readonly total: number | undefined;
+  /** True when the loop started the run itself (no `options.run`), and so ends it. */
+  readonly ownsRun: boolean;
+
+  /** Values handed out so far. */
+  protected handedOut = 0;
+  /** `handedOut` at which the next check runs; never reached when there is nothing to check. */
+  protected nextCheck = Number.POSITIVE_INFINITY;
+  protected phase = READY;
+  /** The run's step counter, advanced once per iteration after the first. */
+  protected ownRun: Run | undefined;
+
+  private readonly settings: LoopSettings;
+  private readonly shown = new Map<string, number>();
+  private stride = 1;
+  private lastCheckAt = 0;
+  private lastCheckCount = 0;
+  private reporter: ProgressReporter | undefined;
+  private monitor: SystemMonitor | undefined;
+  private stoppedEarly: { count: number; step: number } | undefined;
+  private ending: Promise<FlushReport> | undefined;
+
+  constructor(settings: LoopSettings) {
+    this.settings = settings;
+    this.total = settings.total;
+    this.ownsRun = settings.run === undefined;
+    this.ownRun = settings.run;
+  }
+
+  /** The run the iterations are recorded in; a loop without `options.run` starts its own. */
+  get run(): Run {
+    this.ownRun ??= startRun(this.settings.runOptions);
+    return this.ownRun;
+  }
+
+  /** Iterations done so far. */
+  get count(): number {
+    return this.phase === FINISHED ? this.handedOut : Math.max(0, this.handedOut - 1);
+  }
+
+  /** Logs a metric to the run at the current step, and shows its latest value in the progress. */
+  logMetric(name: string, value: number, options?: MetricOptions): void {
+    this.run.logMetric(name, value, options);
+    if (options?.labels === undefined) this.shown.set(name, value);
+  }
+
+  /** Logs several metrics at the current step (all or none), and shows them in the progress. */
+  logMetrics(values: Record<string, number>, options?: MetricOptions): void {
+    this.run.logMetrics(values, options);
+    if (options?.labels === undefined) {
+      for (const name of Object.keys(values)) this.shown.set(name, values[name]!);
+    }
+  }
+
+  /**
+   * Ends the loop's own run now: what the loop does by itself when its values run out. Use it in
+   * a `catch` around the loop, `loop.end('failed', { error })`, to record an exception the program
+   * handles itself. Resolves with the delivery report; calling it again returns the same report.
+   */
+  end(status: RunStatus = 'completed', options: EndOptions = {}): Promise<FlushReport> {
+    if (!this.ownsRun) {
+      throw new TypeError(
+        'livestep: this loop records into the run passed as options.run, which the loop never ends; call run.end() when you are done with that run',
+      );
+    }
+    if (this.phase === RUNNING) this.tearDown(status === 'completed' ? 'stopped' : 'failed');
+    return this.endOwnRun(status, options);
+  }
+
+  /** Starts the loop: the run (if its own), progress and the system monitor. */
+  protected begin(): void {
+    if (this.phase !== READY) {
+      throw new Error(
+        'livestep: a track() loop can be iterated only once; call track() again for another pass',
+      );
+    }
+    this.phase = RUNNING;
+    const run = this.run;
+    const { systemMetrics, progress, stream, lineIntervalMs, description } = this.settings;
+    try {
+      if (systemMetrics !== undefined) this.monitor = startSystemMonitor(run, systemMetrics);
+      this.reporter = createProgressReporter({
+        mode: progress,
+        stream: stream ?? process.stderr,
+        meter: new ProgressMeter(description, this.total, this.shown),
+        readCount: () => Math.max(0, this.handedOut - 1),
+        lineIntervalMs,
+      });
+    } catch (error) {
+      this.monitor?.stop();
+      this.phase = FINISHED;
+      throw error;
+    }
+    if (this.reporter !== undefined || this.monitor !== undefined) {
+      this.nextCheck = 1;
+      this.lastCheckAt = performance.now();
+    }
+  }
+
+  /** The slow path, every `stride` iterations: adapt the stride, redraw, sample. */
+  protected check(): void {
+    const now = performance.now();
+    const count = this.handedOut;
+    const elapsed = now - this.lastCheckAt;
+    const fitting =
+      elapsed > 0
+        ? Math.floor(((count - this.lastCheckCount) * CHECK_PERIOD_MS) / elapsed)
+        : Number.POSITIVE_INFINITY;
+    this.stride = Math.max(1, Math.min(fitting, this.stride * STRIDE_GROWTH, MAX_CHECK_STRIDE));
+    this.nextCheck = count + this.stride;
+    this.lastCheckAt = now;
+    this.lastCheckCount = count;
+    this.monitor?.sampleIfDue();
+    if (this.reporter !== undefined) {
+      try {
+        this.reporter.tick(now);
+      } catch {
+        // A broken stream (a closed pipe) must not break training: progress just stops.
+        this.reporter = undefined;
+      }
+    }
+  }
+
+  /**
+   * The loop is over: tear down, and end the run if it is the loop's own. Left early, the end
+   * waits for the next turn of the event loop (`scheduleEnd`), unless `scheduleEnd` is false and
+   * the caller schedules it itself.
+   */
+  protected finish(outcome: LoopOutcome, error?: unknown, scheduleEnd = true): void {
+    if (this.phase !== RUNNING) return;
+    this.tearDown(outcome);
+    if (!this.ownsRun) return;
+    if (outcome === 'completed') void this.endOwnRun('completed');
+    else if (outcome === 'failed') void this.endOwnRun('failed', { error });
+    else if (scheduleEnd) this.scheduleEnd();
+  }
+
+  /** Ends a loop's own run left early, once an exception on its way out had its chance to be seen. */
+  protected scheduleEnd(): void {
+    if (this.ownsRun && this.stoppedEarly !== undefined) {
+      setImmediate(() => this.endAfterLeavingEarly());
+    }
+  }
+
+  /** Stops progress and the monitor, and moves the run past the last iteration. */
+  private tearDown(outcome: LoopOutcome): void {
+    this.phase = FINISHED;
+    this.nextCheck = Number.POSITIVE_INFINITY;
+    const run = this.run;
+    // The last system sample belongs to the last iteration's step.
+    this.monitor?.stop();
+    this.monitor = undefined;
+    try {
+      this.reporter?.finish(outcome, this.handedOut, performance.now());
+    } catch {
+      // As in check(): progress is never worth an exception.
+    }
+    this.reporter = undefined;
+    if (outcome === 'stopped') this.stoppedEarly = { count: this.handedOut, step: run.step };
+    // Like `run.nextStep()` after each iteration by hand: a following loop starts on a new step.
+    if (this.handedOut > 0) run.nextStep();
+  }
+
+  private endAfterLeavingEarly(): void {
+    // An uncaught exception has ended the run as failed by now (exit hooks); leave it so.
+    if (this.ending !== undefined || this.run.ended) return;
+    void this.endOwnRun(process.exitCode ? 'failed' : 'completed');
+  }
+
+  private endOwnRun(status: RunStatus, options: EndOptions = {}): Promise<FlushReport> {
+    if (this.ending !== undefined) return this.ending;
+    const run = this.run;
+    if (this.stoppedEarly !== undefined && !run.ended) {
+      const { count, step } = this.stoppedEarly;
+      const of = this.total === undefined ? '' : ` of ${this.total}`;
+      run.annotate(
+        `loop stopped early, in iteration ${count}${of} (break, return, or an exception the program caught)`,
+        { step, level: status === 'completed' ? 'info' : 'warning' },
+      );
+    }
+    this.ending = run.end(status, options);
+    return this.ending;
+  }
+}
+
+/** `track()` over an array, a count, or any iterable: use it in `for (const x of ...)` (or `for await`). */
+export class TrackedLoop<T> extends LoopBase implements IterableIterator<T> {
+  private readonly source: Iterator<T>;
+
+  constructor(source: Iterator<T>, settings: LoopSettings) {
+    super(settings);
+    this.source = source;
+  }
+
+  [Symbol.iterator](): this {
+    if (this.phase === READY) this.begin();
+    return this;
+  }
+
+  next(): IteratorResult<T> {
+    if (this.phase !== RUNNING) {
+      if (this.phase !== READY) return { done: true, value: undefined };
+      this.begin();
+    }
+    let result: IteratorResult<T>;
+    try {
+      result = this.source.next();
+    } catch (error) {
+      this.finish('failed', error);
+      throw error;
+    }
+    if (result.done === true) {
+      this.finish('completed');
+      return result;
+    }
+    if (this.handedOut !== 0) this.ownRun!.nextStep();
+    if (++this.handedOut >= this.nextCheck) this.check();
+    return result;
+  }
+
+  /** Called by `break`, `return` and exceptions in the loop body. */
+  return(value?: unknown): IteratorResult<T> {
+    this.finish('stopped');
+    this.source.return?.();
+    return { done: true, value: value as T };
+  }
+}
+
+/** `track()` over an async iterable (a stream, an async generator): use it in `for await`. */
+export class AsyncTrackedLoop<T> extends LoopBase implements AsyncIterableIterator<T> {
+  private readonly source: AsyncIterator<T>;
+
+  constructor(source: AsyncIterator<T>, settings: LoopSettings) {
+    super(settings);
+    this.source = source;
+  }
+
+  [Symbol.asyncIterator](): this {
+    if (this.phase === READY) this.begin();
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<T>> {
+    if (this.phase !== RUNNING) {
+      if (this.phase !== READY) return { done: true, value: undefined };
+      this.begin();
+    }
+    let result: IteratorResult<T>;
+    try {
+      result = await this.source.next();
+    } catch (error) {
+      this.finish('failed', error);
+      throw error;
+    }
+    if (result.done === true) {
+      this.finish('completed');
+      return result;
+    }
+    if (this.handedOut !== 0) this.ownRun!.nextStep();
+    if (++this.handedOut >= this.nextCheck) this.check();
+    return result;
+  }
+
+  /** Called by `break`, `return` and exceptions in the loop body. */
+  async return(value?: unknown): Promise<IteratorResult<T>> {
+    // Progress stops at once; the run's end waits until the source has closed, so that an
+    // exception on its way out reaches the exit hooks first (see the top of this file).
+    this.finish('stopped', undefined, false);
+    try {
+      await this.source.return?.();
+    } finally {
+      this.scheduleEnd();
+    }
+    return { done: true, value: value as T };
+  }
+}

@@ -1,0 +1,566 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createMemorySink, type PlotEvent } from '@livestep/core';
+import type { InferenceSession } from 'onnxruntime-common';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { LOG_LOSS_EPSILON } from './classification-metrics.js';
+import { type EvaluationBatch, evaluate } from './evaluate.js';
+import {
+  createTestSession,
+  denseSoftmaxModel,
+  identityModel,
+  tensorOf,
+} from './test-support/onnx-model-builder.js';
+import { startMemoryRun } from './test-support/test-run.js';
+
+// Identity models output their input, so each test's feeds are the scores it reasons about;
+// float64 keeps them exact.
+let binarySession: InferenceSession;
+let threeClassSession: InferenceSession;
+let singleScoreSession: InferenceSession;
+const folder = await mkdtemp(join(tmpdir(), 'livestep-onnx-evaluate-'));
+
+beforeAll(async () => {
+  binarySession = await createTestSession(identityModel({ width: 2, type: 'float64' }));
+  threeClassSession = await createTestSession(identityModel({ width: 3, type: 'float64' }));
+  singleScoreSession = await createTestSession(identityModel({ width: 0, type: 'float64' }));
+});
+afterAll(async () => {
+  await Promise.all([binarySession, threeClassSession, singleScoreSession].map((s) => s.release()));
+  await rm(folder, { recursive: true, force: true });
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** Batches of `size` samples: feeds `input` (rows of scores) and the targets. */
+function batches<Target>(
+  rows: number[][] | number[],
+  targets: Target[],
+  size: number,
+  toTargets: (part: Target[]) => EvaluationBatch['targets'] = (part) => part as never,
+): EvaluationBatch[] {
+  const result: EvaluationBatch[] = [];
+  for (let start = 0; start < targets.length; start += size) {
+    result.push({
+      feeds: { input: tensorOf(rows.slice(start, start + size) as number[][], 'float64') },
+      targets: toTargets(targets.slice(start, start + size)),
+    });
+  }
+  return result;
+}
+
+function plots(events: Array<{ kind: string }>): Map<string, PlotEvent> {
+  const found = new Map<string, PlotEvent>();
+  for (const event of events)
+    if (event.kind === 'plot') found.set((event as PlotEvent).name, event as PlotEvent);
+  return found;
+}
+
+/** The params evaluate() records, as far as these tests read them. */
+interface RecordedParams {
+  eval: {
+    task: string;
+    scores: string;
+    classLabels: string[];
+    model: Record<string, unknown>;
+    session?: Record<string, unknown>;
+    onnxruntime: { version: string };
+  };
+}
+
+// The imbalanced binary case of classification-metrics.test.ts: 8 negatives, 2 positives,
+// predicted [0 0 0 0 0 0 0 1 | 1 0] with p(positive) 0.25 or 0.75.
+const binaryTargets = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1];
+const binaryPositive = [0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.75, 0.75, 0.25];
+const binaryRows = binaryPositive.map((p) => [1 - p, p]);
+
+describe('evaluate: classification', () => {
+  it('binary probabilities: summary metrics, per-class series, per-batch steps and plot rows', async () => {
+    const { run, sink } = startMemoryRun();
+    const result = await evaluate(binarySession, batches(binaryRows, binaryTargets, 4), {
+      task: 'classification',
+      classLabels: ['negative', 'positive'],
+      run,
+      warmupRuns: 0,
+    });
+    await run.end();
+
+    expect(result.samples).toBe(10);
+    expect(result.batches).toBe(3);
+    const metrics = result.metrics;
+    expect(metrics['eval/samples']).toBe(10);
+    expect(metrics['eval/accuracy']).toBe(0.8);
+    expect(metrics['eval/log_loss']).toBeCloseTo(
+      -(8 * Math.log(0.75) + 2 * Math.log(0.25)) / 10,
+      12,
+    );
+    expect(metrics['eval/precision/macro']).toBeCloseTo(11 / 16, 12);
+    expect(metrics['eval/recall/weighted']).toBeCloseTo(0.8, 12);
+    expect(metrics['eval/f1/micro']).toBeCloseTo(0.8, 12);
+    expect(metrics['eval/precision/class=negative']).toBe(7 / 8);
+    expect(metrics['eval/recall/class=positive']).toBe(1 / 2);
+    // two classes: no top-5
+    expect(Object.keys(metrics).some((name) => name.includes('top_'))).toBe(false);
+
+    // per batch, at steps 0, 1, 2: latency and throughput = samples / latency
+    const latencies = sink.metrics('eval/batch/latency (ms)');
+    const throughputs = sink.metrics('eval/batch/throughput (samples per second)');
+    expect(latencies.map((event) => event.step)).toEqual([0, 1, 2]);
+    expect(throughputs.map((event) => event.step)).toEqual([0, 1, 2]);
+    [4, 4, 2].forEach((size, index) => {
+      const latency = latencies[index]!.value as number;
+      expect(latency).toBeGreaterThan(0);
+      expect(throughputs[index]!.value).toBeCloseTo(size / (latency / 1000), 6);
+    });
+
+    // per-class values are series labelled by class
+    const perClass = sink.metrics('eval/precision').map((event) => [event.labels, event.value]);
+    expect(perClass).toEqual([
+      [{ class: 'negative' }, 7 / 8],
+      [{ class: 'positive' }, 1 / 2],
+    ]);
+    expect(sink.metrics('eval/accuracy')[0]!.step).toBe(0);
+
+    const recorded = plots(sink.events);
+    expect([...recorded.keys()].sort()).toEqual([
+      'eval/calibration',
+      'eval/confusion_matrix',
+      'eval/precision_recall',
+      'eval/roc',
+    ]);
+    expect(recorded.get('eval/confusion_matrix')!.rows).toEqual([
+      { actual: 'negative', predicted: 'negative', count: 7 },
+      { actual: 'negative', predicted: 'positive', count: 1 },
+      { actual: 'positive', predicted: 'positive', count: 1 },
+      { actual: 'positive', predicted: 'negative', count: 1 },
+    ]);
+    // p(positive) 0.75: one positive, one negative; 0.25: one positive, seven negatives
+    expect(recorded.get('eval/roc')!.rows).toEqual([
+      { fpr: 0, tpr: 0, threshold: 'inf' },
+      { fpr: 1 / 8, tpr: 1 / 2, threshold: 0.75 },
+      { fpr: 1, tpr: 1, threshold: 0.25 },
+    ]);
+    expect(recorded.get('eval/precision_recall')!.rows).toEqual([
+      { precision: 2 / 10, recall: 1, threshold: 0.25 },
+      { precision: 1 / 2, recall: 1 / 2, threshold: 0.75 },
+    ]);
+    expect(recorded.get('eval/calibration')!.rows).toEqual([
+      { prob_true: 1 / 8, prob_pred: 0.25 },
+      { prob_true: 1 / 2, prob_pred: 0.75 },
+    ]);
+
+    const params = sink.params() as unknown as RecordedParams;
+    expect(params.eval.task).toBe('classification');
+    expect(params.eval.scores).toBe('probabilities');
+    expect(params.eval.classLabels).toEqual(['negative', 'positive']);
+    expect(params.eval.model.inputs).toEqual({ input: { type: 'float64', shape: ['batch', 2] } });
+    expect(params.eval.model.outputs).toEqual({ scores: { type: 'float64', shape: ['batch', 2] } });
+    expect(params.eval.onnxruntime.version).toBe('1.30.0');
+    // a session the caller created: its options are unknown unless told
+    expect(params.eval.session).toBeUndefined();
+  });
+
+  it('multi-class logits with class-label targets: one-vs-rest curves and top-k with ties', async () => {
+    // The multi-class case of classification-metrics.test.ts, given as logits: softmax of
+    // ln 0.5, ln 0.25, ln 0.25 is 0.5, 0.25, 0.25.
+    const labels = ['a', 'b', 'c'];
+    const targets = ['a', 'a', 'a', 'a', 'b', 'b', 'c'];
+    const predicted = [0, 0, 0, 1, 1, 2, 2];
+    const logits = predicted.map((p) => [0, 1, 2].map((c) => Math.log(c === p ? 0.5 : 0.25)));
+    const { run, sink } = startMemoryRun();
+    const result = await evaluate(threeClassSession, batches(logits, targets, 3), {
+      task: 'classification',
+      classLabels: labels,
+      topK: [2, 5],
+      run,
+    });
+    await run.end();
+    const metrics = result.metrics;
+    expect(metrics['eval/accuracy']).toBeCloseTo(5 / 7, 12);
+    expect(metrics['eval/top_2_accuracy']).toBeCloseTo(6 / 7, 12);
+    expect(metrics['eval/top_5_accuracy']).toBeUndefined();
+    expect(metrics['eval/log_loss']).toBeCloseTo(-(5 * Math.log(0.5) + 2 * Math.log(0.25)) / 7, 9);
+    expect(metrics['eval/f1/macro']).toBeCloseTo((6 / 7 + 1 / 2 + 2 / 3) / 3, 9);
+    expect(metrics['eval/precision/class=a']).toBeCloseTo(1, 12);
+    expect(metrics['eval/recall/class=c']).toBeCloseTo(1, 12);
+    expect((sink.params() as { eval: { scores: string } }).eval.scores).toBe('logits');
+
+    const recorded = plots(sink.events);
+    for (const curve of ['roc', 'precision_recall', 'calibration']) {
+      for (const label of labels) expect(recorded.has(`eval/${curve}/class=${label}`)).toBe(true);
+    }
+    // class c against the rest: its one sample scores 0.5, as does sample 5 (a b); the others 0.25
+    const rocOfC = recorded.get('eval/roc/class=c')!.rows;
+    expect(rocOfC).toHaveLength(3);
+    expect(rocOfC[1]).toMatchObject({ fpr: 1 / 6, tpr: 1 });
+    expect(rocOfC[1]!.threshold).toBeCloseTo(0.5, 12);
+    expect(rocOfC[2]).toMatchObject({ fpr: 1, tpr: 1 });
+  });
+
+  it('one score per sample: a logit through a sigmoid; int64 targets; a tie at 0.5 predicts class 0', async () => {
+    const logits = [0, 2, -2];
+    const { run } = startMemoryRun();
+    const result = await evaluate(
+      singleScoreSession,
+      [
+        {
+          feeds: { input: tensorOf(logits, 'float64') },
+          targets: BigInt64Array.from([1n, 1n, 0n]),
+        },
+      ],
+      { task: 'classification', scores: 'logits', run },
+    );
+    await run.end();
+    const sigmoid = (value: number) => 1 / (1 + Math.exp(-value));
+    expect(result.metrics['eval/accuracy']).toBeCloseTo(2 / 3, 12);
+    expect(result.metrics['eval/log_loss']).toBeCloseTo(
+      -(Math.log(0.5) + Math.log(sigmoid(2)) + Math.log(1 - sigmoid(-2))) / 3,
+      12,
+    );
+    expect(result.metrics['eval/precision/class=1']).toBe(1);
+    expect(result.metrics['eval/recall/class=1']).toBe(1 / 2);
+  });
+
+  it('perfect and all-wrong predictions', async () => {
+    const perfect = await evaluate(
+      binarySession,
+      [
+        {
+          feeds: {
+            input: tensorOf(
+              [
+                [1, 0],
+                [0, 1],
+              ],
+              'float64',
+            ),
+          },
+          targets: [0, 1],
+        },
+      ],
+      { task: 'classification', run: startMemoryRun().run },
+    );
+    expect(perfect.metrics['eval/accuracy']).toBe(1);
+    expect(perfect.metrics['eval/f1/macro']).toBe(1);
+    const wrong = await evaluate(
+      binarySession,
+      [
+        {
+          feeds: {
+            input: tensorOf(
+              [
+                [0, 1],
+                [1, 0],
+              ],
+              'float64',
+            ),
+          },
+          targets: [0, 1],
+        },
+      ],
+      { task: 'classification', run: startMemoryRun().run },
+    );
+    expect(wrong.metrics['eval/accuracy']).toBe(0);
+    expect(wrong.metrics['eval/f1/macro']).toBe(0);
+    expect(wrong.metrics['eval/log_loss']).toBeCloseTo(-Math.log(LOG_LOSS_EPSILON), 9);
+  });
+});
+
+describe('evaluate: regression, custom metrics, no task', () => {
+  it('regression metrics and a custom metric over two batches', async () => {
+    const predictions = [2.5, 0, 2, 8];
+    const targets = [3, -0.5, 2, 7];
+    const seen: unknown[] = [];
+    const { run, sink } = startMemoryRun();
+    const result = await evaluate(
+      singleScoreSession,
+      [0, 2].map((start) => ({
+        feeds: { input: tensorOf(predictions.slice(start, start + 2), 'float64') },
+        targets: Float64Array.from(targets.slice(start, start + 2)),
+      })),
+      {
+        task: 'regression',
+        run,
+        metrics: {
+          max_error: (samples) => {
+            seen.push(samples);
+            return Math.max(
+              ...samples.predictions.map((row, index) =>
+                Math.abs(row[0]! - (samples.targets[index] as number[])[0]!),
+              ),
+            );
+          },
+        },
+      },
+    );
+    await run.end();
+    expect(result.metrics['eval/mae']).toBeCloseTo(0.5, 12);
+    expect(result.metrics['eval/mse']).toBeCloseTo(0.375, 12);
+    expect(result.metrics['eval/rmse']).toBeCloseTo(Math.sqrt(0.375), 12);
+    expect(result.metrics['eval/r2']).toBeCloseTo(1 - 1.5 / 29.1875, 12);
+    expect(result.metrics['eval/max_error']).toBe(1);
+    expect(seen).toEqual([
+      { predictions: [[2.5], [0], [2], [8]], targets: [[3], [-0.5], [2], [7]] },
+    ]);
+    expect(sink.metrics('eval/max_error')).toHaveLength(1);
+    expect(plots(sink.events).size).toBe(0);
+  });
+
+  it('task none: an async iterable without targets gives latency and custom metrics', async () => {
+    async function* feeds() {
+      for (let index = 0; index < 3; index++) {
+        yield { feeds: { input: tensorOf([index, index], 'float64') } };
+      }
+    }
+    const { run } = startMemoryRun();
+    const result = await evaluate(singleScoreSession, feeds(), {
+      task: 'none',
+      run,
+      metrics: { mean_output: ({ predictions }) => predictions.flat().reduce((a, b) => a + b) / 6 },
+    });
+    expect(result.samples).toBe(6);
+    expect(result.metrics['eval/mean_output']).toBe(1);
+    expect(result.metrics['eval/accuracy']).toBeUndefined();
+    expect(Object.keys(result.metrics).sort()).toEqual([
+      'eval/latency/mean (ms)',
+      'eval/latency/p50 (ms)',
+      'eval/latency/p90 (ms)',
+      'eval/latency/p99 (ms)',
+      'eval/mean_output',
+      'eval/samples',
+      'eval/throughput (samples per second)',
+    ]);
+  });
+
+  it('latency statistics and throughput from the timed calls', async () => {
+    // A session whose calls take 4, 1, 3 and 2 ms by the clock, 2 samples each.
+    const output = { type: 'float32', dims: [2], data: Float32Array.from([1, 2]) };
+    const session = {
+      inputNames: ['x'],
+      outputNames: ['y'],
+      run: vi.fn(async () => ({ y: output })),
+      release: async () => {},
+    } as unknown as InferenceSession;
+    const clock = [0, 4, 10, 11, 20, 23, 30, 32];
+    vi.spyOn(performance, 'now').mockImplementation(() => clock.shift() ?? 100);
+    const { run, sink } = startMemoryRun();
+    const data = Array.from({ length: 4 }, () => ({ feeds: {} }));
+    const result = await evaluate(session, data, { task: 'none', run, warmupRuns: 2 });
+    vi.restoreAllMocks();
+    await run.end();
+    expect(session.run).toHaveBeenCalledTimes(6);
+    expect(sink.metrics('eval/batch/latency (ms)').map((event) => event.value)).toEqual([
+      4, 1, 3, 2,
+    ]);
+    expect(
+      sink.metrics('eval/batch/throughput (samples per second)').map((event) => event.value),
+    ).toEqual([500, 2000, 2 / 0.003, 1000]);
+    expect(result.metrics['eval/latency/mean (ms)']).toBe(2.5);
+    expect(result.metrics['eval/latency/p50 (ms)']).toBe(2.5);
+    expect(result.metrics['eval/latency/p90 (ms)']).toBeCloseTo(3.7, 12);
+    expect(result.metrics['eval/latency/p99 (ms)']).toBeCloseTo(3.97, 12);
+    expect(result.metrics['eval/throughput (samples per second)']).toBe(800);
+  });
+});
+
+describe('evaluate: runs, model files and comparisons', () => {
+  it('starts and ends its own run; a model path is loaded, described and hashed', async () => {
+    const bytes = identityModel({ width: 2 });
+    const path = join(folder, 'identity.onnx');
+    await writeFile(path, bytes);
+    const sink = createMemorySink();
+    const result = await evaluate(
+      path,
+      [{ feeds: { input: tensorOf([[0.2, 0.8]]) }, targets: [1] }],
+      {
+        task: 'classification',
+        run: {
+          experiment: 'files',
+          name: 'identity',
+          sinks: [sink],
+          exitHooks: false,
+          collectGit: false,
+        },
+        sessionOptions: { intraOpNumThreads: 1, graphOptimizationLevel: 'basic' },
+      },
+    );
+    expect(result.run.status).toBe('completed');
+    expect(sink.events.at(-1)).toMatchObject({ kind: 'done', status: 'completed' });
+    const params = sink.params() as unknown as RecordedParams;
+    expect(params.eval.model).toMatchObject({
+      path,
+      fileName: 'identity.onnx',
+      sizeBytes: bytes.length,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      irVersion: 8,
+      producer: { name: 'livestep-test', version: '1.0.0' },
+      opsets: { 'ai.onnx': 13 },
+      graph: { name: 'test-graph', nodes: 1, operators: { Identity: 1 } },
+      inputs: { input: { type: 'float32', shape: ['batch', 2] } },
+    });
+    expect(params.eval.session).toEqual({
+      executionProviders: ['cpu'],
+      intraOpNumThreads: 1,
+      graphOptimizationLevel: 'basic',
+    });
+    expect(params.eval.onnxruntime).toEqual({
+      version: '1.30.0',
+      packages: { common: '1.30.0', node: '1.30.0' },
+    });
+  });
+
+  it('ends its own run as failed, with the error, when the data throws', async () => {
+    const sink = createMemorySink();
+    function* failing(): Generator<EvaluationBatch> {
+      yield { feeds: { input: tensorOf([[0.5, 0.5]], 'float64') }, targets: [0] };
+      throw new Error('disk gone');
+    }
+    await expect(
+      evaluate(binarySession, failing(), {
+        task: 'classification',
+        run: { sinks: [sink], exitHooks: false, collectGit: false },
+      }),
+    ).rejects.toThrow('disk gone');
+    expect(sink.events.at(-1)).toMatchObject({
+      kind: 'done',
+      status: 'failed',
+      error: { message: 'disk gone' },
+    });
+  });
+
+  it('two models on the same data: two runs of one experiment whose metrics line up', async () => {
+    const features = [
+      [1, 0],
+      [0, 1],
+      [1, 1],
+      [0, 0],
+    ];
+    const targets = [0, 1, 1, 0];
+    // good: right on 3 of 4 (the tie at [1, 1] goes to class 0); weak, its classes swapped: 1 of 4
+    const good = await createTestSession(
+      denseSoftmaxModel(
+        [
+          [4, -4],
+          [-4, 4],
+        ],
+        [0, 0],
+      ),
+    );
+    const weak = await createTestSession(
+      denseSoftmaxModel(
+        [
+          [0, 1],
+          [1, 0],
+        ],
+        [0, 0],
+      ),
+    );
+    const data = () => [{ feeds: { features: tensorOf(features) }, targets }];
+    const sinks = [createMemorySink(), createMemorySink()];
+    const results = [];
+    for (const [index, session] of [good, weak].entries()) {
+      results.push(
+        await evaluate(session, data(), {
+          task: 'classification',
+          run: {
+            experiment: 'compare',
+            name: index === 0 ? 'good' : 'weak',
+            sinks: [sinks[index]!],
+            exitHooks: false,
+            collectGit: false,
+          },
+        }),
+      );
+    }
+    await Promise.all([good.release(), weak.release()]);
+    expect(results.map((result) => result.run.experiment)).toEqual(['compare', 'compare']);
+    expect(Object.keys(results[0]!.metrics).sort()).toEqual(
+      Object.keys(results[1]!.metrics).sort(),
+    );
+    const names = (index: number) =>
+      [
+        ...new Set(
+          sinks[index]!.events.flatMap((event) =>
+            event.kind === 'metric' || event.kind === 'plot' ? [`${event.kind}:${event.name}`] : [],
+          ),
+        ),
+      ].sort();
+    expect(names(0)).toEqual(names(1));
+    expect(names(0)).toContain('metric:eval/accuracy');
+    expect(results[0]!.metrics['eval/accuracy']).toBe(3 / 4);
+    expect(results[1]!.metrics['eval/accuracy']).toBe(1 / 4);
+  });
+});
+
+describe('evaluate: errors name the field and the fix', () => {
+  const one = () => [{ feeds: { input: tensorOf([[0.5, 0.5]], 'float64') }, targets: [0] }];
+
+  it('refuses bad options before running anything', async () => {
+    await expect(evaluate(binarySession, one(), { task: 'clustering' as never })).rejects.toThrow(
+      /option "task" is "clustering"; pass one of classification, regression, none/,
+    );
+    await expect(
+      evaluate(binarySession, one(), { task: 'classification', output: 'nope' }),
+    ).rejects.toThrow(
+      /option "output" is "nope", which the model does not have; its outputs are scores/,
+    );
+    await expect(
+      evaluate(binarySession, one(), { task: 'classification', topK: [0] }),
+    ).rejects.toThrow(/option "topK"/);
+    await expect(evaluate({} as never, one(), { task: 'none' })).rejects.toThrow(
+      /neither an InferenceSession nor a path/,
+    );
+    await expect(evaluate(binarySession, 5 as never, { task: 'none' })).rejects.toThrow(
+      /not iterable/,
+    );
+  });
+
+  it('explains bad data', async () => {
+    const run = () => startMemoryRun().run;
+    await expect(evaluate(binarySession, [], { task: 'none', run: run() })).rejects.toThrow(
+      /got no batches/,
+    );
+    await expect(
+      evaluate(binarySession, [{ feeds: one()[0]!.feeds }], { task: 'classification', run: run() }),
+    ).rejects.toThrow(/batch 0 has no targets/);
+    await expect(
+      evaluate(binarySession, one(), {
+        task: 'classification',
+        classLabels: ['a', 'b', 'c'],
+        run: run(),
+      }),
+    ).rejects.toThrow(/"classLabels" has 3 labels, but the model scores 2 classes/);
+    await expect(
+      evaluate(binarySession, [{ feeds: one()[0]!.feeds, targets: ['z'] }], {
+        task: 'classification',
+        classLabels: ['a', 'b'],
+        run: run(),
+      }),
+    ).rejects.toThrow(/target 0 is "z", which is not in classLabels \(a, b\)/);
+    await expect(
+      evaluate(
+        binarySession,
+        [{ feeds: { input: tensorOf([[3, -1]], 'float64') }, targets: [0] }],
+        { task: 'classification', scores: 'probabilities', run: run() },
+      ),
+    ).rejects.toThrow(/pass scores: 'logits'/);
+    await expect(
+      evaluate(binarySession, [{ feeds: one()[0]!.feeds, targets: [0, 1, 1] }], {
+        task: 'classification',
+        run: run(),
+      }),
+    ).rejects.toThrow(/batch 0 has 3 targets for 1 samples/);
+  });
+
+  it('says how to get a runtime when none can be loaded', async () => {
+    await expect(
+      evaluate(new Uint8Array([1, 2, 3]), one(), {
+        task: 'none',
+        runtime: { InferenceSession: { create: () => Promise.reject(new Error('bad model')) } },
+      }),
+    ).rejects.toThrow('bad model');
+  });
+});

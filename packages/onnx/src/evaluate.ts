@@ -1,0 +1,587 @@
+/**
+ * evaluate(): runs a model over a dataset and records, in a livestep run, the latency and
+ * throughput of every batch, the summary metrics of the task, the classifier's plots and the
+ * model's metadata. See metric-names.ts for what is recorded under which name.
+ */
+import {
+  assertValidName,
+  confusionMatrix,
+  type Run,
+  type StartRunOptions,
+  startRun,
+} from '@livestep/core';
+import type { InferenceSession } from 'onnxruntime-common';
+import { type ClassificationSummary, classificationMetrics } from './classification-metrics.js';
+import { classifierCurves, DEFAULT_CALIBRATION_BINS } from './classifier-curves.js';
+import { type LatencySummary, samplesPerSecond, summarizeLatencies } from './latency-stats.js';
+import { DEFAULT_METRIC_PREFIX, labelledName, metricNames } from './metric-names.js';
+import { collectModelMetadata } from './model-metadata.js';
+import { loadOnnxRuntime, type OnnxRuntimeModule, readRuntimeVersions } from './onnx-runtime.js';
+import {
+  classProbabilities,
+  detectScoreKind,
+  type OutputRows,
+  outputRows,
+  type ScoreKind,
+} from './output-scores.js';
+import {
+  createRegressionAccumulator,
+  type RegressionAccumulator,
+  type RegressionSummary,
+} from './regression-metrics.js';
+import { describeSessionOptions } from './session-options.js';
+import { type BatchTargets, toClassIndices, toNumbers } from './targets.js';
+
+/**
+ * Top-k accuracies recorded by default; a k is skipped when the model has no more than k classes
+ * (it would always be 1). Top-5 is the customary companion of accuracy for many-class models.
+ */
+export const DEFAULT_TOP_K: readonly number[] = [5];
+
+/**
+ * Untimed runs of the first batch before timing starts: the first run of a session allocates its
+ * buffers and is often several times slower, which would distort the percentiles of a short
+ * evaluation.
+ */
+export const DEFAULT_WARMUP_RUNS = 1;
+
+/**
+ * How long evaluate() lets the run's start-up work settle before timing the first batch: a new
+ * run collects git info in child processes and writes its first files, which would otherwise
+ * land in the latency of the first batches. Bounded, so a slow sink never holds the evaluation.
+ */
+const SETTLE_TIMEOUT_MS = 2_000;
+
+export const EVALUATION_TASKS = ['classification', 'regression', 'none'] as const;
+
+/**
+ * `classification`: the output is logits or probabilities, one per class (or one for the
+ * positive class of a binary model). `regression`: the output is the predicted values.
+ * `none`: latency and custom metrics only.
+ */
+export type EvaluationTask = (typeof EVALUATION_TASKS)[number];
+
+/** One batch: the feeds for `session.run`, and the true classes or values of its samples. */
+export interface EvaluationBatch {
+  feeds: InferenceSession.FeedsType;
+  /**
+   * Classification: class indices, class labels (see `classLabels`) or one-hot rows.
+   * Regression: the target values, one row of output values per sample. An array, typed array
+   * or tensor. Optional for the `none` task.
+   */
+  targets?: BatchTargets;
+}
+
+/** Everything a custom metric sees, once, after the last batch. */
+export interface EvaluationSamples {
+  /** Per sample: the class probabilities (classification) or the output values. */
+  predictions: number[][];
+  /**
+   * Per sample: the class index (classification) or the target values (regression, `none`);
+   * empty when the batches have no targets.
+   */
+  targets: number[] | number[][];
+}
+
+/** A metric of your own: returns one number, recorded as `<prefix>/<name>`. */
+export type CustomMetric = (samples: EvaluationSamples) => number;
+
+export interface EvaluateOptions {
+  task: EvaluationTask;
+  /**
+   * The run to record into (left open), or options for a run that evaluate() starts and ends
+   * (ended as failed when the evaluation throws). Default: a new run with core's defaults.
+   */
+  run?: Run | StartRunOptions;
+  /** First segment of every name (default `eval`). */
+  prefix?: string;
+  /** The output to score (default: the session's first output). */
+  output?: string;
+  /**
+   * Classification: whether the output is `probabilities` or `logits` (softmax, or sigmoid for
+   * one score per sample). `auto` (default) decides from the first batch: probabilities when
+   * every value is in [0, 1] and every row sums to 1.
+   */
+  scores?: 'auto' | ScoreKind;
+  /** Classification: class names by index; targets may then be names too. Default "0", "1", ... */
+  classLabels?: readonly string[];
+  /** Binary classification: the positive class of the curves (index or label; default 1). */
+  positiveClass?: number | string;
+  /** Classification: the k of the top-k accuracies (default [5]; only k < classes is recorded). */
+  topK?: readonly number[];
+  /** Classification: bins of the calibration curve (default 5). */
+  calibrationBins?: number;
+  /** Record the confusion matrix and the curves (default true). */
+  plots?: boolean;
+  /** Your own metrics, by name. */
+  metrics?: Record<string, CustomMetric>;
+  /** Untimed runs of the first batch before timing (default 1). */
+  warmupRuns?: number;
+  /**
+   * Options to create the session with when a path or bytes are given; for a session you
+   * created, pass the options you used so they are recorded.
+   */
+  sessionOptions?: InferenceSession.SessionOptions;
+  /** For a session you created: the model file (path or bytes), to record its header, size and SHA-256. */
+  modelFile?: string | Uint8Array;
+  /** The onnxruntime module to create sessions with (default: `import('onnxruntime-node')`). */
+  runtime?: OnnxRuntimeModule;
+}
+
+export interface EvaluationResult {
+  run: Run;
+  /** Every summary metric recorded, by name; per-class values as `eval/precision/class=<label>`. */
+  metrics: Record<string, number>;
+  samples: number;
+  batches: number;
+  /** Milliseconds per session.run call. */
+  latency: LatencySummary;
+  classification?: ClassificationSummary;
+  regression?: RegressionSummary;
+}
+
+type Settings = ReturnType<typeof checkOptions>;
+
+function fail(message: string): never {
+  throw new TypeError(`livestep: evaluate() ${message}`);
+}
+
+function isSession(value: unknown): value is InferenceSession {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as InferenceSession).run === 'function'
+  );
+}
+
+function isRun(value: unknown): value is Run {
+  return typeof (value as Run | undefined)?.logMetric === 'function';
+}
+
+function checkOptions(options: EvaluateOptions) {
+  if (typeof options !== 'object' || options === null) {
+    fail(`needs options with a task; pass { task: 'classification' } (or 'regression', 'none')`);
+  }
+  if (!EVALUATION_TASKS.includes(options.task)) {
+    fail(
+      `option "task" is ${JSON.stringify(options.task)}; pass one of ${EVALUATION_TASKS.join(', ')}`,
+    );
+  }
+  const prefix = options.prefix ?? DEFAULT_METRIC_PREFIX;
+  assertValidName(prefix, 'metric');
+  const scores = options.scores ?? 'auto';
+  if (!['auto', 'probabilities', 'logits'].includes(scores)) {
+    fail(`option "scores" is ${JSON.stringify(scores)}; pass 'auto', 'probabilities' or 'logits'`);
+  }
+  const topK = options.topK ?? DEFAULT_TOP_K;
+  if (!Array.isArray(topK) || !topK.every((k) => Number.isInteger(k) && k >= 1)) {
+    fail(`option "topK" must be an array of integers >= 1, such as [5]`);
+  }
+  const warmupRuns = options.warmupRuns ?? DEFAULT_WARMUP_RUNS;
+  if (!Number.isInteger(warmupRuns) || warmupRuns < 0) {
+    fail(`option "warmupRuns" is ${warmupRuns}; pass an integer >= 0`);
+  }
+  const calibrationBins = options.calibrationBins ?? DEFAULT_CALIBRATION_BINS;
+  if (!Number.isInteger(calibrationBins) || calibrationBins < 1) {
+    fail(`option "calibrationBins" is ${calibrationBins}; pass an integer >= 1`);
+  }
+  const classLabels = options.classLabels;
+  if (classLabels !== undefined) {
+    if (!Array.isArray(classLabels) || !classLabels.every((label) => typeof label === 'string')) {
+      fail(`option "classLabels" must be an array of strings, one per class`);
+    }
+    if (new Set(classLabels).size !== classLabels.length) {
+      fail(`option "classLabels" has a label twice; class labels must be unique`);
+    }
+  }
+  const customMetrics = Object.entries(options.metrics ?? {});
+  for (const [name, metric] of customMetrics) {
+    if (typeof metric !== 'function') {
+      fail(`option "metrics.${name}" is not a function; pass (samples) => number`);
+    }
+    assertValidName(`${prefix}/${name}`, 'metric');
+  }
+  if (options.output !== undefined && typeof options.output !== 'string') {
+    fail(`option "output" must be the name of an output`);
+  }
+  return {
+    task: options.task,
+    prefix,
+    names: metricNames(prefix),
+    scores,
+    topK: [...new Set(topK)].sort((left, right) => left - right),
+    warmupRuns,
+    calibrationBins,
+    classLabels,
+    positiveClass: options.positiveClass,
+    customMetrics,
+    plots: options.plots !== false,
+  };
+}
+
+/**
+ * Evaluates a model over `data` and records the run. `model` is an InferenceSession, or the path
+ * or bytes of an .onnx file (then onnxruntime-node is loaded, and the session released at the end).
+ *
+ *   const result = await evaluate('model.onnx', batches, { task: 'classification', classLabels });
+ */
+export async function evaluate(
+  model: InferenceSession | string | Uint8Array,
+  data: Iterable<EvaluationBatch> | AsyncIterable<EvaluationBatch>,
+  options: EvaluateOptions,
+): Promise<EvaluationResult> {
+  const settings = checkOptions(options);
+  const isPath = typeof model === 'string';
+  if (!isPath && !(model instanceof Uint8Array) && !isSession(model)) {
+    fail('got a model that is neither an InferenceSession nor a path or bytes of an .onnx file');
+  }
+  if (
+    data === null ||
+    typeof data !== 'object' ||
+    !(Symbol.iterator in data || Symbol.asyncIterator in data)
+  ) {
+    fail('got data that is not iterable; pass an array or (async) iterable of { feeds, targets }');
+  }
+  let runtime = options.runtime;
+  let session: InferenceSession;
+  let modelFile = options.modelFile;
+  if (isSession(model)) session = model;
+  else {
+    runtime ??= await loadOnnxRuntime(isPath ? 'a model path' : 'model bytes');
+    session = await runtime.InferenceSession.create(model, options.sessionOptions ?? {});
+    modelFile = model;
+  }
+  const ownsSession = !isSession(model);
+  const outputName = options.output ?? session.outputNames[0];
+  if (outputName === undefined || !session.outputNames.includes(outputName)) {
+    if (ownsSession) await session.release();
+    fail(
+      `option "output" is ${JSON.stringify(outputName)}, which the model does not have; its outputs are ${session.outputNames.join(', ')}`,
+    );
+  }
+
+  const ownsRun = !isRun(options.run);
+  const run = isRun(options.run) ? options.run : startRun(options.run ?? {});
+  try {
+    await recordModel(run, session, settings, {
+      outputName,
+      modelFile,
+      runtime,
+      ownsSession,
+      options,
+    });
+    await run.flush({ timeoutMs: SETTLE_TIMEOUT_MS });
+    const result = await evaluateBatches(run, session, data, settings, outputName);
+    if (ownsRun) await run.end();
+    return result;
+  } catch (error) {
+    if (ownsRun) await run.end('failed', { error });
+    throw error;
+  } finally {
+    if (ownsSession) await session.release();
+  }
+}
+
+async function recordModel(
+  run: Run,
+  session: InferenceSession,
+  settings: Settings,
+  context: {
+    outputName: string;
+    modelFile: string | Uint8Array | undefined;
+    runtime: OnnxRuntimeModule | undefined;
+    ownsSession: boolean;
+    options: EvaluateOptions;
+  },
+): Promise<void> {
+  const { metadata, problems } = await collectModelMetadata(session, context.modelFile);
+  for (const problem of problems) {
+    run.annotate(`livestep: evaluate() ${problem}; the model's metadata is incomplete`, {
+      level: 'warning',
+    });
+  }
+  const versions = await readRuntimeVersions(context.runtime);
+  const version = versions.node ?? versions.web ?? versions.common;
+  const evaluation: Record<string, unknown> = {
+    task: settings.task,
+    output: context.outputName,
+    warmupRuns: settings.warmupRuns,
+    model: metadata,
+    onnxruntime: { ...(version !== undefined && { version }), packages: versions },
+  };
+  // Session options are known when evaluate() created the session, or when the caller says them.
+  if (context.ownsSession || context.options.sessionOptions !== undefined) {
+    evaluation.session = describeSessionOptions(context.options.sessionOptions);
+  }
+  if (settings.task === 'classification') {
+    evaluation.scores = settings.scores;
+    evaluation.topK = settings.topK;
+    evaluation.calibrationBins = settings.calibrationBins;
+    if (settings.classLabels !== undefined) evaluation.classLabels = [...settings.classLabels];
+    if (settings.positiveClass !== undefined) evaluation.positiveClass = settings.positiveClass;
+  }
+  if (settings.customMetrics.length > 0) {
+    evaluation.customMetrics = settings.customMetrics.map(([name]) => name);
+  }
+  run.logParam(settings.prefix, evaluation);
+}
+
+/** What the loop keeps of a classification: probabilities and true classes, batch by batch. */
+interface ClassificationState {
+  kind: ScoreKind | undefined;
+  classes: number | undefined;
+  probabilities: Float64Array[];
+  targets: Int32Array[];
+}
+
+async function evaluateBatches(
+  run: Run,
+  session: InferenceSession,
+  data: Iterable<EvaluationBatch> | AsyncIterable<EvaluationBatch>,
+  settings: Settings,
+  outputName: string,
+): Promise<EvaluationResult> {
+  const { names, task } = settings;
+  const latencies: number[] = [];
+  const keepSamples = settings.customMetrics.length > 0;
+  const predictionRows: number[][] = [];
+  const targetRows: Array<number | number[]> = [];
+  const classification: ClassificationState = {
+    kind: settings.scores === 'auto' ? undefined : settings.scores,
+    classes: undefined,
+    probabilities: [],
+    targets: [],
+  };
+  let regression: RegressionAccumulator | undefined;
+  let regressionWidth: number | undefined;
+  let samples = 0;
+  let batchIndex = 0;
+
+  for await (const batch of data) {
+    const where = `batch ${batchIndex}`;
+    if (typeof batch !== 'object' || batch === null || typeof batch.feeds !== 'object') {
+      fail(`${where} has no feeds; each batch is { feeds: { <input name>: Tensor }, targets }`);
+    }
+    if (task !== 'none' && batch.targets === undefined) {
+      fail(`${where} has no targets; a ${task} evaluation needs the true values of every batch`);
+    }
+    if (batchIndex === 0) {
+      for (let warmup = 0; warmup < settings.warmupRuns; warmup++) await session.run(batch.feeds);
+    }
+    const started = performance.now();
+    const outputs = await session.run(batch.feeds);
+    const latency = performance.now() - started;
+
+    const output = outputRows(outputs[outputName], `output "${outputName}" of ${where}`);
+    latencies.push(latency);
+    samples += output.rows;
+    run.logMetric(names.batchLatency, latency, { step: batchIndex });
+    run.logMetric(names.batchThroughput, samplesPerSecond(output.rows, latency), {
+      step: batchIndex,
+    });
+
+    if (task === 'classification') {
+      const scored = scoreBatch(classification, output, batch.targets!, settings, where);
+      if (keepSamples) {
+        for (let row = 0; row < output.rows; row++) {
+          const offset = row * scored.classes;
+          predictionRows.push(
+            Array.from(scored.probabilities.subarray(offset, offset + scored.classes)),
+          );
+          targetRows.push(scored.targets[row]!);
+        }
+      }
+    } else {
+      regressionWidth ??= output.width;
+      if (output.width !== regressionWidth) {
+        fail(
+          `${where}: output "${outputName}" has ${output.width} values per sample, earlier batches ${regressionWidth}`,
+        );
+      }
+      const targets =
+        batch.targets === undefined
+          ? undefined
+          : toNumbers(batch.targets, { samples: output.rows, width: output.width, where });
+      if (task === 'regression') {
+        regression ??= createRegressionAccumulator(output.width);
+        regression.add(output.values, targets!);
+      }
+      if (keepSamples) {
+        for (let row = 0; row < output.rows; row++) {
+          const offset = row * output.width;
+          predictionRows.push(Array.from(output.values.subarray(offset, offset + output.width)));
+          if (targets !== undefined) {
+            targetRows.push(Array.from(targets.subarray(offset, offset + output.width)));
+          }
+        }
+      }
+    }
+    batchIndex++;
+  }
+  if (batchIndex === 0) {
+    fail('got no batches; pass an iterable of { feeds, targets } with at least one batch');
+  }
+
+  const latency = summarizeLatencies(latencies);
+  const metrics: Record<string, number> = {
+    [names.samples]: samples,
+    [names.latencyMean]: latency.mean,
+    [names.latencyP50]: latency.p50,
+    [names.latencyP90]: latency.p90,
+    [names.latencyP99]: latency.p99,
+    [names.throughput]: samplesPerSecond(samples, latency.total),
+  };
+  const perClass: Array<{ name: string; value: number; classLabel: string }> = [];
+  const result: EvaluationResult = { run, metrics, samples, batches: batchIndex, latency };
+
+  if (task === 'classification') {
+    result.classification = summarizeClassification(
+      run,
+      classification,
+      settings,
+      metrics,
+      perClass,
+    );
+  }
+  if (regression !== undefined) {
+    const summary = regression.summary();
+    result.regression = summary;
+    metrics[names.meanAbsoluteError] = summary.meanAbsoluteError;
+    metrics[names.meanSquaredError] = summary.meanSquaredError;
+    metrics[names.rootMeanSquaredError] = summary.rootMeanSquaredError;
+    metrics[names.r2] = summary.r2;
+  }
+  for (const [name, metric] of settings.customMetrics) {
+    let value: number;
+    try {
+      value = metric({
+        predictions: predictionRows,
+        targets: targetRows as number[] | number[][],
+      });
+    } catch (error) {
+      throw new Error(
+        `livestep: evaluate() custom metric "${name}" threw: ${(error as Error)?.message ?? error}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    metrics[names.custom(name)] = value;
+  }
+
+  if (task === 'classification' && settings.scores === 'auto') {
+    // Record what 'auto' decided, so runs of models with different outputs are told apart.
+    run.logParam(`${settings.prefix}/scores`, classification.kind!);
+  }
+  run.logMetrics(metrics);
+  for (const { name, value, classLabel } of perClass) {
+    run.logMetric(name, value, { labels: { class: classLabel } });
+    metrics[labelledName(name, classLabel)] = value;
+  }
+  return result;
+}
+
+/** Turns one batch's output into probabilities, checks its targets and keeps both. */
+function scoreBatch(
+  state: ClassificationState,
+  output: OutputRows,
+  targets: BatchTargets,
+  settings: Settings,
+  where: string,
+): { classes: number; probabilities: Float64Array; targets: Int32Array } {
+  state.kind ??= detectScoreKind(output);
+  const { classes, probabilities } = classProbabilities(output, state.kind, `output of ${where}`);
+  if (state.classes === undefined) {
+    state.classes = classes;
+    if (settings.classLabels !== undefined && settings.classLabels.length !== classes) {
+      fail(
+        `option "classLabels" has ${settings.classLabels.length} labels, but the model scores ${classes} classes; pass one label per class`,
+      );
+    }
+  } else if (classes !== state.classes) {
+    fail(`${where}: the output scores ${classes} classes, earlier batches ${state.classes}`);
+  }
+  const indices = toClassIndices(targets, {
+    samples: output.rows,
+    classes,
+    ...(settings.classLabels !== undefined && { classLabels: settings.classLabels }),
+    where,
+  });
+  state.probabilities.push(probabilities);
+  state.targets.push(indices);
+  return { classes, probabilities, targets: indices };
+}
+
+function concatenate<T extends Float64Array | Int32Array>(
+  parts: T[],
+  create: (length: number) => T,
+): T {
+  const joined = create(parts.reduce((total, part) => total + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    joined.set(part, offset);
+    offset += part.length;
+  }
+  return joined;
+}
+
+/** Classification metrics and plots of the whole evaluation. */
+function summarizeClassification(
+  run: Run,
+  state: ClassificationState,
+  settings: Settings,
+  metrics: Record<string, number>,
+  perClass: Array<{ name: string; value: number; classLabel: string }>,
+): ClassificationSummary {
+  const { names } = settings;
+  const classes = state.classes!;
+  const labels =
+    settings.classLabels ?? Array.from({ length: classes }, (_, index) => String(index));
+  const probabilities = concatenate(state.probabilities, (length) => new Float64Array(length));
+  const targets = concatenate(state.targets, (length) => new Int32Array(length));
+  const topK = settings.topK.filter((k) => k < classes);
+  const summary = classificationMetrics(probabilities, targets, classes, { topK });
+
+  metrics[names.accuracy] = summary.accuracy;
+  for (const k of topK) metrics[names.topKAccuracy(k)] = summary.topKAccuracy[k]!;
+  metrics[names.logLoss] = summary.logLoss;
+  for (const metric of ['precision', 'recall', 'f1'] as const) {
+    for (const average of ['macro', 'micro', 'weighted'] as const) {
+      metrics[names.averaged(metric, average)] = summary[average][metric];
+    }
+    summary.perClass.forEach((scores, index) => {
+      perClass.push({
+        name: names.classMetric(metric),
+        value: scores[metric],
+        classLabel: labels[index]!,
+      });
+    });
+  }
+
+  if (settings.plots) {
+    run.logPlot(names.confusionMatrix, confusionMatrix(targets, summary.predictions, { labels }));
+    const curves = classifierCurves(probabilities, targets, classes, {
+      positiveClass: positiveClassIndex(settings, labels),
+      calibrationBins: settings.calibrationBins,
+    });
+    for (const curve of curves) {
+      const label = classes === 2 ? undefined : labels[curve.positiveClass]!;
+      run.logPlot(names.curve('roc', label), curve.roc);
+      run.logPlot(names.curve('precision_recall', label), curve.precisionRecall);
+      run.logPlot(names.curve('calibration', label), curve.calibration);
+    }
+  }
+  return summary;
+}
+
+function positiveClassIndex(settings: Settings, labels: readonly string[]): number {
+  const positive = settings.positiveClass;
+  if (positive === undefined) return 1;
+  const index = typeof positive === 'string' ? labels.indexOf(positive) : positive;
+  if (!Number.isInteger(index) || index < 0 || index >= labels.length) {
+    fail(
+      `option "positiveClass" is ${JSON.stringify(positive)}; pass a class index below ${labels.length} or one of the class labels (${labels.join(', ')})`,
+    );
+  }
+  return index;
+}

@@ -1,0 +1,72 @@
+import type { InferenceSession } from 'onnxruntime-common';
+import * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { instrument } from './instrument.js';
+import { createTestSession, identityModel, tensorOf } from './test-support/onnx-model-builder.js';
+import { startMemoryRun } from './test-support/test-run.js';
+
+let session: InferenceSession;
+beforeAll(async () => {
+  session = await createTestSession(identityModel({ width: 2 }));
+});
+afterAll(() => session.release());
+
+describe('instrument', () => {
+  it('records the latency of every run() call at step = call index, outputs unchanged', async () => {
+    const { run, sink } = startMemoryRun();
+    const instrumented = instrument(session, run);
+    const feeds = { input: tensorOf([[1, 2]]) };
+    for (let call = 0; call < 3; call++) {
+      const outputs = await instrumented.run(feeds);
+      expect([...(outputs.scores!.data as Float32Array)]).toEqual([1, 2]);
+    }
+    await run.end();
+    const latencies = sink.metrics('inference/latency (ms)');
+    expect(latencies.map((event) => event.step)).toEqual([0, 1, 2]);
+    for (const event of latencies) expect(event.value).toBeGreaterThan(0);
+  });
+
+  it('behaves as the session: names, metadata, instanceof, fetches; the original is untouched', async () => {
+    const { run, sink } = startMemoryRun();
+    const instrumented = instrument(session, run, { prefix: 'serving/model-a' });
+    expect(instrumented.inputNames).toEqual(['input']);
+    expect(instrumented.outputNames).toEqual(['scores']);
+    expect(instrumented.inputMetadata).toEqual(session.inputMetadata);
+    expect(instrumented).toBeInstanceOf(ort.InferenceSession);
+    const outputs = await instrumented.run({ input: tensorOf([[3, 4]]) }, ['scores']);
+    expect(Object.keys(outputs)).toEqual(['scores']);
+    await session.run({ input: tensorOf([[3, 4]]) });
+    await run.end();
+    expect(sink.metrics('serving/model-a/latency (ms)')).toHaveLength(1);
+    expect(Object.hasOwn(session, 'run')).toBe(false);
+  });
+
+  it('measures with the clock around the call, and records nothing for a call that throws', async () => {
+    const { run, sink } = startMemoryRun();
+    let fail = false;
+    const fake = {
+      inputNames: [],
+      outputNames: [],
+      run: async () => {
+        if (fail) throw new Error('Session already disposed.');
+        return {};
+      },
+    } as unknown as InferenceSession;
+    const clock = [10, 12.5];
+    vi.spyOn(performance, 'now').mockImplementation(() => clock.shift() ?? 0);
+    const instrumented = instrument(fake, run);
+    await instrumented.run({});
+    vi.restoreAllMocks();
+    fail = true;
+    await expect(instrumented.run({})).rejects.toThrow('Session already disposed.');
+    await run.end();
+    expect(sink.metrics('inference/latency (ms)').map((event) => event.value)).toEqual([2.5]);
+  });
+
+  it('refuses what is not a session or a run, and a bad prefix', () => {
+    const { run } = startMemoryRun();
+    expect(() => instrument({} as never, run)).toThrow(/needs an InferenceSession/);
+    expect(() => instrument(session, {} as never)).toThrow(/needs a run/);
+    expect(() => instrument(session, run, { prefix: 'a:b' })).toThrow(/contains ":"/);
+  });
+});

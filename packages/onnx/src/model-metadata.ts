@@ -1,0 +1,119 @@
+/**
+ * What a run records about the evaluated model: its inputs and outputs (from the session), its
+ * header (IR version, producer, opsets, operators, from the model's bytes) and, for a file, its
+ * size and SHA-256.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
+import type { InferenceSession } from 'onnxruntime-common';
+import { createMemoryByteSource, openFileByteSource } from './byte-source.js';
+import { readModelProto } from './model-proto.js';
+
+/** A session as far as its metadata goes; `inputMetadata`/`outputMetadata` arrived in onnxruntime 1.20. */
+type SessionDescription = Pick<InferenceSession, 'inputNames' | 'outputNames'> &
+  Partial<Pick<InferenceSession, 'inputMetadata' | 'outputMetadata'>>;
+
+export interface ModelMetadataResult {
+  /** Plain params: `{ path, fileName, sizeBytes, sha256, irVersion, producer, opsets, graph, inputs, outputs, ... }`. */
+  metadata: Record<string, unknown>;
+  /** What could not be read, in words (the evaluation goes on without it). */
+  problems: string[];
+}
+
+/**
+ * Describes the model behind `session`. `model` is the file path or bytes it was created from;
+ * without it only the inputs and outputs are known.
+ */
+export async function collectModelMetadata(
+  session: SessionDescription,
+  model?: string | Uint8Array,
+): Promise<ModelMetadataResult> {
+  const metadata: Record<string, unknown> = {};
+  const problems: string[] = [];
+  if (typeof model === 'string') {
+    metadata.path = model;
+    metadata.fileName = basename(model);
+  }
+  if (model !== undefined) {
+    try {
+      Object.assign(metadata, await sizeAndHash(model));
+    } catch (error) {
+      problems.push(`cannot read ${describeModel(model)} (${errorText(error)})`);
+    }
+    try {
+      Object.assign(metadata, await readHeader(model));
+    } catch (error) {
+      problems.push(`cannot read the ONNX header of ${describeModel(model)} (${errorText(error)})`);
+    }
+  }
+  metadata.inputs = describeValues(session.inputNames, session.inputMetadata);
+  metadata.outputs = describeValues(session.outputNames, session.outputMetadata);
+  return { metadata, problems };
+}
+
+async function sizeAndHash(
+  model: string | Uint8Array,
+): Promise<{ sizeBytes: number; sha256: string }> {
+  const hash = createHash('sha256');
+  if (typeof model !== 'string') {
+    hash.update(model);
+    return { sizeBytes: model.byteLength, sha256: hash.digest('hex') };
+  }
+  let sizeBytes = 0;
+  for await (const chunk of createReadStream(model)) {
+    hash.update(chunk as Buffer);
+    sizeBytes += (chunk as Buffer).length;
+  }
+  return { sizeBytes, sha256: hash.digest('hex') };
+}
+
+async function readHeader(model: string | Uint8Array): Promise<Record<string, unknown>> {
+  const source =
+    typeof model === 'string' ? await openFileByteSource(model) : createMemoryByteSource(model);
+  try {
+    const proto = await readModelProto(source);
+    const header: Record<string, unknown> = {};
+    if (proto.irVersion !== undefined) header.irVersion = proto.irVersion;
+    if (proto.producerName !== undefined || proto.producerVersion !== undefined) {
+      header.producer = { name: proto.producerName ?? '', version: proto.producerVersion ?? '' };
+    }
+    if (proto.domain) header.domain = proto.domain;
+    if (proto.modelVersion !== undefined) header.modelVersion = proto.modelVersion;
+    header.opsets = proto.opsets;
+    header.graph = {
+      ...(proto.graphName !== undefined && { name: proto.graphName }),
+      nodes: proto.nodeCount,
+      operators: proto.operators,
+    };
+    if (Object.keys(proto.metadata).length > 0) header.metadata = proto.metadata;
+    return header;
+  } finally {
+    await source.close();
+  }
+}
+
+/** `{ features: { type: 'float32', shape: ['batch', 4] } }`; symbolic dimensions stay names. */
+function describeValues(
+  names: readonly string[],
+  metadata: readonly InferenceSession.ValueMetadata[] | undefined,
+): Record<string, Record<string, unknown>> {
+  const described: Record<string, Record<string, unknown>> = {};
+  for (const name of names) described[name] = {};
+  const values: readonly InferenceSession.ValueMetadata[] = Array.isArray(metadata) ? metadata : [];
+  for (const value of values) {
+    if (typeof value?.name !== 'string') continue;
+    described[value.name] = value.isTensor
+      ? { type: String(value.type), shape: [...value.shape] }
+      : { type: 'non-tensor' };
+  }
+  return described;
+}
+
+function describeModel(model: string | Uint8Array): string {
+  return typeof model === 'string' ? model : `the model bytes (${model.byteLength} bytes)`;
+}
+
+function errorText(error: unknown): string {
+  return (error as NodeJS.ErrnoException)?.code ?? (error as Error)?.message ?? String(error);
+}

@@ -1,0 +1,177 @@
+/**
+ * The Studio sink's configuration, resolved in the reference client's order: an explicit option
+ * first, then the environment variables in their order, then a default. Only what can be known at
+ * once is resolved here; git is read later, in the background (see studio-identity.ts).
+ */
+import { isAbsolute, resolve } from 'node:path';
+
+/** Where DVC Studio lives (its older addresses, studio.dvc.ai and studio.iterative.ai, redirect). */
+export const DEFAULT_STUDIO_URL = 'https://studio.datachain.ai';
+/** The live-experiments endpoint, joined to the base like a URL. */
+export const DEFAULT_STUDIO_ENDPOINT = 'api/live';
+/** The run folder when neither the option nor LIVESTEP_DIR names one (as @livestep/core). */
+const DEFAULT_RUN_DIRECTORY = 'livestep';
+/**
+ * DVC_STUDIO_OFFLINE is true when it starts with one of these (the reference matches the pattern
+ * from the start of the value): "1", "y", "yes", "true", any case.
+ */
+const OFFLINE_PATTERN = /^(1|y|yes|true)/i;
+/** LIVESTEP_ALLOW_INSECURE_HTTP is true for these values (as @livestep/core reads it). */
+const TRUTHY_PATTERN = /^(1|y|yes|true|on)$/i;
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+export interface StudioConfigInput {
+  offline?: boolean;
+  token?: string;
+  url?: string;
+  endpoint?: string;
+  repoUrl?: string;
+  baselineSha?: string;
+  experimentName?: string;
+  directory?: string;
+  workingDirectory?: string;
+  allowInsecureHttp?: boolean;
+}
+
+export interface StudioConfig {
+  offline: boolean;
+  /** Undefined only when no token was found (the sink is then not created from the environment). */
+  token: string | undefined;
+  /** `POST` goes here. */
+  endpointUrl: URL;
+  /** From the option or the environment; undefined: read the git remote later. */
+  repoUrl: string | undefined;
+  /** From the option (already checked); undefined: git HEAD, else DVC_EXP_BASELINE_REV, else zeros. */
+  baselineSha: string | undefined;
+  /** DVC_EXP_BASELINE_REV, used when git has no HEAD. */
+  baselineFromEnvironment: string | undefined;
+  /** The option, else DVC_EXP_NAME; undefined: the run's name. */
+  experimentName: string | undefined;
+  /** The run folder, absolute. */
+  directory: string;
+  /** Where git is asked. */
+  workingDirectory: string;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : undefined;
+}
+
+function isLoopback(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
+
+/** DVC_STUDIO_OFFLINE read the reference's way. */
+export function isOfflineValue(value: string | undefined): boolean {
+  return value !== undefined && OFFLINE_PATTERN.test(value.trim());
+}
+
+/**
+ * Joins the base URL and the endpoint as a URL join does (`new URL(endpoint, base)`): a base
+ * without a trailing `/` loses its last path segment (`https://host/studio` + `api/live` ->
+ * `https://host/api/live`; `https://host/studio/` + `api/live` -> `https://host/studio/api/live`).
+ * Throws a clear error naming the variable to fix.
+ */
+export function resolveStudioEndpoint(
+  base: string,
+  endpoint: string = DEFAULT_STUDIO_ENDPOINT,
+  allowInsecureHttp = false,
+): URL {
+  let baseUrl: URL;
+  try {
+    baseUrl = new URL(base);
+  } catch {
+    throw new TypeError(
+      `livestep: the DVC Studio URL ${JSON.stringify(base)} (DVC_STUDIO_URL or options.url) is not a URL; use e.g. ${DEFAULT_STUDIO_URL}`,
+    );
+  }
+  if (baseUrl.protocol !== 'http:' && baseUrl.protocol !== 'https:') {
+    throw new TypeError(
+      `livestep: the DVC Studio URL (DVC_STUDIO_URL or options.url) must be http or https, got ${baseUrl.protocol}`,
+    );
+  }
+  if (baseUrl.username || baseUrl.password) {
+    throw new TypeError(
+      'livestep: the DVC Studio URL (DVC_STUDIO_URL or options.url) must not contain credentials; put the token in DVC_STUDIO_TOKEN',
+    );
+  }
+  if (baseUrl.protocol === 'http:' && !isLoopback(baseUrl.hostname) && !allowInsecureHttp) {
+    throw new TypeError(
+      `livestep: refusing plain http to DVC Studio at ${baseUrl.hostname}: the token would cross the network in clear text; use https, or set LIVESTEP_ALLOW_INSECURE_HTTP=1 to allow it`,
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(endpoint, baseUrl);
+  } catch {
+    throw new TypeError(
+      `livestep: the DVC Studio endpoint ${JSON.stringify(endpoint)} (STUDIO_ENDPOINT or options.endpoint) cannot be joined to ${baseUrl.origin}; use e.g. ${DEFAULT_STUDIO_ENDPOINT}`,
+    );
+  }
+  if (url.origin !== baseUrl.origin) {
+    throw new TypeError(
+      `livestep: the DVC Studio endpoint ${JSON.stringify(endpoint)} (STUDIO_ENDPOINT or options.endpoint) points away from ${baseUrl.origin}; give a path such as ${DEFAULT_STUDIO_ENDPOINT}`,
+    );
+  }
+  return url;
+}
+
+/**
+ * A baseline sha as Studio wants it: lowercased, 40 characters of [0-9a-h] (the reference's
+ * check). Returns undefined for anything else.
+ */
+export function normalizeBaselineSha(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const lowered = value.trim().toLowerCase();
+  return /^[0-9a-h]{40}$/.test(lowered) ? lowered : undefined;
+}
+
+/** Resolves the options against the environment, in the reference client's order. */
+export function resolveStudioConfig(
+  input: StudioConfigInput,
+  environment: NodeJS.ProcessEnv,
+): StudioConfig {
+  const offline = input.offline ?? isOfflineValue(environment.DVC_STUDIO_OFFLINE);
+  const token =
+    nonEmpty(input.token) ??
+    nonEmpty(environment.DVC_STUDIO_TOKEN) ??
+    nonEmpty(environment.STUDIO_TOKEN);
+  const allowInsecureHttp =
+    input.allowInsecureHttp ?? TRUTHY_PATTERN.test(environment.LIVESTEP_ALLOW_INSECURE_HTTP ?? '');
+  const endpointUrl = resolveStudioEndpoint(
+    nonEmpty(input.url) ?? nonEmpty(environment.DVC_STUDIO_URL) ?? DEFAULT_STUDIO_URL,
+    nonEmpty(input.endpoint) ?? nonEmpty(environment.STUDIO_ENDPOINT) ?? DEFAULT_STUDIO_ENDPOINT,
+    allowInsecureHttp,
+  );
+  const repoUrl =
+    nonEmpty(input.repoUrl) ??
+    nonEmpty(environment.DVC_EXP_GIT_REMOTE) ??
+    nonEmpty(environment.DVC_STUDIO_REPO_URL) ??
+    nonEmpty(environment.STUDIO_REPO_URL);
+  let baselineSha: string | undefined;
+  if (input.baselineSha !== undefined) {
+    baselineSha = normalizeBaselineSha(input.baselineSha);
+    if (baselineSha === undefined) {
+      throw new TypeError(
+        `livestep: options.baselineSha ${JSON.stringify(input.baselineSha)} is not a 40-character commit sha; pass the full sha of the baseline commit (git rev-parse HEAD)`,
+      );
+    }
+  }
+  const workingDirectory = resolve(input.workingDirectory ?? process.cwd());
+  const directoryOption =
+    nonEmpty(input.directory) ?? nonEmpty(environment.LIVESTEP_DIR) ?? DEFAULT_RUN_DIRECTORY;
+  return {
+    offline,
+    token,
+    endpointUrl,
+    repoUrl,
+    baselineSha,
+    baselineFromEnvironment: nonEmpty(environment.DVC_EXP_BASELINE_REV),
+    experimentName: nonEmpty(input.experimentName) ?? nonEmpty(environment.DVC_EXP_NAME),
+    directory: isAbsolute(directoryOption)
+      ? directoryOption
+      : resolve(workingDirectory, directoryOption),
+    workingDirectory,
+  };
+}

@@ -1,0 +1,542 @@
+/**
+ * The DVC Studio sink: streams a run to Studio's api/live as the reference client (dvclive) does,
+ * and better:
+ *
+ * - `send` only folds the batch into the run's state and wakes a background poster, so the
+ *   dispatcher (and training) never waits on Studio.
+ * - The poster posts strictly in order: `start` once, then `data` bodies (the summary first, then
+ *   the plots, chunked to Studio's limits; what does not fit goes in the next request), and `done`
+ *   when the run ends, also when it failed or was interrupted. Nothing is posted after `done`.
+ * - A data post carries only the rows Studio has not acknowledged: a row counts as delivered only
+ *   after a 200, so a data body stays the same size however long the run grows.
+ * - Rate limits, server errors, timeouts and network failures are retried with exponential backoff
+ *   and jitter (Retry-After wins); one refused body is counted and later posts go on; a refused
+ *   token stops posting. Warnings are throttled, never one per step.
+ * - The token goes only into the Authorization header; it is removed from anything shown.
+ */
+import {
+  type Batch,
+  backoffDelay,
+  type DropReason,
+  parseRetryAfter,
+  type RetryPolicy,
+  type Sink,
+  type SinkDeliveryState,
+} from '@livestep/core';
+import {
+  type PlotLimits,
+  type PlotSource,
+  STUDIO_PLOT_LIMITS,
+  takePlotChunk,
+} from './plot-chunks.js';
+import {
+  type BodyContext,
+  dataPlotsBodyParts,
+  dataSummaryBody,
+  doneBody,
+  startBody,
+  studioPath,
+} from './studio-bodies.js';
+import { resolveStudioConfig, type StudioConfig, type StudioConfigInput } from './studio-config.js';
+import { type IdentityResult, resolveStudioIdentity } from './studio-identity.js';
+import { postToStudio } from './studio-request.js';
+import {
+  DEFAULT_MAX_UNACKNOWLEDGED_ROWS,
+  type SeriesRows,
+  StudioRunState,
+  type WholePlot,
+} from './studio-run-state.js';
+
+/**
+ * Backoff between retries: 1 s doubling to 60 s, ±20% jitter. Studio is a shared service, so a
+ * client backs off further than for a local server; a minute between tries still finds it soon
+ * after an outage. A Retry-After longer than 5 minutes is cut to that.
+ */
+export const DEFAULT_STUDIO_RETRY_POLICY: Readonly<RetryPolicy> = {
+  initialDelayMs: 1_000,
+  multiplier: 2,
+  maxDelayMs: 60_000,
+  jitter: 0.2,
+  maxRetryAfterMs: 300_000,
+};
+/**
+ * One request is abandoned (and retried) after this long. The reference waits 30 s to connect and
+ * 5 s to read; one overall limit of 30 s covers both, for bodies of up to 29 MB on slow uplinks.
+ */
+export const DEFAULT_STUDIO_REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * At most one data post per this interval while the run goes on (flush and end post at once).
+ * DVCLive posts every step, which for a fast loop is hundreds a second; a second is live enough
+ * for a chart and keeps a shared service's load independent of the loop's speed.
+ */
+export const DEFAULT_STUDIO_POST_INTERVAL_MS = 1_000;
+/** At close, this much of the deadline is kept for `done`, so a slow data backlog cannot leave a run "running". */
+const DONE_RESERVE_MS = 3_000;
+/** The experiment's name if no batch ever named the run (a batch always does; this is a guard). */
+const FALLBACK_EXPERIMENT_NAME = 'livestep-run';
+/** How often flush() and close() look again while delivery goes on. */
+const IDLE_POLL_MS = 50;
+/** "Studio is failing, retrying" is said at most this often, however often an outage starts again. */
+const RETRY_WARNING_INTERVAL_MS = 10 * 60_000;
+
+export interface StudioSinkOptions extends StudioConfigInput {
+  /** The Studio access token; default DVC_STUDIO_TOKEN, else STUDIO_TOKEN. Sent only as `Authorization: token …`. */
+  token?: string;
+  /** Studio's base URL; default DVC_STUDIO_URL, else https://studio.datachain.ai. */
+  url?: string;
+  /** The endpoint joined to `url` like a URL; default STUDIO_ENDPOINT, else `api/live`. */
+  endpoint?: string;
+  /** The repository as Studio knows it; default DVC_EXP_GIT_REMOTE, DVC_STUDIO_REPO_URL, STUDIO_REPO_URL, else the git remote. */
+  repoUrl?: string;
+  /** The commit the experiment starts from; default git HEAD, else DVC_EXP_BASELINE_REV, else 40 zeros. */
+  baselineSha?: string;
+  /** The experiment's name in Studio; default DVC_EXP_NAME (set by `dvc exp run`), else the run's name. */
+  experimentName?: string;
+  /** The run folder, whose DVCLive-layout paths Studio files the plots under; default LIVESTEP_DIR, else `livestep`. */
+  directory?: string;
+  /** Where git is asked and relative folders start; default the current working directory. */
+  workingDirectory?: string;
+  /** Post nothing (default DVC_STUDIO_OFFLINE). */
+  offline?: boolean;
+  /** Allow plain http to a host that is not loopback (default LIVESTEP_ALLOW_INSECURE_HTTP). */
+  allowInsecureHttp?: boolean;
+  /** The fetch to use (default globalThis.fetch). */
+  fetch?: typeof fetch;
+  /** Per request (default 30 s). */
+  requestTimeoutMs?: number;
+  retryPolicy?: Partial<RetryPolicy>;
+  /** Least time between two data posts while the run goes on (default 1 s). */
+  postIntervalMs?: number;
+  /** Rows held for Studio before the oldest are dropped and counted (default 500,000). */
+  maxUnacknowledgedRows?: number;
+  /** Studio's request limits (default: 200 plots, 10 MB a plot, 29 MB a body); smaller for tests. */
+  plotLimits?: Partial<PlotLimits>;
+  /** The environment to read DVC_STUDIO_* and LIVESTEP_DIR from (default process.env). */
+  environment?: NodeJS.ProcessEnv;
+  /** Where warnings go (default process.emitWarning). Never gets the token. */
+  onWarning?: (message: string) => void;
+}
+
+function defaultWarning(message: string): void {
+  process.emitWarning(message, { type: 'LivestepWarning' });
+}
+
+/** A wait that ends early when `signal` aborts. Unref'd: a retry alone must not keep a finished script alive. */
+function sleep(milliseconds: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, milliseconds);
+    timer.unref();
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done);
+  });
+}
+
+/** Data points in a batch (what a disabled sink counts as failed). */
+function dataEventCount(batch: Batch): number {
+  let count = 0;
+  for (const event of batch.events) {
+    if (event.kind === 'metric' || event.kind === 'plot' || event.kind === 'image') count++;
+  }
+  return count;
+}
+
+function offlineSink(): Sink {
+  return { name: 'studio:offline', send() {} };
+}
+
+/**
+ * A sink that streams the run to DVC Studio. Reads what the options leave out from the
+ * environment (DVC_STUDIO_TOKEN, DVC_STUDIO_URL, DVC_STUDIO_REPO_URL, ...). Throws a clear error
+ * when there is no token or a setting is malformed; when offline (DVC_STUDIO_OFFLINE), returns a
+ * sink that posts nothing.
+ */
+export function createStudioSink(options: StudioSinkOptions = {}): Sink {
+  const environment = options.environment ?? process.env;
+  const config = resolveStudioConfig(options, environment);
+  if (config.offline) return offlineSink();
+  if (config.token === undefined) {
+    throw new TypeError(
+      'livestep: the DVC Studio sink needs an access token; set DVC_STUDIO_TOKEN (or STUDIO_TOKEN), or pass { token }. Studio makes one under Settings > Access tokens',
+    );
+  }
+  return createPostingSink(config, config.token, options);
+}
+
+function createPostingSink(config: StudioConfig, token: string, options: StudioSinkOptions): Sink {
+  const post = options.fetch ?? globalThis.fetch;
+  const policy: RetryPolicy = { ...DEFAULT_STUDIO_RETRY_POLICY, ...options.retryPolicy };
+  const limits: PlotLimits = { ...STUDIO_PLOT_LIMITS, ...options.plotLimits };
+  if (limits.maxBodyBytes < limits.maxPlotBytes + 1024) {
+    throw new TypeError(
+      `livestep: plotLimits.maxBodyBytes (${limits.maxBodyBytes}) must exceed plotLimits.maxPlotBytes (${limits.maxPlotBytes}) by at least 1024 bytes, so every plot fits in some request`,
+    );
+  }
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_STUDIO_REQUEST_TIMEOUT_MS;
+  const postIntervalMs = options.postIntervalMs ?? DEFAULT_STUDIO_POST_INTERVAL_MS;
+  const url = config.endpointUrl;
+
+  /** Removes the token from anything that will be shown, in case a server or a message echoes it. */
+  const redact = (text: string) => text.split(token).join('[redacted]');
+  const emit = options.onWarning ?? defaultWarning;
+  const warned = new Set<string>();
+  const warnOnce = (key: string, message: string) => {
+    if (warned.has(key)) return;
+    warned.add(key);
+    emit(redact(message));
+  };
+  let lastRetryWarningAt = Number.NEGATIVE_INFINITY;
+
+  const failedByReason: Partial<Record<DropReason, number>> = {};
+  let lastError: string | undefined;
+  const countFailed = (reason: DropReason, count: number) => {
+    if (count > 0) failedByReason[reason] = (failedByReason[reason] ?? 0) + count;
+  };
+
+  const state = new StudioRunState({
+    maxUnacknowledgedRows: options.maxUnacknowledgedRows ?? DEFAULT_MAX_UNACKNOWLEDGED_ROWS,
+    maxPlotBytes: limits.maxPlotBytes,
+    onDrop: (reason, count, key, message) => {
+      countFailed(reason, count);
+      lastError = redact(message);
+      warnOnce(key, message);
+    },
+  });
+
+  // Git answers in the background, asked at the first batch; the first post waits for it, the run never does.
+  let identity: IdentityResult | undefined;
+  /** Identity and name, once git answered and the first batch named the run. */
+  let context: BodyContext | undefined;
+  let identityReady: Promise<void> | undefined;
+  const resolveIdentity = () =>
+    resolveStudioIdentity(config).then(
+      (result) => {
+        identity = result;
+      },
+      (error: unknown) => {
+        identity = {
+          error: `livestep: the DVC Studio identity could not be resolved: ${String(error)}`,
+        };
+      },
+    );
+
+  /** A config error or a refused token: nothing more can be posted in this process. */
+  let disabled = false;
+  let disabledReason: DropReason = 'send_error';
+  let started = false;
+  let startFinished = false;
+  let postedSummaryVersion = 0;
+  let closing = false;
+  let doneFinished = false;
+  let closed: Promise<void> | undefined;
+  let lastDataPostAt = Number.NEGATIVE_INFINITY;
+  let hurrying = 0;
+  let looping = false;
+  let loopDone: Promise<void> = Promise.resolve();
+  const stopData = new AbortController();
+  let wakeSleep: (() => void) | undefined;
+  let idleWaiters: Array<() => void> = [];
+
+  const summaryDirty = () => state.summaryVersion !== postedSummaryVersion;
+  const dataPending = () =>
+    state.pendingCount() + (started && !startFinished ? 1 : 0) + (summaryDirty() ? 1 : 0);
+  const pending = () => {
+    if (disabled) return 0;
+    return dataPending() + (closing && startFinished && !doneFinished ? 1 : 0);
+  };
+
+  function wakeIdle(): void {
+    const waiters = idleWaiters;
+    idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  function disable(reason: DropReason, message: string, key: string): void {
+    disabled = true;
+    disabledReason = reason;
+    lastError = redact(message);
+    countFailed(reason, state.discardPending());
+    warnOnce(key, message);
+    stopData.abort();
+  }
+
+  /** Posts one body until Studio takes it, refuses it for good, or posting stops. */
+  async function deliver(
+    body: string,
+    what: 'start' | 'data' | 'plots' | 'done',
+    signal: AbortSignal,
+    deadline = Number.POSITIVE_INFINITY,
+  ): Promise<'delivered' | 'rejected' | 'stopped'> {
+    for (let failures = 0; ; ) {
+      if (signal.aborted || disabled) return 'stopped';
+      const timeoutMs = Math.min(requestTimeoutMs, deadline - Date.now());
+      if (timeoutMs <= 0) return 'stopped';
+      const outcome = await postToStudio({ fetch: post, url, token, body, timeoutMs, signal });
+      switch (outcome.verdict) {
+        case 'delivered':
+          return 'delivered';
+        case 'rejected':
+          lastError = redact(outcome.reason);
+          warnOnce(
+            `rejected:${what}:${outcome.status}`,
+            `livestep: DVC Studio refused a ${what} post (${outcome.reason}); it is counted as failed and later posts go on`,
+          );
+          return 'rejected';
+        case 'unauthorized':
+          disable(
+            'rejected',
+            `livestep: DVC Studio refused the token (${outcome.reason}); nothing more is sent to Studio in this run. Set DVC_STUDIO_TOKEN to a valid Studio access token (Settings > Access tokens)`,
+            'unauthorized',
+          );
+          return 'stopped';
+        case 'retry': {
+          if (signal.aborted) return 'stopped';
+          failures++;
+          lastError = redact(outcome.reason);
+          if (Date.now() - lastRetryWarningAt >= RETRY_WARNING_INTERVAL_MS) {
+            lastRetryWarningAt = Date.now();
+            emit(
+              redact(
+                `livestep: DVC Studio did not take a post (${outcome.reason}); retrying with backoff, the data is kept meanwhile`,
+              ),
+            );
+          }
+          const retryAfter = parseRetryAfter(outcome.retryAfter);
+          const wait =
+            retryAfter === undefined
+              ? backoffDelay(failures, policy)
+              : Math.min(retryAfter, policy.maxRetryAfterMs);
+          if (Date.now() + wait >= deadline) return 'stopped';
+          await sleep(wait, signal);
+        }
+      }
+    }
+  }
+
+  /** Waits the post interval, unless a flush or the end wants everything now. */
+  function pause(milliseconds: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, milliseconds);
+      timer.unref();
+      const onAbort = () => done();
+      stopData.signal.addEventListener('abort', onAbort);
+      wakeSleep = done;
+      function done() {
+        clearTimeout(timer);
+        stopData.signal.removeEventListener('abort', onAbort);
+        wakeSleep = undefined;
+        resolve();
+      }
+    });
+  }
+
+  async function postPlots(context: BodyContext): Promise<void> {
+    state.beginCycle();
+    while (!stopData.signal.aborted && !disabled) {
+      const sources: PlotSource[] = [];
+      const owners: Array<SeriesRows | WholePlot> = [];
+      for (const series of state.series.values()) {
+        const available = Math.min(series.quota, series.rows.length);
+        if (available === 0) continue;
+        sources.push({
+          kind: 'rows',
+          path: studioPath(context, series.path),
+          rows: series.rows,
+          available,
+        });
+        owners.push(series);
+      }
+      for (const plot of state.wholePlots.values()) {
+        if (!plot.inCycle) continue;
+        sources.push({
+          kind: 'whole',
+          path: studioPath(context, plot.path),
+          value: plot.value,
+          valueBytes: plot.valueBytes,
+        });
+        owners.push(plot);
+      }
+      if (sources.length === 0) return;
+      const { opening, closing: end } = dataPlotsBodyParts(context, state);
+      const chunk = takePlotChunk(
+        sources,
+        Buffer.byteLength(opening) + Buffer.byteLength(end),
+        limits,
+      );
+      if (chunk.plots === 0) {
+        // Cannot happen with limits that passed the check above; never loop on it anyway.
+        settle(owners[0]!, 1, 'rejected');
+        continue;
+      }
+      owners.forEach((owner, index) => {
+        if ('rows' in owner) owner.sending = chunk.taken[index]!;
+      });
+      const outcome = await deliver(`${opening}${chunk.json}${end}`, 'plots', stopData.signal);
+      if (outcome === 'stopped') {
+        for (const owner of owners) if ('rows' in owner) owner.sending = 0;
+        return;
+      }
+      owners.forEach((owner, index) => {
+        const taken = chunk.taken[index]!;
+        if (taken > 0) settle(owner, taken, outcome);
+      });
+    }
+  }
+
+  function settle(
+    owner: SeriesRows | WholePlot,
+    count: number,
+    outcome: 'delivered' | 'rejected',
+  ): void {
+    if (outcome === 'rejected') countFailed('rejected', count);
+    if ('rows' in owner) state.removeRows(owner, count);
+    else state.removeWholePlot(owner);
+  }
+
+  async function postData(context: BodyContext): Promise<void> {
+    const version = state.summaryVersion;
+    const outcome = await deliver(dataSummaryBody(context, state), 'data', stopData.signal);
+    if (outcome === 'stopped') return;
+    if (outcome === 'rejected') countFailed('rejected', 1);
+    postedSummaryVersion = version;
+    await postPlots(context);
+  }
+
+  async function loop(): Promise<void> {
+    looping = true;
+    try {
+      identityReady ??= resolveIdentity();
+      if (identity === undefined) await identityReady;
+      if (identity === undefined || 'error' in identity) {
+        disable('send_error', identity?.error ?? 'livestep: no DVC Studio identity', 'identity');
+        return;
+      }
+      context ??= {
+        identity: identity.identity,
+        name: config.experimentName ?? state.runName ?? FALLBACK_EXPERIMENT_NAME,
+      };
+      while (!stopData.signal.aborted && !disabled) {
+        if (!startFinished) {
+          const outcome = await deliver(startBody(context, state), 'start', stopData.signal);
+          if (outcome === 'stopped') return;
+          startFinished = true;
+          continue;
+        }
+        if (state.pendingCount() === 0 && !summaryDirty()) return;
+        const wait = lastDataPostAt + postIntervalMs - Date.now();
+        if (wait > 0 && hurrying === 0 && !closing) {
+          await pause(wait);
+          continue;
+        }
+        lastDataPostAt = Date.now();
+        await postData(context);
+      }
+    } catch (error) {
+      lastError = redact(error instanceof Error ? error.message : String(error));
+      warnOnce(`loop:${lastError}`, `livestep: the DVC Studio sink stopped posting: ${lastError}`);
+    } finally {
+      looping = false;
+      wakeIdle();
+    }
+  }
+
+  function kick(): void {
+    if (looping || disabled || stopData.signal.aborted || !started) return;
+    loopDone = loop();
+  }
+
+  /** Waits until `isSettled()`, or the deadline passed. A ref'd timer: while waiting, delivery keeps the process alive. */
+  async function waitUntil(isSettled: () => boolean, deadline: number): Promise<void> {
+    while (!isSettled() && Date.now() < deadline) {
+      kick();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(
+          resolve,
+          Math.min(IDLE_POLL_MS, Math.max(0, deadline - Date.now())),
+        );
+        idleWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  async function close(deadline: number): Promise<void> {
+    closing = true;
+    hurrying++;
+    wakeSleep?.();
+    const reserve = Math.min(DONE_RESERVE_MS, Math.max(0, deadline - Date.now()) / 2);
+    await waitUntil(() => disabled || dataPending() === 0, deadline - reserve);
+    // Stop data posting (an in-flight request is aborted), so `done` is the last thing posted.
+    stopData.abort();
+    await loopDone;
+    if (disabled) return;
+    const left = state.discardPending() + (summaryDirty() ? 1 : 0);
+    if (left > 0) {
+      countFailed('send_error', left);
+      lastError ??= 'the run ended before DVC Studio acknowledged everything';
+      warnOnce(
+        'left_at_close',
+        `livestep: the run ended before DVC Studio acknowledged ${left} metric rows and plots (last error: ${lastError}); they are not in Studio, the run folder has them`,
+      );
+    }
+    if (!startFinished || context === undefined) {
+      doneFinished = true;
+      return;
+    }
+    const outcome = await deliver(
+      doneBody(context, state.ending, redact),
+      'done',
+      AbortSignal.timeout(Math.max(1, deadline - Date.now())),
+      deadline,
+    );
+    doneFinished = true;
+    if (outcome !== 'delivered') {
+      countFailed(outcome === 'rejected' ? 'rejected' : 'send_error', 1);
+      warnOnce(
+        'done_not_delivered',
+        `livestep: DVC Studio did not take the end of the run (${lastError ?? 'no answer before the deadline'}); it may show the experiment as running`,
+      );
+    }
+  }
+
+  return {
+    name: `studio:${url.origin}`,
+    // Folds the batch into the state and returns at once: the dispatcher never waits on Studio.
+    send(batch) {
+      if (disabled || closing) {
+        countFailed(disabled ? disabledReason : 'logged_after_end', dataEventCount(batch));
+        return;
+      }
+      started = true;
+      state.apply(batch);
+      kick();
+    },
+    async flush({ deadline }) {
+      hurrying++;
+      wakeSleep?.();
+      try {
+        await waitUntil(() => disabled || pending() === 0, deadline);
+      } finally {
+        hurrying--;
+      }
+    },
+    close({ deadline }) {
+      closed ??= close(deadline);
+      return closed;
+    },
+    report(): SinkDeliveryState {
+      const report: SinkDeliveryState = {
+        pending: pending(),
+        failedByReason: { ...failedByReason },
+      };
+      if (lastError !== undefined) report.lastError = lastError;
+      return report;
+    },
+  };
+}
