@@ -7,7 +7,7 @@
  * A target passes when `value <= limit`. `level` is "target" (a miss fails `run-all --check`)
  * or "goal" (reported, never fails a run).
  */
-import { openSync, readSync, closeSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 /** The prefix run-all.mjs looks for on a benchmark's stdout. */
 export const RESULT_PREFIX = 'RESULT ';

@@ -15,8 +15,9 @@ export const DEFAULT_FLUSH_INTERVAL_MS = 250;
 /** Seal a batch when it holds this many events, so one request or write stays a sensible size. */
 export const DEFAULT_MAX_BATCH_EVENTS = 1_000;
 /**
- * Events a sink may have waiting before data points are dropped (and counted). About 100 bytes an
- * event, this bounds a stuck sink's memory to some tens of megabytes.
+ * Events a sink may have waiting before data points are dropped (and counted). About 190 bytes an
+ * event in memory (measured by bench/src/stuck-sink-memory.mjs), this bounds a stuck sink's queue
+ * to about 50 MB.
  */
 export const DEFAULT_MAX_QUEUED_EVENTS = 250_000;
 
@@ -50,6 +51,16 @@ export class Dispatcher {
     );
   }
 
+  /**
+   * False when every sink's queue is full: a data point would be dropped by all of them, so the
+   * caller need not build it. Cheap: a loop over the (few) lanes.
+   */
+  hasRoomForData(): boolean {
+    const unsealed = this.events.length;
+    for (const lane of this.lanes) if (lane.hasRoom(unsealed)) return true;
+    return this.lanes.length === 0;
+  }
+
   push(event: RunEvent): void {
     const events = this.events;
     events.push(event);
@@ -79,7 +90,10 @@ export class Dispatcher {
 
   /** Counts events that never entered the pipeline (e.g. logged after the run ended). */
   countDropped(reason: DropReason, count: number): void {
-    for (const lane of this.lanes) lane.countFailed(reason, count);
+    for (const lane of this.lanes) {
+      if (reason === 'queue_overflow') lane.countOverflow(count);
+      else lane.countFailed(reason, count);
+    }
   }
 
   /** Seals, waits until every sink took every batch (or the timeout passed), then flushes the sinks. */
@@ -103,7 +117,10 @@ export class Dispatcher {
         if (await lane.waitUntilIdle(deadline)) await lane.closeSink(deadline);
       }),
     );
-    return this.report();
+    const report = this.report();
+    // A run object may live on after end(); a stuck sink's queue must not.
+    for (const lane of this.lanes) lane.abandon();
+    return report;
   }
 
   /** Last resort at process exit: hands what is still queued to the sinks that can store it synchronously. */
@@ -128,8 +145,9 @@ function isRunDescription(event: RunEvent): boolean {
 /** Waits for a promise until an absolute deadline; resolves true if it settled in time. */
 function settlesBefore(promise: Promise<unknown>, deadline: number): Promise<boolean> {
   return new Promise((resolve) => {
+    // Ref'd on purpose: code awaiting flush() or end() must get its answer, even when a stuck
+    // sink holds nothing else open; the deadline bounds the wait.
     const timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
-    timer.unref();
     promise.then(
       () => {
         clearTimeout(timer);
@@ -168,15 +186,20 @@ class SinkLane {
     ready.then(start, start);
   }
 
+  hasRoom(unsealedEvents: number): boolean {
+    return this.queuedEvents + unsealedEvents < this.maxQueuedEvents;
+  }
+
+  /** After the final deadline: forget what could not be delivered (it stays counted as pending). */
+  abandon(): void {
+    this.queue.length = 0;
+  }
+
   enqueue(batch: Batch): void {
     let accepted = batch;
     if (this.queuedEvents + batch.events.length > this.maxQueuedEvents) {
       const kept = batch.events.filter(isRunDescription);
-      this.countFailed('queue_overflow', batch.events.length - kept.length);
-      this.warnOnce(
-        'queue_overflow',
-        `livestep: sink "${this.sink.name}" is not keeping up; more than ${this.maxQueuedEvents} events are waiting, so new data points are dropped (and counted) until it catches up`,
-      );
+      this.countOverflow(batch.events.length - kept.length);
       if (kept.length === 0) return;
       accepted = { ...batch, events: kept };
     }
@@ -221,6 +244,14 @@ class SinkLane {
         this.sending = false;
         this.pump();
       });
+  }
+
+  countOverflow(count: number): void {
+    this.countFailed('queue_overflow', count);
+    this.warnOnce(
+      'queue_overflow',
+      `livestep: sink "${this.sink.name}" is not keeping up; more than ${this.maxQueuedEvents} events are waiting, so new data points are dropped (and counted) until it catches up`,
+    );
   }
 
   countFailed(reason: DropReason, count: number): void {

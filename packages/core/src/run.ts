@@ -348,6 +348,14 @@ export class Run implements AsyncDisposable {
       if (options.step !== undefined) step = checkStep(options.step, `metric "${name}"`);
       if (options.labels !== undefined) labels = checkLabels(options.labels, `metric "${name}"`);
     }
+    if (!this.dispatcher.hasRoomForData()) {
+      // Every sink is full and would drop the point: count it without building it, so a stuck
+      // sink costs neither time nor garbage. The summary stays right.
+      this.seq++;
+      if (labels === undefined) this.latestValues.set(name, encoded);
+      this.dispatcher.countDropped('queue_overflow', 1);
+      return;
+    }
     const seq = this.seq++;
     const event: MetricEvent = {
       id: this.eventId(seq),
