@@ -8,6 +8,12 @@
  *   await run.end();
  */
 export { type ConfusionMatrixOptions, confusionMatrix } from './confusion-matrix.js';
+export {
+  calibrationCurve,
+  DEFAULT_CALIBRATION_BINS,
+  precisionRecallCurve,
+  rocCurve,
+} from './curves.js';
 export { createDefaultSinks, stateDirectoryFor } from './default-sinks.js';
 export {
   backoffDelay,

@@ -44,8 +44,16 @@ class UnrefSingleBar extends cliProgress.SingleBar {
   }
 }
 
-/** The bar's text for a state; `bar` is the drawn bar (used only when the total is known). */
-export function formatBarLine(snapshot: ProgressSnapshot, bar: string, suffix = ''): string {
+/**
+ * The bar's text for a state; `bar` is the drawn bar (used only when the total is known), and
+ * `outcome` how the loop ended, for the last redraw.
+ */
+export function formatBarLine(
+  snapshot: ProgressSnapshot,
+  bar: string,
+  outcome?: LoopOutcome,
+): string {
+  const suffix = outcome === undefined ? '' : SUFFIX_BY_OUTCOME[outcome];
   const prefix = snapshot.description === undefined ? '' : `${snapshot.description} `;
   const metrics = formatMetrics(snapshot.metrics);
   const tail = metrics === '' ? suffix : ` ${metrics}${suffix}`;
@@ -55,7 +63,7 @@ export function formatBarLine(snapshot: ProgressSnapshot, bar: string, suffix = 
     return `${prefix}${formatCount(snapshot.count, undefined)} [${elapsed}, ${rate}]${tail}`;
   }
   const percent = snapshot.total === 0 ? 100 : Math.floor((100 * snapshot.count) / snapshot.total);
-  const eta = suffix === '' ? `<${formatDuration(snapshot.etaMs)}` : '';
+  const eta = outcome === undefined ? `<${formatDuration(snapshot.etaMs)}` : '';
   return `${prefix}${String(percent).padStart(3)}%|${bar}| ${snapshot.count}/${snapshot.total} [${elapsed}${eta}, ${rate}]${tail}`;
 }
 
@@ -72,7 +80,7 @@ export function createProgressBar(settings: ProgressReporterSettings): ProgressR
           write: (text: string) => settings.stream.write(text),
         };
   let lastDrawAt = Number.NEGATIVE_INFINITY;
-  let final: { snapshot: ProgressSnapshot; suffix: string } | undefined;
+  let final: { snapshot: ProgressSnapshot; outcome: LoopOutcome } | undefined;
 
   const bar = new UnrefSingleBar({
     stream: stream as NodeJS.WritableStream,
@@ -96,7 +104,7 @@ export function createProgressBar(settings: ProgressReporterSettings): ProgressR
           ? 1
           : Math.min(1, snapshot.count / snapshot.total);
       const drawn = cliProgress.Format.BarFormat(progress, options);
-      const line = formatBarLine(snapshot, drawn, final?.suffix);
+      const line = formatBarLine(snapshot, drawn, final?.outcome);
       const width = Math.max(1, (params.maxWidth || DEFAULT_COLUMNS) - RIGHT_MARGIN);
       return line.length > width ? line.slice(0, width) : line;
     },
@@ -108,7 +116,7 @@ export function createProgressBar(settings: ProgressReporterSettings): ProgressR
       if (now - lastDrawAt >= REDRAW_INTERVAL_MS) bar.render();
     },
     finish(outcome, count, now) {
-      final = { snapshot: meter.finalSnapshot(count, now), suffix: SUFFIX_BY_OUTCOME[outcome] };
+      final = { snapshot: meter.finalSnapshot(count, now), outcome };
       bar.stop();
     },
   };

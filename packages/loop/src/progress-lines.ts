@@ -29,7 +29,7 @@ const SUFFIX_BY_OUTCOME: Record<LoopOutcome, string> = {
 export function createProgressLines(settings: ProgressReporterSettings): ProgressReporter {
   const { stream, meter, readCount, lineIntervalMs } = settings;
   const total = meter.total;
-  const startedAt = performance.now();
+  const startedAt = meter.startedAt;
   let lastLineAt = startedAt;
   let lastMark = 0;
   let lines = 0;

@@ -24,7 +24,8 @@ export interface ProgressSnapshot {
 }
 
 export class ProgressMeter {
-  private readonly startedAt: number;
+  /** When the loop started (performance.now() time). */
+  readonly startedAt: number;
   private rate: number | undefined;
   private rateCount = 0;
   private rateAt: number;

@@ -240,12 +240,13 @@ export abstract class LoopBase {
   private endOwnRun(status: RunStatus, options: EndOptions = {}): Promise<FlushReport> {
     if (this.ending !== undefined) return this.ending;
     const run = this.run;
-    if (this.stoppedEarly !== undefined && !run.ended) {
+    // Completed though the loop was left early: say so (a failed run carries its error instead).
+    if (this.stoppedEarly !== undefined && status === 'completed' && !run.ended) {
       const { count, step } = this.stoppedEarly;
       const of = this.total === undefined ? '' : ` of ${this.total}`;
       run.annotate(
         `loop stopped early, in iteration ${count}${of} (break, return, or an exception the program caught)`,
-        { step, level: status === 'completed' ? 'info' : 'warning' },
+        { step },
       );
     }
     this.ending = run.end(status, options);

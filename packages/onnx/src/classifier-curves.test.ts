@@ -1,10 +1,13 @@
+import { calibrationCurve, precisionRecallCurve, rocCurve } from '@livestep/core';
 import { describe, expect, it } from 'vitest';
-import {
-  calibrationRows,
-  classifierCurves,
-  precisionRecallRows,
-  rocRows,
-} from './classifier-curves.js';
+import { classifierCurves } from './classifier-curves.js';
+
+// The rows come from @livestep/core's curves; these pin them on hand-checked cases.
+const rocRows = (positives: boolean[], scores: number[]) => rocCurve(positives, scores).rows;
+const precisionRecallRows = (positives: boolean[], scores: number[]) =>
+  precisionRecallCurve(positives, scores).rows;
+const calibrationRows = (positives: boolean[], scores: number[], bins?: number) =>
+  calibrationCurve(positives, scores, bins === undefined ? {} : { bins }).rows;
 
 // Scores 0.9 (positive), 0.8 (negative), 0.8 (positive: tied), 0.1 (negative); 2 of each.
 // Thresholds from the top: >= 0.9 -> tp 1, fp 0; >= 0.8 -> tp 2, fp 1; >= 0.1 -> tp 2, fp 2.

@@ -1,106 +1,11 @@
 /**
- * ROC, precision-recall and calibration curves as plot rows, in the shape and order of
- * @livestep/core's curve functions (scikit-learn's, and so DVCLive's): one curve per positive
- * class, binary or one-vs-rest.
- *
- * Core's `rocCurve`, `precisionRecallCurve` and `calibrationCurve` are not exported from its
- * public entry yet; these compute the same rows and can be swapped for them when they are.
+ * The ROC, precision-recall and calibration curves of a classifier, from @livestep/core's curve
+ * functions (scikit-learn's, and so DVCLive's): one set for a binary classifier, one set per
+ * class against the rest for a multi-class one.
  */
-import type { PlotInput, PlotRow } from '@livestep/core';
+import { calibrationCurve, type PlotInput, precisionRecallCurve, rocCurve } from '@livestep/core';
 
-/** Bins of a calibration curve: scikit-learn's calibration_curve default, as in core. */
-export const DEFAULT_CALIBRATION_BINS = 5;
-
-interface ThresholdCounts {
-  threshold: number;
-  truePositives: number;
-  falsePositives: number;
-}
-
-/** Cumulative true and false positives at each distinct score, highest score first. */
-function countsByThreshold(
-  positives: ArrayLike<boolean>,
-  scores: ArrayLike<number>,
-): { points: ThresholdCounts[]; positives: number; negatives: number } {
-  const order = Array.from({ length: scores.length }, (_, index) => index).sort(
-    (left, right) => scores[right]! - scores[left]!,
-  );
-  const points: ThresholdCounts[] = [];
-  let truePositives = 0;
-  let falsePositives = 0;
-  order.forEach((sample, rank) => {
-    if (positives[sample]) truePositives++;
-    else falsePositives++;
-    const next = order[rank + 1];
-    // Equal scores pass a threshold together: one point after the last of them.
-    if (next === undefined || scores[next] !== scores[sample]) {
-      points.push({ threshold: scores[sample]!, truePositives, falsePositives });
-    }
-  });
-  return { points, positives: truePositives, negatives: falsePositives };
-}
-
-const ratio = (count: number, total: number) => (total === 0 ? 0 : count / total);
-
-/** Rows {fpr, tpr, threshold}: (0, 0) at threshold "inf", then one per distinct score, highest first. */
-export function rocRows(positives: ArrayLike<boolean>, scores: ArrayLike<number>): PlotRow[] {
-  const counts = countsByThreshold(positives, scores);
-  return [
-    { fpr: 0, tpr: 0, threshold: 'inf' },
-    ...counts.points.map((point) => ({
-      fpr: ratio(point.falsePositives, counts.negatives),
-      tpr: ratio(point.truePositives, counts.positives),
-      threshold: point.threshold,
-    })),
-  ];
-}
-
-/** Rows {precision, recall, threshold}: one per distinct score, lowest threshold first. */
-export function precisionRecallRows(
-  positives: ArrayLike<boolean>,
-  scores: ArrayLike<number>,
-): PlotRow[] {
-  const counts = countsByThreshold(positives, scores);
-  return counts.points
-    .map((point) => {
-      const predicted = point.truePositives + point.falsePositives;
-      return {
-        precision: predicted === 0 ? 1 : point.truePositives / predicted,
-        recall: ratio(point.truePositives, counts.positives),
-        threshold: point.threshold,
-      };
-    })
-    .reverse();
-}
-
-/**
- * Rows {prob_true, prob_pred}: scores in `bins` equal-width bins over [0, 1]; per non-empty bin,
- * the fraction of positives and the mean score.
- */
-export function calibrationRows(
-  positives: ArrayLike<boolean>,
-  scores: ArrayLike<number>,
-  bins = DEFAULT_CALIBRATION_BINS,
-): PlotRow[] {
-  const sums = new Float64Array(bins);
-  const positiveCounts = new Float64Array(bins);
-  const counts = new Float64Array(bins);
-  for (let index = 0; index < scores.length; index++) {
-    const bin = Math.min(Math.max(Math.floor(scores[index]! * bins), 0), bins - 1);
-    sums[bin]! += scores[index]!;
-    counts[bin]!++;
-    if (positives[index]) positiveCounts[bin]!++;
-  }
-  const rows: PlotRow[] = [];
-  for (let bin = 0; bin < bins; bin++) {
-    if (counts[bin] === 0) continue;
-    rows.push({
-      prob_true: positiveCounts[bin]! / counts[bin]!,
-      prob_pred: sums[bin]! / counts[bin]!,
-    });
-  }
-  return rows;
-}
+export { DEFAULT_CALIBRATION_BINS } from '@livestep/core';
 
 export interface ClassCurves {
   /** The positive class's index. */
@@ -130,21 +35,15 @@ export function classifierCurves(
     for (let row = 0; row < targets.length; row++) {
       scores[row] = probabilities[row * classes + positiveClass]!;
     }
+    // Softmax can round a probability a hair past 1: keep calibration's input in [0, 1].
+    const probabilitiesInRange = scores.map((score) => Math.min(1, Math.max(0, score)));
     return {
       positiveClass,
-      roc: { kind: 'roc', rows: rocRows(positives, scores), x: 'fpr', y: 'tpr' },
-      precisionRecall: {
-        kind: 'pr',
-        rows: precisionRecallRows(positives, scores),
-        x: 'recall',
-        y: 'precision',
-      },
-      calibration: {
-        kind: 'calibration',
-        rows: calibrationRows(positives, scores, options.calibrationBins),
-        x: 'prob_pred',
-        y: 'prob_true',
-      },
+      roc: rocCurve(positives, scores),
+      precisionRecall: precisionRecallCurve(positives, scores),
+      calibration: calibrationCurve(positives, probabilitiesInRange, {
+        ...(options.calibrationBins !== undefined && { bins: options.calibrationBins }),
+      }),
     };
   });
 }

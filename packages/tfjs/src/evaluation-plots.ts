@@ -4,10 +4,9 @@
  * sigmoid unit, or two classes) get one plot of each; multi-class models get one confusion
  * matrix and one-vs-rest ROC and PR curves per class (`roc/<class>`, `precision_recall/<class>`).
  */
-import { confusionMatrix, type PlotInput } from '@livestep/core';
+import { confusionMatrix, type PlotInput, precisionRecallCurve, rocCurve } from '@livestep/core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { precisionRecallCurve, rocCurve } from './classifier-curves.js';
 
 export type EvaluationPlot = 'confusion' | 'roc' | 'pr';
 

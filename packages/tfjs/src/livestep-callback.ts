@@ -231,9 +231,9 @@ export class LivestepCallback extends Callback {
     if (run === undefined) return;
     try {
       const values = await readLogs(logs);
-      const metrics: Record<string, number> = {};
-      for (const [key, value] of values) metrics[this.names.batch(key)] = value;
-      run.logMetrics(metrics, { step });
+      // One call per value: logMetrics would validate every name twice on this hot path.
+      const options = { step };
+      for (const [key, value] of values) run.logMetric(this.names.batch(key), value, options);
     } catch (error) {
       await this.fail(error);
       throw error;

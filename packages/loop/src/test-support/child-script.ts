@@ -1,0 +1,80 @@
+/**
+ * Scenarios run as real processes: a small ES module that imports the built package (dist), so
+ * exit hooks, uncaught exceptions and terminals behave exactly as for a user.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseJsonl, type RunEvent } from '@livestep/core';
+
+const packageFolder = resolve(import.meta.dirname, '..', '..');
+export const builtPackage = join(packageFolder, 'dist', 'index.js');
+/** Core's ES module build as this package resolves it, so the child and the package share one copy. */
+const builtCore = join(packageFolder, 'node_modules', '@livestep', 'core', 'dist', 'index.js');
+/** A child that must exit by itself; a hang fails the test instead of timing it out. */
+const CHILD_DEADLINE_MS = 20_000;
+
+export interface ChildOutcome {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Every event the run recorded in `journal` (a JSONL file the script's sink writes). */
+  events: RunEvent[];
+}
+
+export function assertBuilt(): void {
+  if (!existsSync(builtPackage)) {
+    throw new Error(`build @livestep/loop first (npx tsup): ${builtPackage} is missing`);
+  }
+}
+
+/**
+ * Runs `body` as an ES module with `track`, `trackEach`, `time`, `startTimer` (the built package)
+ * and `createJsonlSink`, `startRun` (core) imported, and `journal`, a JSONL sink to record into.
+ * `terminal: true` runs it under `script`, in a pseudo-terminal (stdout then has both streams).
+ */
+export function runChildScript(
+  body: string,
+  options: { terminal?: boolean } = {},
+): Promise<ChildOutcome> {
+  const folder = mkdtempSync(join(tmpdir(), 'livestep-loop-'));
+  const journalPath = join(folder, 'run.jsonl');
+  const script = join(folder, 'scenario.mjs');
+  writeFileSync(
+    script,
+    `import { startTimer, time, track, trackEach } from ${JSON.stringify(pathToFileURL(builtPackage).href)};
+import { createJsonlSink, startRun } from ${JSON.stringify(pathToFileURL(builtCore).href)};
+const journal = createJsonlSink({ path: ${JSON.stringify(journalPath)} });
+${body}
+`,
+  );
+  const [command, args] = options.terminal
+    ? ['script', ['-qfec', `${JSON.stringify(process.execPath)} ${JSON.stringify(script)}`, '/dev/null']]
+    : [process.execPath, [script]];
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command as string, args as string[], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    const killer = setTimeout(() => child.kill('SIGKILL'), CHILD_DEADLINE_MS);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      const events = existsSync(journalPath)
+        ? parseJsonl(readFileSync(journalPath, 'utf8')).flatMap((record) => record.events)
+        : [];
+      resolvePromise({ code, signal, stdout, stderr, events });
+    });
+  });
+}
