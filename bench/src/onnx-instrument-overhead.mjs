@@ -6,15 +6,12 @@
 // The session uses onnxruntime's default options, as `InferenceSession.create(path)` gives them.
 //
 // Prints a table, then one line `RESULT <json>`: { name, metrics, targets: [{ name, value, limit, pass, level }] }.
-import { createRequire } from 'node:module';
 import { createNoopSink, startRun } from '@livestep/core';
+import { instrument } from '@livestep/onnx';
+import onnxProto from 'onnx-proto';
+import * as ort from 'onnxruntime-node';
 
-// bench/package.json does not (yet) depend on @livestep/onnx and onnxruntime-node; borrow them,
-// and onnx-proto for the model, from packages/onnx.
-const requireFromOnnx = createRequire(new URL('../../packages/onnx/package.json', import.meta.url));
-const ort = requireFromOnnx('onnxruntime-node');
-const { onnx } = requireFromOnnx('onnx-proto');
-const { instrument } = requireFromOnnx('@livestep/onnx');
+const { onnx } = onnxProto;
 
 const NAME = 'onnx-instrument-overhead';
 /**

@@ -13,42 +13,24 @@
  * a wall-time miss is the callback's or the neighbours'.
  * Prints a table, then one line `RESULT <json>`: { name, metrics, targets: [{ name, value, limit, pass, level }] }.
  */
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createNoopSink } from '@livestep/core';
+import { livestepCallback } from '@livestep/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { median, RESULT_PREFIX, round } from './lib/report.mjs';
 
 const SAMPLES = 2_000;
 const BATCH_SIZE = 8;
-/** One epoch per fit keeps the fits of a round close together in time (less drift between them). */
-const EPOCHS = 1;
+/**
+ * Three epochs per fit: the per-fit work (run start, params, model summary) is spread the way a real
+ * fit spreads it, while the fits of a round stay close together in time (less drift between them).
+ */
+const EPOCHS = 3;
 /** Rounds measured after the warm-up; each round holds one fit of every variant. */
-const ROUNDS = 25;
+const ROUNDS = 15;
 /** Rounds run first and thrown away: the JIT and tfjs's kernel caches warm up. */
 const WARMUP_ROUNDS = 3;
 const PER_EPOCH_LIMIT = 1.02;
 const EVERY_BATCH_LIMIT = 1.1;
-
-/**
- * @tensorflow/tfjs and @livestep/tfjs are resolved as this package's dependencies when it has
- * them, else from packages/tfjs (which has both), so the benchmark runs before bench/package.json
- * lists them. One copy of tfjs either way: the callback is checked with instanceof.
- */
-async function importFromBenchOrPackage(specifier, packageFallback) {
-  try {
-    return await import(specifier);
-  } catch (error) {
-    if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error;
-    return import(pathToFileURL(packageFallback()).href);
-  }
-}
-const tfjsPackage = createRequire(new URL('../../packages/tfjs/package.json', import.meta.url));
-const tf = await importFromBenchOrPackage('@tensorflow/tfjs', () =>
-  tfjsPackage.resolve('@tensorflow/tfjs'),
-);
-const { livestepCallback } = await importFromBenchOrPackage('@livestep/tfjs', () =>
-  fileURLToPath(new URL('../../packages/tfjs/dist/index.js', import.meta.url)),
-);
 
 const VARIANTS = [
   { name: 'none', callbacks: () => [] },

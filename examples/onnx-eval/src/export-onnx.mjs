@@ -10,13 +10,11 @@
 //   node src/export-onnx.mjs                          both models in models/ (*.weights.json -> *.onnx)
 //   node src/export-onnx.mjs <weights.json> <out.onnx>
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+// Only this export step needs onnx-proto (a devDependency); evaluating the models does not.
+import onnxProto from 'onnx-proto';
 
-// onnx-proto is a devDependency of @livestep/onnx; the example borrows it from there, since only
-// this export step (not the evaluation) needs it.
-const require = createRequire(new URL('../../../packages/onnx/package.json', import.meta.url));
-const { onnx } = require('onnx-proto');
+const { onnx } = onnxProto;
 
 export const WEIGHTS_FORMAT = 'livestep-dense-classifier/1';
 /** Opset 13: Gemm, Relu and Softmax over the last axis; every onnxruntime >= 1.8 runs it. */
