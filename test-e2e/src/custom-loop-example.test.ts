@@ -28,6 +28,17 @@ const EXPECTED_FILES = [
   'plots/metrics/eval/loss.tsv',
   'plots/metrics/train/accuracy.tsv',
   'plots/metrics/train/loss.tsv',
+  // System metrics (track() with systemMetrics, the GPU left out), as DVCLive names them.
+  'plots/metrics/system/cpu/count.tsv',
+  'plots/metrics/system/cpu/parallelization (%).tsv',
+  'plots/metrics/system/cpu/usage (%).tsv',
+  'plots/metrics/system/event-loop/delay/p99 (ms).tsv',
+  'plots/metrics/system/process/cpu/usage (%).tsv',
+  'plots/metrics/system/process/heap/used (GB).tsv',
+  'plots/metrics/system/process/ram/rss (GB).tsv',
+  'plots/metrics/system/ram/total (GB).tsv',
+  'plots/metrics/system/ram/usage (%).tsv',
+  'plots/metrics/system/ram/usage (GB).tsv',
   'plots/sklearn/confusion_matrix.json',
 ].sort();
 
@@ -242,6 +253,7 @@ describe('examples/custom-loop', () => {
     expect(metrics).toEqual({
       train: { loss: lastValue(rows['train/loss']), accuracy: lastValue(rows['train/accuracy']) },
       eval: { loss: lastValue(rows['eval/loss']), accuracy: lastValue(rows['eval/accuracy']) },
+      system: expect.any(Object),
       step: epochs - 1,
     });
 

@@ -2,16 +2,19 @@
 // A training loop you wrote yourself, recorded with livestep: softmax (multinomial logistic)
 // regression on the Iris flowers, trained by mini-batch gradient descent in plain JavaScript.
 //
-// It shows the whole Run API a custom loop needs: `startRun` with the run's params, one step per
-// epoch (`logMetrics` then `nextStep`), a confusion matrix at the end and `await run.end()`.
-// The run is written in DVCLive's layout to LIVESTEP_DIR (default ./livestep), so `dvc plots show`
-// and `dvc metrics show` read it. Everything is seeded: every run prints the same numbers.
+// It shows what a custom loop needs: `startRun` with the run's params, the epoch loop wrapped in
+// `track()` from @livestep/loop (each epoch is one step; a progress bar on a terminal; CPU, memory
+// and event-loop metrics under DVCLive's `system/...` names), a confusion matrix at the end and
+// `await run.end()`. The run is written in DVCLive's layout to LIVESTEP_DIR (default ./livestep),
+// so `dvc plots show` and `dvc metrics show` read it. Everything is seeded: every run prints the
+// same numbers (the system metrics aside).
 //
 //   node src/train.mjs              (or: pnpm --filter ./examples/custom-loop start)
 //   EPOCHS=5 node src/train.mjs     fewer epochs, for a quick try
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { confusionMatrix, readEnvironmentConfig, startRun } from '@livestep/core';
+import { track } from '@livestep/loop';
 
 const LEARNING_RATE = 0.2;
 const EPOCHS = readEpochs(process.env.EPOCHS, 60);
@@ -153,22 +156,26 @@ const run = startRun({
   },
 });
 
+// Epoch i is step i; logging through `epochs` also shows the values in the progress bar (on a
+// terminal; in a log, a line now and then once the loop runs for more than a few seconds). The
+// loop records into our run and leaves it open: we end it below, after the confusion matrix.
+// This model trains on the CPU, so the GPU is not asked about; leave `gpu` out to record it.
+const epochs = track(EPOCHS, { run, description: 'train', systemMetrics: { gpu: false } });
 let trainMetrics;
 let evalMetrics;
-for (let epoch = 0; epoch < EPOCHS; epoch++) {
+for (const _epoch of epochs) {
   const order = shuffle([...training], random);
   for (let start = 0; start < order.length; start += BATCH_SIZE) {
     descend(order.slice(start, start + BATCH_SIZE));
   }
   trainMetrics = evaluate(training);
   evalMetrics = evaluate(validation);
-  run.logMetrics({
+  epochs.logMetrics({
     'train/loss': trainMetrics.loss,
     'train/accuracy': trainMetrics.accuracy,
     'eval/loss': evalMetrics.loss,
     'eval/accuracy': evalMetrics.accuracy,
   });
-  run.nextStep();
 }
 
 const actual = validation.map((sample) => sample.y);
@@ -193,6 +200,7 @@ if (disabled) {
   const project = resolve(runFolder, '..');
   console.log(`Written to ${runFolder} (DVCLive's layout):`);
   console.log('  metrics.json, params.yaml, plots/metrics/{train,eval}/{loss,accuracy}.tsv,');
+  console.log('  plots/metrics/system/... (CPU, memory, event loop),');
   console.log(
     `  plots/sklearn/confusion_matrix.json, and ${join(project, 'dvc.yaml')} pointing at them`,
   );

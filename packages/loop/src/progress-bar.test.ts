@@ -35,7 +35,9 @@ describe('the progress bar on a terminal (a stream with isTTY)', () => {
     const lines = redraws(output);
     expect(lines[0]).toBe(`train   0%|${'░'.repeat(20)}| 0/30 [00:00<?, ? it/s]`);
     expect(lines.at(-1)).toMatch(
-      new RegExp(`^train 100%\\|${'█'.repeat(20)}\\| 30/30 \\[00:00, \\d+\\.\\d+ it/s\\] train/loss=0\\.03333$`),
+      new RegExp(
+        `^train 100%\\|${'█'.repeat(20)}\\| 30/30 \\[00:00, \\d+\\.\\d+ it/s\\] train/loss=0\\.03333$`,
+      ),
     );
     const middle = lines.slice(1, -1);
     expect(middle.length).toBeGreaterThan(0);
@@ -145,7 +147,9 @@ for (const step of loop) {
     // ~320 ms: the first draw, a few redraws from the loop itself, and the last.
     expect(lines.length).toBeGreaterThanOrEqual(3);
     expect(lines[0]).toMatch(/^train +0%\|░{20}\| 0\/40 /);
-    expect(lines.at(-1)).toMatch(/^train 100%\|█{20}\| 40\/40 \[00:00, [\d.]+ it\/s\] train\/loss=0\.025$/);
+    expect(lines.at(-1)).toMatch(
+      /^train 100%\|█{20}\| 40\/40 \[00:00, [\d.]+ it\/s\] train\/loss=0\.025$/,
+    );
     expect(output.endsWith('\r\n')).toBe(true);
   });
 

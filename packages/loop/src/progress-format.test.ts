@@ -37,9 +37,14 @@ describe('progress formatting', () => {
     expect(formatMetricValue(0)).toBe('0');
     expect(formatMetricValue(Number.NaN)).toBe('nan');
     expect(formatMetricValue(Number.NEGATIVE_INFINITY)).toBe('-inf');
-    expect(formatMetrics(new Map([['train/loss', 0.5], ['eval/accuracy', 0.91]]))).toBe(
-      'train/loss=0.5 eval/accuracy=0.91',
-    );
+    expect(
+      formatMetrics(
+        new Map([
+          ['train/loss', 0.5],
+          ['eval/accuracy', 0.91],
+        ]),
+      ),
+    ).toBe('train/loss=0.5 eval/accuracy=0.91');
   });
 
   it('counts with and without a total', () => {

@@ -10,7 +10,8 @@ const INTERVAL_MS = 1_000;
 function linesReporter(total: number | undefined) {
   const stream = captureStream();
   const metrics = new Map<string, number>();
-  const startedAt = performance.now();
+  // A whole number: start + 1000 must be exactly 1000 later (fractions of performance.now() are not).
+  const startedAt = 10_000;
   const meter = new ProgressMeter('train', total, metrics, startedAt);
   let count = 0;
   const reporter = createProgressLines({
@@ -47,7 +48,9 @@ describe('plain progress lines (not a TTY)', () => {
     lines.finish(3_000, 1000, 'completed');
     const printed = lines.lines();
     expect(printed).toHaveLength(3);
-    expect(printed[0]).toMatch(/^train 100\/1000 \(10%\) \| \d+\.\d+ it\/s \| 00:01<00:\d\d \| train\/loss=0\.25$/);
+    expect(printed[0]).toMatch(
+      /^train 100\/1000 \(10%\) \| \d+\.\d+ it\/s \| 00:01<00:\d\d \| train\/loss=0\.25$/,
+    );
     expect(printed[1]).toMatch(/^train 210\/1000 \(21%\) /);
     expect(printed[2]).toBe('train 1000/1000 (100%) | 333.3 it/s | 00:03 | train/loss=0.25 | done');
     expect(lines.stream.text()).not.toMatch(/[\u001b\r]/);
@@ -70,7 +73,9 @@ describe('plain progress lines (not a TTY)', () => {
   it('says how the loop ended on the last line', () => {
     const stopped = linesReporter(100);
     stopped.finish(2_000, 40, 'stopped');
-    expect(stopped.lines()).toEqual([expect.stringMatching(/^train 40\/100 \(40%\) .* \| stopped early$/)]);
+    expect(stopped.lines()).toEqual([
+      expect.stringMatching(/^train 40\/100 \(40%\) .* \| stopped early$/),
+    ]);
     const failed = linesReporter(100);
     failed.finish(2_000, 40, 'failed');
     expect(failed.lines()[0]).toMatch(/\| failed$/);

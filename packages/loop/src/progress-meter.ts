@@ -46,7 +46,9 @@ export class ProgressMeter {
     if (window >= MIN_RATE_WINDOW_MS && count >= this.rateCount) {
       const reading = ((count - this.rateCount) * 1000) / window;
       this.rate =
-        this.rate === undefined ? reading : RATE_SMOOTHING * reading + (1 - RATE_SMOOTHING) * this.rate;
+        this.rate === undefined
+          ? reading
+          : RATE_SMOOTHING * reading + (1 - RATE_SMOOTHING) * this.rate;
       this.rateCount = count;
       this.rateAt = now;
     }

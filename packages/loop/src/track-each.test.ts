@@ -4,7 +4,9 @@ import { startTestRun, testRunOptions } from './test-support/test-run.js';
 import { trackEach } from './track-each.js';
 
 const statuses = (sink: MemorySink) =>
-  sink.events.filter((event): event is DoneEvent => event.kind === 'done').map((event) => event.status);
+  sink.events
+    .filter((event): event is DoneEvent => event.kind === 'done')
+    .map((event) => event.status);
 
 async function* batches(count: number): AsyncGenerator<number> {
   for (let index = 0; index < count; index++) {

@@ -16,11 +16,8 @@ import type { AsyncTrackedLoop, TrackedLoop } from './tracked-loop.js';
 /** The loop handed to the body: log through it to see the values in the progress. */
 export type AnyTrackedLoop<T> = TrackedLoop<T> | AsyncTrackedLoop<T>;
 
-/** The body of a `trackEach()` loop: return (or resolve to) `false` to stop early. */
-export type LoopBody<T> = (
-  item: T,
-  loop: AnyTrackedLoop<T>,
-) => void | boolean | Promise<void | boolean>;
+/** The body of a `trackEach()` loop: return (or resolve to) `false` to stop early; anything else goes on. */
+export type LoopBody<T> = (item: T, loop: AnyTrackedLoop<T>) => unknown;
 
 /**
  * Runs `body` for each value, one step each, and ends the loop's own run: `completed` when the
@@ -28,6 +25,16 @@ export type LoopBody<T> = (
  * when the body or the source throws. With `options.run`, that run is left open. Resolves with
  * the own run's delivery report (undefined with `options.run`).
  */
+export function trackEach(
+  count: number,
+  body: LoopBody<number>,
+  options?: TrackOptions,
+): Promise<FlushReport | undefined>;
+export function trackEach<T>(
+  source: Iterable<T> | AsyncIterable<T>,
+  body: LoopBody<T>,
+  options?: TrackOptions,
+): Promise<FlushReport | undefined>;
 export async function trackEach<T>(
   source: number | Iterable<T> | AsyncIterable<T>,
   body: LoopBody<T>,

@@ -249,7 +249,8 @@ describe('track(): how the loop ends decides the status of its own run', () => {
         closed = true;
       }
     }
-    for (const _ of track(source(), quiet)) break;
+    const { runOptions } = testRunOptions();
+    for (const _ of track(source(), { ...quiet, runOptions })) break;
     expect(closed).toBe(true);
   });
 });
@@ -348,7 +349,11 @@ describe('track(): system metrics', () => {
 
   it('samples from the iteration path in a loop that never yields', async () => {
     const { sink, runOptions } = testRunOptions();
-    const loop = track(50, { ...quiet, runOptions, systemMetrics: { intervalMs: 100, gpu: false } });
+    const loop = track(50, {
+      ...quiet,
+      runOptions,
+      systemMetrics: { intervalMs: 100, gpu: false },
+    });
     for (const _ of loop) {
       const until = performance.now() + 10;
       while (performance.now() < until) {
@@ -375,19 +380,43 @@ describe('track(): mistakes are named with their fix', () => {
   it.each([
     ['a negative count', () => track(-1), /count -1; pass a whole number >= 0/],
     ['a fractional count', () => track(2.5), /count 2\.5/],
-    ['an object that is not iterable', () => track({} as never), /got an object; pass a count, an array, or any iterable/],
+    [
+      'an object that is not iterable',
+      () => track({} as never),
+      /got an object; pass a count, an array, or any iterable/,
+    ],
     ['null', () => track(null as never), /got null/],
     ['a negative total', () => track(3, { total: -2 }), /option total got -2/],
-    ['an unknown progress mode', () => track(3, { progress: 'yes' as never }), /option progress got "yes"; use 'auto'/],
-    ['a stream without write()', () => track(3, { stream: {} as never }), /option stream got an object; pass a writable/],
-    ['systemMetrics neither boolean nor options', () => track(3, { systemMetrics: 'on' as never }), /option systemMetrics got the string "on"/],
-    ['a negative line interval', () => track(3, { lineIntervalMs: -1 }), /option lineIntervalMs got -1/],
+    [
+      'an unknown progress mode',
+      () => track(3, { progress: 'yes' as never }),
+      /option progress got "yes"; use 'auto'/,
+    ],
+    [
+      'a stream without write()',
+      () => track(3, { stream: {} as never }),
+      /option stream got an object; pass a writable/,
+    ],
+    [
+      'systemMetrics neither boolean nor options',
+      () => track(3, { systemMetrics: 'on' as never }),
+      /option systemMetrics got the string "on"/,
+    ],
+    [
+      'a negative line interval',
+      () => track(3, { lineIntervalMs: -1 }),
+      /option lineIntervalMs got -1/,
+    ],
     [
       'both run and runOptions',
       () => track(3, { run: startTestRun().run, runOptions: {} }),
       /both run and runOptions; .*pass one or the other/,
     ],
-    ['a run that is not a run', () => track(3, { run: {} as never }), /option run got an object; pass a run from startRun\(\)/],
+    [
+      'a run that is not a run',
+      () => track(3, { run: {} as never }),
+      /option run got an object; pass a run from startRun\(\)/,
+    ],
   ])('%s', (_label, call, message) => {
     expect(call).toThrow(message);
   });

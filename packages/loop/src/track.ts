@@ -103,7 +103,10 @@ function settingsFrom(options: TrackOptions, size: number | undefined): LoopSett
     );
   }
   const systemMetrics = options.systemMetrics ?? false;
-  if (typeof systemMetrics !== 'boolean' && (typeof systemMetrics !== 'object' || systemMetrics === null)) {
+  if (
+    typeof systemMetrics !== 'boolean' &&
+    (typeof systemMetrics !== 'object' || systemMetrics === null)
+  ) {
     throw new TypeError(
       `livestep: track() option systemMetrics got ${describe(systemMetrics)}; pass true, false or the monitor's options ({ intervalMs, gpu })`,
     );
@@ -116,7 +119,8 @@ function settingsFrom(options: TrackOptions, size: number | undefined): LoopSett
     progress: checkProgressMode(options.progress ?? 'auto'),
     stream: options.stream,
     lineIntervalMs,
-    systemMetrics: systemMetrics === false ? undefined : systemMetrics === true ? {} : systemMetrics,
+    systemMetrics:
+      systemMetrics === false ? undefined : systemMetrics === true ? {} : systemMetrics,
   };
 }
 

@@ -77,7 +77,7 @@ export abstract class LoopBase {
   /** `handedOut` at which the next check runs; never reached when there is nothing to check. */
   protected nextCheck = Number.POSITIVE_INFINITY;
   protected phase = READY;
-  /** The run's step counter, advanced once per iteration after the first. */
+  /** The run (given, or started on first use); its step advances once per iteration after the first. */
   protected ownRun: Run | undefined;
 
   private readonly settings: LoopSettings;

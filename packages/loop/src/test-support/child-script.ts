@@ -52,7 +52,10 @@ ${body}
 `,
   );
   const [command, args] = options.terminal
-    ? ['script', ['-qfec', `${JSON.stringify(process.execPath)} ${JSON.stringify(script)}`, '/dev/null']]
+    ? [
+        'script',
+        ['-qfec', `${JSON.stringify(process.execPath)} ${JSON.stringify(script)}`, '/dev/null'],
+      ]
     : [process.execPath, [script]];
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command as string, args as string[], {
