@@ -6,7 +6,7 @@
 // builds with turbo and then runs the task.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -58,11 +58,15 @@ function turbo(args) {
   must(pnpm(['exec', 'turbo', 'run', ...args]), `turbo run ${args.join(' ')}`);
 }
 
-/** Sums the JSON reports that every package's `vitest run` writes, so the run ends on one line. */
+/**
+ * Sums the JSON reports that every package's `vitest run` writes, so the run ends on one line, and
+ * repeats each failure under it: a CI log is often read from its tail only.
+ */
 function printTestTotals() {
   let passed = 0;
   let failed = 0;
   let skipped = 0;
+  const failures = [];
   const folders = ['packages', 'examples'].flatMap((group) =>
     existsSync(join(root, group))
       ? readdirSync(join(root, group)).map((name) => join(root, group, name))
@@ -76,7 +80,17 @@ function printTestTotals() {
     passed += totals.numPassedTests;
     failed += totals.numFailedTests;
     skipped += totals.numPendingTests + totals.numTodoTests;
+    for (const file of totals.testResults ?? []) {
+      for (const test of file.assertionResults ?? []) {
+        if (test.status !== 'failed') continue;
+        const message = (test.failureMessages ?? []).join('\n').split('\n').slice(0, 12);
+        failures.push(
+          [`FAILED ${relative(root, file.name)} > ${test.fullName}`, ...message].join('\n    '),
+        );
+      }
+    }
   }
+  for (const failure of failures) console.log(`\n${failure}`);
   console.log(`\nTests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
   return failed;
 }

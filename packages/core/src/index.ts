@@ -15,6 +15,7 @@ export {
   rocCurve,
 } from './curves.js';
 export { createDefaultSinks, stateDirectoryFor } from './default-sinks.js';
+export { abortableSleep } from './delivery/abortable-sleep.js';
 export {
   backoffDelay,
   DEFAULT_RETRY_POLICY,
@@ -30,6 +31,14 @@ export {
   DEFAULT_MAX_QUEUED_EVENTS,
 } from './dispatcher.js';
 export {
+  confusionSamples,
+  type DvclivePlotFile,
+  type DvcPlotProperties,
+  dvclivePlotFile,
+  metricSeriesName,
+  nestMetrics,
+} from './dvclive-layout.js';
+export {
   DEFAULT_DIRECTORY,
   type EnvironmentConfig,
   isTruthy,
@@ -39,6 +48,7 @@ export { collectGitInfo, redactRepositoryUrl } from './git-info.js';
 export { collectMachineInfo } from './machine-info.js';
 export { decodeMetricValue, encodeMetricValue } from './metric-value.js';
 export { assertValidName, explainBadName, type NamedThing } from './names.js';
+export { mergeParams } from './params.js';
 export { type PlotCell, type PlotInput, type PlotRow, REQUIRED_COLUMNS } from './plot-input.js';
 export * from './protocol.js';
 export {

@@ -5,15 +5,19 @@
  * acknowledgement. A data post sends only what is here, so its size depends on what was logged
  * since the previous post, never on the length of the run.
  */
-import type { Batch, MetricValue, PlotEvent, RunEvent, RunStatus } from '@livestep/core';
-import { stringifyJsonSafe } from './json-safe.js';
 import {
-  imagePath,
-  metricColumnName,
-  metricPlotPath,
+  type Batch,
+  type DvclivePlotFile,
+  dvclivePlotFile,
+  type MetricValue,
+  mergeParams,
   metricSeriesName,
-  toDataPlot,
-} from './plot-paths.js';
+  nestMetrics,
+  type RunEvent,
+  type RunStatus,
+} from '@livestep/core';
+import { stringifyJsonSafe } from './json-safe.js';
+import { imagePath, metricColumnName, metricPlotPath } from './plot-paths.js';
 
 /**
  * Rows held for Studio before the oldest are dropped (and counted): at ~60 bytes a row this keeps
@@ -56,34 +60,6 @@ export interface RunStateOptions {
   onDrop: (reason: StateDropReason, count: number, key: string, message: string) => void;
 }
 
-function setNested(target: Record<string, unknown>, name: string, value: MetricValue): void {
-  const segments = name.split('/');
-  let cursor = target;
-  for (const segment of segments.slice(0, -1)) {
-    const child = cursor[segment];
-    if (typeof child === 'object' && child !== null) cursor = child as Record<string, unknown>;
-    else {
-      const created: Record<string, unknown> = {};
-      cursor[segment] = created;
-      cursor = created;
-    }
-  }
-  const last = segments.at(-1)!;
-  if (typeof cursor[last] !== 'object' || cursor[last] === null) cursor[last] = value;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function mergeInto(target: Record<string, unknown>, update: Record<string, unknown>): void {
-  for (const [key, value] of Object.entries(update)) {
-    const existing = target[key];
-    if (isPlainObject(existing) && isPlainObject(value)) mergeInto(existing, value);
-    else target[key] = isPlainObject(value) ? structuredClone(value) : value;
-  }
-}
-
 export class StudioRunState {
   /** The run's name, from the first batch. */
   runName: string | undefined;
@@ -122,7 +98,7 @@ export class StudioRunState {
         if (event.message !== undefined) this.message = event.message;
         break;
       case 'params':
-        mergeInto(this.params, event.params);
+        mergeParams(this.params, event.params);
         this.hasParams = true;
         this.summaryVersion++;
         break;
@@ -150,14 +126,11 @@ export class StudioRunState {
         this.summaryVersion++;
         break;
       }
-      case 'plot':
-        this.setWholePlot(
-          this.plotValue(event),
-          event.step,
-          `plot "${event.name}"`,
-          toDataPlot('', event).path,
-        );
+      case 'plot': {
+        const file = dvclivePlotFile(event);
+        this.setWholePlot(this.plotValue(file), event.step, `plot "${event.name}"`, file.path);
         break;
+      }
       case 'image':
         if (event.bytes === undefined) break; // an image given by URI has no bytes to send
         this.setWholePlot(
@@ -183,10 +156,13 @@ export class StudioRunState {
     }
   }
 
-  private plotValue(event: PlotEvent): string {
-    const plot = toDataPlot('', event);
-    const body: Record<string, unknown> = { data: plot.rows };
-    if (Object.keys(plot.properties).length > 0) body.props = plot.properties;
+  /**
+   * A plot as Studio's plot entry: `data` is a list of rows, so DVCLive's sklearn file shapes
+   * (`{"roc": [...]}`) are sent as the list inside; `props` are its dvc.yaml properties.
+   */
+  private plotValue(file: DvclivePlotFile): string {
+    const body: Record<string, unknown> = { data: file.rows };
+    if (Object.keys(file.properties).length > 0) body.props = file.properties;
     return stringifyJsonSafe(body);
   }
 
@@ -215,10 +191,7 @@ export class StudioRunState {
   /** The summary as metrics.json holds it: nested by `/`, plus `step`. */
   summary(): Record<string, unknown> | undefined {
     if (this.latestValues.size === 0) return undefined;
-    const nested: Record<string, unknown> = {};
-    for (const [name, value] of this.latestValues) setNested(nested, name, value);
-    if (this.metricStep !== undefined) nested.step = this.metricStep;
-    return nested;
+    return nestMetrics(this.latestValues, this.metricStep);
   }
 
   /** Drops the oldest rows not in flight, from the longest series first, down to the bound. */

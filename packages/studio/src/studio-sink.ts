@@ -15,6 +15,7 @@
  * - The token goes only into the Authorization header; it is removed from anything shown.
  */
 import {
+  abortableSleep,
   type Batch,
   backoffDelay,
   type DropReason,
@@ -119,21 +120,6 @@ export interface StudioSinkOptions extends StudioConfigInput {
 
 function defaultWarning(message: string): void {
   process.emitWarning(message, { type: 'LivestepWarning' });
-}
-
-/** A wait that ends early when `signal` aborts. Unref'd: a retry alone must not keep a finished script alive. */
-function sleep(milliseconds: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, milliseconds);
-    timer.unref();
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
 }
 
 /** Data points in a batch (what a disabled sink counts as failed). */
@@ -311,7 +297,7 @@ function createPostingSink(config: StudioConfig, token: string, options: StudioS
               ? backoffDelay(failures, policy)
               : Math.min(retryAfter, policy.maxRetryAfterMs);
           if (Date.now() + wait >= deadline) return 'stopped';
-          await sleep(wait, signal);
+          await abortableSleep(wait, signal);
         }
       }
     }

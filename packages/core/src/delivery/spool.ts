@@ -28,6 +28,8 @@ export class Spool {
   /** Text appended but not yet written: one write takes all of it, so appends never queue up. */
   private unwritten: string[] = [];
   private writing: Promise<void> | undefined;
+  /** A removal in progress: appends made meanwhile start the next file once it is gone. */
+  private removing: Promise<void> | undefined;
   private file: FileHandle | undefined;
 
   constructor(
@@ -55,6 +57,7 @@ export class Spool {
   }
 
   private async writeAll(): Promise<void> {
+    await this.removing;
     while (this.unwritten.length > 0) {
       const text = this.unwritten.join('');
       this.unwritten = [];
@@ -86,7 +89,10 @@ export class Spool {
   /** True when every appended byte was written, read and acknowledged. */
   get drained(): boolean {
     return (
-      this.readOffset >= this.size && this.unwritten.length === 0 && this.writing === undefined
+      this.readOffset >= this.size &&
+      this.unwritten.length === 0 &&
+      this.writing === undefined &&
+      this.removing === undefined
     );
   }
 
@@ -128,14 +134,25 @@ export class Spool {
     await writeFile(`${this.path}.offset`, String(offset));
   }
 
-  /** Deletes the file once everything in it was delivered; the next append starts a new one. */
+  /**
+   * Deletes the file once everything in it was delivered. The next append starts a new file with
+   * its own header: it may come while the deletion is under way, and then waits for it.
+   */
   async remove(): Promise<void> {
-    await this.close();
-    await rm(this.path, { force: true });
-    await rm(`${this.path}.offset`, { force: true });
+    const removal = (async () => {
+      await this.close();
+      await rm(this.path, { force: true });
+      await rm(`${this.path}.offset`, { force: true });
+    })();
+    // At once, not after the await: an append made during the removal belongs to the next file.
     this.size = 0;
     this.readOffset = 0;
     this.headerWritten = false;
+    const tracked = removal.finally(() => {
+      if (this.removing === tracked) this.removing = undefined;
+    });
+    this.removing = tracked;
+    await tracked;
   }
 
   removeSync(): void {

@@ -24,6 +24,12 @@ import {
 import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import YAML from 'yaml';
+import {
+  type DvcPlotProperties,
+  dvclivePlotFile,
+  metricSeriesName,
+  nestMetrics,
+} from '../dvclive-layout.js';
 import { mergeParams } from '../params.js';
 import type { Batch, MetricValue, PlotEvent, RunEvent } from '../protocol.js';
 import type { Sink } from '../sink.js';
@@ -40,75 +46,6 @@ export interface DirectorySinkOptions {
   /** Keep what the folder holds and append to it (DVCLive's resume). Default false: start clean. */
   resume?: boolean;
 }
-
-type SklearnKind = 'roc' | 'precision_recall' | 'calibration' | 'confusion_matrix';
-
-interface PlotTemplate {
-  template?: string;
-  x?: string;
-  y?: string;
-  title?: string;
-  x_label?: string;
-  y_label?: string;
-}
-
-/** DVCLive's defaults for its sklearn plots (the names and labels DVC's templates expect). */
-const SKLEARN_PLOTS: Record<
-  'roc' | 'pr' | 'calibration' | 'confusion',
-  { kind: SklearnKind; props: PlotTemplate }
-> = {
-  roc: {
-    kind: 'roc',
-    props: {
-      template: 'simple',
-      x: 'fpr',
-      y: 'tpr',
-      title: 'Receiver operating characteristic (ROC)',
-      x_label: 'False Positive Rate',
-      y_label: 'True Positive Rate',
-    },
-  },
-  pr: {
-    kind: 'precision_recall',
-    props: {
-      template: 'simple',
-      x: 'recall',
-      y: 'precision',
-      title: 'Precision-Recall Curve',
-      x_label: 'Recall',
-      y_label: 'Precision',
-    },
-  },
-  calibration: {
-    kind: 'calibration',
-    props: {
-      template: 'simple',
-      x: 'prob_pred',
-      y: 'prob_true',
-      title: 'Calibration Curve',
-      x_label: 'Mean Predicted Probability',
-      y_label: 'Fraction of Positives',
-    },
-  },
-  confusion: {
-    kind: 'confusion_matrix',
-    props: {
-      template: 'confusion',
-      x: 'actual',
-      y: 'predicted',
-      title: 'Confusion Matrix',
-      x_label: 'True Label',
-      y_label: 'Predicted Label',
-    },
-  },
-};
-
-/** DVC templates for the plot kinds that are not sklearn plots. */
-const CUSTOM_TEMPLATES: Partial<Record<PlotEvent['plotKind'], string>> = {
-  line: 'linear',
-  scatter: 'scatter',
-  bar: 'bar_horizontal',
-};
 
 /** What a new (not resumed) run removes first, as DVCLive does. */
 const RESET_PATHS = [
@@ -128,42 +65,12 @@ type WriteOperation =
   | { type: 'write'; path: string; data: string | Buffer }
   | { type: 'dvc-yaml' };
 
-/** Makes a label value safe as one path segment. */
-function safeSegment(value: string): string {
-  const cleaned = value.replace(/[\u0000-\u001f\u007f\\/:*?"<>|]/g, '_').trim();
-  return cleaned === '' || cleaned === '.' || cleaned === '..' ? '_' : cleaned;
-}
-
-function seriesName(name: string, labels: Record<string, string> | undefined): string {
-  if (labels === undefined) return name;
-  const keys = Object.keys(labels).sort();
-  if (keys.length === 0) return name;
-  return `${name}/${keys.map((key) => safeSegment(`${key}=${labels[key]}`)).join('/')}`;
-}
-
 function toJson(value: unknown): string {
   return `${JSON.stringify(value, null, 4)}\n`;
 }
 
 function formatValue(value: MetricValue): string {
   return typeof value === 'number' ? String(value) : value;
-}
-
-/** Sets `a/b/c` in a nested object; a name that is also a folder of other names keeps the folder. */
-function setNested(target: Record<string, unknown>, name: string, value: MetricValue): void {
-  const segments = name.split('/');
-  let cursor = target;
-  for (const segment of segments.slice(0, -1)) {
-    const child = cursor[segment];
-    if (typeof child === 'object' && child !== null) cursor = child as Record<string, unknown>;
-    else {
-      const created: Record<string, unknown> = {};
-      cursor[segment] = created;
-      cursor = created;
-    }
-  }
-  const last = segments.at(-1)!;
-  if (typeof cursor[last] !== 'object' || cursor[last] === null) cursor[last] = value;
 }
 
 export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
@@ -182,8 +89,8 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
   let latestStep: number | undefined = saved?.step;
   const params: Record<string, unknown> = saved?.params ?? {};
   const startedSeries = new Set<string>();
-  const sklearnPlots = new Map<string, PlotTemplate>();
-  const customPlots = new Map<string, PlotTemplate>();
+  /** Plot files written so far, with their dvc.yaml properties. */
+  const plotFiles = new Map<string, DvcPlotProperties>();
   const artifacts = new Map<string, { path: string; type: string }>();
   let hasMetrics = latestValues.size > 0;
   let hasImages = false;
@@ -212,7 +119,7 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
           paramsChanged = true;
           break;
         case 'metric': {
-          const series = seriesName(event.name, event.labels);
+          const series = metricSeriesName(event.name, event.labels);
           const path = join(directory, 'plots', 'metrics', `${series}.tsv`);
           let rows = appends.get(path);
           if (rows === undefined) {
@@ -274,7 +181,7 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
       operations.push({
         type: 'write',
         path: join(directory, 'metrics.json'),
-        data: toJson(summary()),
+        data: toJson(nestMetrics(latestValues, latestStep)),
       });
     }
     if (paramsChanged) {
@@ -290,47 +197,12 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
 
   /** Returns true when the plot is new to dvc.yaml. */
   function planPlot(event: PlotEvent, operations: WriteOperation[]): boolean {
-    const fileName = event.name.endsWith('.json') ? event.name : `${event.name}.json`;
-    const explicit: PlotTemplate = {};
-    if (event.x !== undefined) explicit.x = event.x;
-    if (event.y !== undefined) explicit.y = event.y;
-    if (event.title !== undefined) explicit.title = event.title;
-    if (event.xLabel !== undefined) explicit.x_label = event.xLabel;
-    if (event.yLabel !== undefined) explicit.y_label = event.yLabel;
-
-    if (event.plotKind in SKLEARN_PLOTS) {
-      const sklearn = SKLEARN_PLOTS[event.plotKind as keyof typeof SKLEARN_PLOTS];
-      const path = join(directory, 'plots', 'sklearn', fileName);
-      operations.push({ type: 'write', path, data: toJson(sklearnFile(sklearn.kind, event.rows)) });
-      const isNew = !sklearnPlots.has(path);
-      sklearnPlots.set(path, { ...sklearn.props, ...explicit });
-      return isNew;
-    }
-    const path = join(directory, 'plots', 'custom', fileName);
-    operations.push({ type: 'write', path, data: toJson(event.rows) });
-    const template = CUSTOM_TEMPLATES[event.plotKind];
-    const isNew = !customPlots.has(path);
-    customPlots.set(path, { ...(template !== undefined && { template }), ...explicit });
+    const file = dvclivePlotFile(event);
+    const path = join(directory, ...file.path.split('/'));
+    operations.push({ type: 'write', path, data: toJson(file.content) });
+    const isNew = !plotFiles.has(path);
+    plotFiles.set(path, file.properties);
     return isNew;
-  }
-
-  function sklearnFile(kind: SklearnKind, rows: PlotEvent['rows']): unknown {
-    if (kind !== 'confusion_matrix') return { [kind]: rows };
-    // DVCLive stores one {actual, predicted} row per sample; our rows carry counts.
-    const samples: Array<{ actual: string; predicted: string }> = [];
-    for (const row of rows) {
-      const count = typeof row.count === 'number' ? row.count : 1;
-      const sample = { actual: String(row.actual), predicted: String(row.predicted) };
-      for (let index = 0; index < count; index++) samples.push(sample);
-    }
-    return samples;
-  }
-
-  function summary(): Record<string, unknown> {
-    const nested: Record<string, unknown> = {};
-    for (const [name, value] of latestValues) setNested(nested, name, value);
-    if (latestStep !== undefined) nested.step = latestStep;
-    return nested;
   }
 
   /** Our dvc.yaml entries merged into whatever the file holds; stale entries for our folder replaced. */
@@ -348,7 +220,7 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
     if (hasMetrics)
       ourPlots.push({ [forDvcYaml(join(directory, 'plots', 'metrics'))]: { x: 'step' } });
     if (hasImages) ourPlots.push(forDvcYaml(join(directory, 'plots', 'images')));
-    for (const [path, props] of [...sklearnPlots, ...customPlots]) {
+    for (const [path, props] of plotFiles) {
       ourPlots.push(
         Object.keys(props).length > 0 ? { [forDvcYaml(path)]: props } : forDvcYaml(path),
       );

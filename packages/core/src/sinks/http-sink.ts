@@ -18,6 +18,7 @@
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { abortableSleep } from '../delivery/abortable-sleep.js';
 import {
   backoffDelay,
   DEFAULT_RETRY_POLICY,
@@ -114,21 +115,6 @@ type Outcome =
   | { verdict: 'delivered' }
   | { verdict: 'retry'; waitMs?: number; reason: string }
   | { verdict: 'unauthorized' | 'too_large' | 'rejected'; reason: string };
-
-/** A backoff wait that ends early when the sink closes. Unref'd: a retry alone must not keep a finished script alive. */
-function sleep(milliseconds: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, milliseconds);
-    timer.unref();
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
-}
 
 export function createHttpSink(options: HttpSinkOptions): Sink {
   const endpoint = resolveIngestUrl(options.url, options.allowInsecureHttp);
@@ -310,7 +296,7 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
             outcome.waitMs === undefined
               ? computed
               : Math.min(outcome.waitMs, policy.maxRetryAfterMs);
-          await sleep(wait, stopping.signal);
+          await abortableSleep(wait, stopping.signal);
         }
       }
     }
@@ -323,11 +309,11 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
       while (!stopping.signal.aborted && !unauthorized) {
         if (spooling) {
           if (spool === undefined || spool.drained) {
-            // Everything spooled is delivered: back to memory, where later batches already wait.
-            if (spool !== undefined) await spool.remove();
-            spool = undefined;
-            spoolEvents = 0;
+            // Everything spooled is delivered: later batches go to memory again, from this very
+            // moment (before any await), so none can land in the file being deleted.
             spooling = false;
+            spoolEvents = 0;
+            if (spool !== undefined) await spool.remove();
             continue;
           }
           const chunk = await spool.read(MAX_REQUEST_EVENTS);
@@ -446,8 +432,10 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
         pending: pending(),
         failedByReason: { ...failedByReason },
       };
-      if (spoolEvents > 0) state.spooled = spoolEvents;
-      if (spool !== undefined) state.spoolPath = spool.path;
+      if (spoolEvents > 0) {
+        state.spooled = spoolEvents;
+        if (spool !== undefined) state.spoolPath = spool.path;
+      }
       if (lastError !== undefined) state.lastError = lastError;
       return state;
     },

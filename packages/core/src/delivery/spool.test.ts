@@ -1,0 +1,91 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Batch, MetricEvent, RunIdentity } from '../protocol.js';
+import { PROTOCOL_VERSION } from '../protocol.js';
+import { Spool } from './spool.js';
+
+const RUN: RunIdentity = { id: 'run-1', experiment: 'spool', name: 'spool-run' };
+
+function batchOf(first: number, count: number): Batch {
+  const events: MetricEvent[] = [];
+  for (let index = first; index < first + count; index++) {
+    events.push({
+      kind: 'metric',
+      id: `e${index}`,
+      seq: index,
+      ts: 1_700_000_000_000 + index,
+      name: 'm',
+      value: index,
+      step: index,
+    });
+  }
+  return { protocol: PROTOCOL_VERSION, run: RUN, events };
+}
+
+function spoolFile(): string {
+  return join(mkdtempSync(join(tmpdir(), 'livestep-spool-test-')), 'run-1.jsonl');
+}
+
+/** Reads and acknowledges everything in the spool, in chunks of `chunkEvents`. */
+async function drain(spool: Spool, chunkEvents: number): Promise<number[]> {
+  const values: number[] = [];
+  while (!spool.drained) {
+    const chunk = await spool.read(chunkEvents);
+    for (const event of chunk.events) values.push((event as MetricEvent).value as number);
+    await spool.acknowledge(chunk.endOffset);
+  }
+  return values;
+}
+
+describe('Spool', () => {
+  it('gives batches back in order, in chunks, and remembers the delivered offset on disk', async () => {
+    const path = spoolFile();
+    const spool = new Spool(path, RUN);
+    await Promise.all([spool.append(batchOf(0, 5)), spool.append(batchOf(5, 5))]);
+    const first = await spool.read(3);
+    expect(first.events.map((event) => event.id)).toEqual(['e0', 'e1', 'e2']);
+    await spool.acknowledge(first.endOffset);
+    expect(readFileSync(`${path}.offset`, 'utf8')).toBe(String(first.endOffset));
+    expect(await drain(spool, 3)).toEqual([3, 4, 5, 6, 7, 8, 9]);
+    // The file is a JSONL record: the run header first, so `livestep sync` can replay it.
+    const [header] = readFileSync(path, 'utf8').split('\n');
+    expect(JSON.parse(header!)).toMatchObject({ run: RUN });
+  });
+
+  it('is not drained while an append is still being written', async () => {
+    const spool = new Spool(spoolFile(), RUN);
+    const written = spool.append(batchOf(0, 1));
+    expect(spool.drained).toBe(false);
+    await written;
+    expect(spool.drained).toBe(false);
+    await drain(spool, 10);
+    expect(spool.drained).toBe(true);
+  });
+
+  it('keeps a batch appended while the drained file is being deleted, in a new file with its header', async () => {
+    const path = spoolFile();
+    const spool = new Spool(path, RUN);
+    await spool.append(batchOf(0, 3));
+    expect(await drain(spool, 10)).toEqual([0, 1, 2]);
+    const removed = spool.remove();
+    const appended = spool.append(batchOf(3, 2));
+    await Promise.all([removed, appended]);
+    expect(existsSync(path)).toBe(true);
+    expect(existsSync(`${path}.offset`)).toBe(false);
+    const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ run: RUN });
+    expect(await drain(spool, 10)).toEqual([3, 4]);
+  });
+
+  it('writes synchronously what is pending when the process exits', () => {
+    const path = spoolFile();
+    const spool = new Spool(path, RUN);
+    void spool.append(batchOf(0, 2));
+    spool.appendSync(batchOf(2, 1));
+    const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+    expect(lines.slice(1).map((line) => JSON.parse(line).id)).toEqual(['e0', 'e1', 'e2']);
+  });
+});
