@@ -17,7 +17,6 @@ const environment = {
   ...process.env,
   // onnxruntime-node's install script downloads CUDA libraries; its CPU binaries ship in the package.
   ONNXRUNTIME_NODE_INSTALL: 'skip',
-  npm_config_onnxruntime_node_install: 'skip',
   TURBO_TELEMETRY_DISABLED: '1',
   DO_NOT_TRACK: '1',
 };

@@ -156,10 +156,14 @@ console.log('ready', process.listenerCount('SIGINT'), process.listenerCount('bef
     const outcome = await runScenario(
       `const run = startRun({ sinks: [journal], collectGit: false, flushIntervalMs: 600000 });
 for (let step = 0; step < 10; step++) run.logMetric('loss', step);
+const latencies = [0.5, 0.25];
+run.beforeFlush(() => { for (const value of latencies.splice(0)) run.logMetric('latency', value); });
 process.exit(3);`,
     );
     expect(outcome.code).toBe(3);
-    expect(outcome.events.filter((event) => event.kind === 'metric')).toHaveLength(10);
+    // What an adapter still buffered is logged before done, even on this synchronous path.
+    expect(outcome.events.filter((event) => event.kind === 'metric')).toHaveLength(12);
+    expect(outcome.events.at(-2)).toMatchObject({ kind: 'metric', name: 'latency', value: 0.25 });
     expect(doneOf(outcome)).toEqual([expect.objectContaining({ status: 'failed' })]);
   });
 

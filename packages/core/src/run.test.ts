@@ -131,6 +131,48 @@ describe('Run', () => {
     expect(run.nextStep()).toBe(42);
   });
 
+  it('keeps the timestamp a value was measured at, and refuses one that is not a time', async () => {
+    const { run, sink } = startTestRun();
+    const measuredAt = Date.parse('2026-01-02T03:04:05.678Z');
+    run.logMetric('latency', 1.5, { timestamp: measuredAt });
+    expect(() => run.logMetric('latency', 1, { timestamp: Number.NaN })).toThrow(
+      /metric "latency" got timestamp NaN; pass milliseconds since the epoch/,
+    );
+    expect(() =>
+      run.logMetric('latency', 1, { timestamp: '2026-01-02' as unknown as number }),
+    ).toThrow(/timestamp a string/);
+    await run.end();
+    expect(sink.metrics('latency').map((event) => [event.value, event.ts])).toEqual([
+      [1.5, measuredAt],
+    ]);
+  });
+
+  it('has adapters log what they buffered before every flush and before done', async () => {
+    const { run, sink, warnings } = startTestRun();
+    const buffered: number[] = [];
+    const logBuffered = () => {
+      for (const value of buffered.splice(0)) run.logMetric('buffered', value);
+    };
+    run.beforeFlush(logBuffered);
+    const unregisterBroken = run.beforeFlush(() => {
+      throw new Error('buffer is gone');
+    });
+    buffered.push(1, 2);
+    await run.flush();
+    expect(sink.metrics('buffered').map((event) => event.value)).toEqual([1, 2]);
+    expect(warnings).toEqual([
+      'livestep: an adapter failed to log what it buffered: buffer is gone',
+    ]);
+    unregisterBroken();
+    buffered.push(3);
+    await run.end();
+    expect(sink.metrics('buffered').map((event) => event.value)).toEqual([1, 2, 3]);
+    // The values came before done, so the summary has them too.
+    expect(sink.events.at(-1)).toMatchObject({ kind: 'done', summary: { buffered: 3 } });
+    expect(warnings).toHaveLength(1);
+    expect(() => run.beforeFlush('later' as never)).toThrow(/beforeFlush\(\) got a string/);
+  });
+
   it('sends done exactly once when end() is called twice, and returns the same report', async () => {
     const { run, sink } = startTestRun();
     run.logMetric('m', 1);

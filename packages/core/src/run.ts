@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { basename, resolve } from 'node:path';
 import { createDefaultSinks } from './default-sinks.js';
-import { Dispatcher } from './dispatcher.js';
+import { Dispatcher, errorMessage } from './dispatcher.js';
 import { readEnvironmentConfig } from './environment-config.js';
 import { createEventIdFactory } from './event-id.js';
 import { type ExitParticipant, registerForExit, unregisterForExit } from './exit-hooks.js';
@@ -93,6 +93,11 @@ export interface MetricOptions {
   step?: number;
   /** Tells series of one metric apart, e.g. `{ class: 'setosa' }`. */
   labels?: Labels;
+  /**
+   * When the value was measured, in milliseconds since the epoch (default: now). For values an
+   * adapter buffered before logging them, or a record replayed from elsewhere.
+   */
+  timestamp?: number;
 }
 
 export interface ImageOptions {
@@ -170,6 +175,15 @@ function checkStep(step: unknown, what: string): number {
   );
 }
 
+function checkTimestamp(timestamp: unknown, what: string): number {
+  if (typeof timestamp === 'number' && Number.isFinite(timestamp) && timestamp >= 0) {
+    return timestamp;
+  }
+  throw new TypeError(
+    `livestep: ${what} got timestamp ${typeof timestamp === 'number' ? timestamp : describeType(timestamp)}; pass milliseconds since the epoch, such as Date.now()`,
+  );
+}
+
 function checkLabels(labels: unknown, what: string): Labels {
   if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
     throw new TypeError(
@@ -234,6 +248,8 @@ export class Run implements AsyncDisposable {
   private ending: Promise<FlushReport> | undefined;
   private loggedAfterEnd = 0;
   private readonly exitParticipant: ExitParticipant | undefined;
+  /** Adapters' callbacks that log what they buffered (see `beforeFlush`). */
+  private readonly bufferedSources = new Set<() => void>();
 
   constructor(options: StartRunOptions = {}) {
     const environment = options.environment ?? process.env;
@@ -298,7 +314,10 @@ export class Run implements AsyncDisposable {
         isOpen: () => this.state === 'running',
         endForExit: (status, error) => this.end(status, { error, timeoutMs: this.exitTimeoutMs }),
         endSynchronously: (status) => {
-          if (this.state === 'running') this.recordDone(status);
+          if (this.state === 'running') {
+            this.logBuffered();
+            this.recordDone(status);
+          }
           this.dispatcher.flushSync();
         },
       };
@@ -344,9 +363,13 @@ export class Run implements AsyncDisposable {
     const encoded = encodeMetricValue(name, value);
     let step = this.currentStep;
     let labels: Labels | undefined;
+    let ts: number | undefined;
     if (options !== undefined) {
       if (options.step !== undefined) step = checkStep(options.step, `metric "${name}"`);
       if (options.labels !== undefined) labels = checkLabels(options.labels, `metric "${name}"`);
+      if (options.timestamp !== undefined) {
+        ts = checkTimestamp(options.timestamp, `metric "${name}"`);
+      }
     }
     if (!this.dispatcher.hasRoomForData()) {
       // Every sink is full and would drop the point: count it without building it, so a stuck
@@ -360,7 +383,7 @@ export class Run implements AsyncDisposable {
     const event: MetricEvent = {
       id: this.eventId(seq),
       seq,
-      ts: Date.now(),
+      ts: ts ?? Date.now(),
       kind: 'metric',
       name,
       value: encoded,
@@ -517,8 +540,38 @@ export class Run implements AsyncDisposable {
     this.currentStep = checkStep(step, 'setStep');
   }
 
+  /**
+   * Registers a callback that logs what an adapter keeps buffered (e.g. latencies gathered
+   * between two native calls and logged together, where a log call costs least). The run calls it
+   * at the start of every `flush()`, of `end()` and of an exit, so buffered values are recorded
+   * before the run reports or ends. Returns a function that unregisters it.
+   */
+  beforeFlush(logBuffered: () => void): () => void {
+    if (typeof logBuffered !== 'function') {
+      throw new TypeError(
+        `livestep: beforeFlush() got ${describeType(logBuffered)}; pass a function that logs what it buffered`,
+      );
+    }
+    this.bufferedSources.add(logBuffered);
+    return () => {
+      this.bufferedSources.delete(logBuffered);
+    };
+  }
+
+  /** Has every adapter log what it buffered; one that throws is reported, never fatal. */
+  private logBuffered(): void {
+    for (const logBuffered of this.bufferedSources) {
+      try {
+        logBuffered();
+      } catch (error) {
+        this.warn(`livestep: an adapter failed to log what it buffered: ${errorMessage(error)}`);
+      }
+    }
+  }
+
   /** Hands everything logged so far to the sinks and waits for them; reports what is still pending or failed. */
   flush(options: { timeoutMs?: number } = {}): Promise<FlushReport> {
+    if (this.state === 'running') this.logBuffered();
     return this.dispatcher.flush(options.timeoutMs ?? DEFAULT_FLUSH_TIMEOUT_MS);
   }
 
@@ -540,6 +593,7 @@ export class Run implements AsyncDisposable {
         `livestep: end() got status ${JSON.stringify(status)}; use one of ${RUN_STATUSES.join(', ')}`,
       );
     }
+    this.logBuffered();
     this.recordDone(status, options.error);
     const participant = this.exitParticipant;
     this.ending = this.dispatcher

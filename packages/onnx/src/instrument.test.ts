@@ -26,6 +26,41 @@ describe('instrument', () => {
     for (const event of latencies) expect(event.value).toBeGreaterThan(0);
   });
 
+  it('records every call of a long loop once, in order, timestamped when each call finished', async () => {
+    const { run, sink } = startMemoryRun();
+    const instrumented = instrument(session, run);
+    const feeds = { input: tensorOf([[1, 2]]) };
+    const calls = 1_000; // several buffers' worth, and a partial one left at the end
+    const before = Date.now();
+    for (let call = 0; call < calls; call++) await instrumented.run(feeds);
+    const after = Date.now();
+    await run.end();
+    const latencies = sink.metrics('inference/latency (ms)');
+    expect(latencies.map((event) => event.step)).toEqual(
+      Array.from({ length: calls }, (_, index) => index),
+    );
+    const timestamps = latencies.map((event) => event.ts);
+    expect(timestamps).toEqual([...timestamps].sort((a, b) => a - b));
+    // Timestamps come from the monotonic clock, anchored to Date.now() once: allow a little drift.
+    expect(timestamps[0]).toBeGreaterThanOrEqual(before - 5);
+    expect(timestamps.at(-1)).toBeLessThanOrEqual(after + 5);
+  });
+
+  it('reaches the sinks while the loop is still going when calls are few and slow', async () => {
+    const { run, sink } = startMemoryRun();
+    const instrumented = instrument(session, run);
+    await instrumented.run({ input: tensorOf([[1, 2]]) });
+    await instrumented.run({ input: tensorOf([[3, 4]]) });
+    // No flush, no end: the buffer's age limit and the dispatcher's interval deliver them.
+    await vi.waitFor(
+      () =>
+        expect(sink.metrics('inference/latency (ms)').map((event) => event.step)).toEqual([0, 1]),
+      { timeout: 5_000, interval: 50 },
+    );
+    await run.end();
+    expect(sink.metrics('inference/latency (ms)')).toHaveLength(2);
+  });
+
   it('behaves as the session: names, metadata, instanceof, fetches; the original is untouched', async () => {
     const { run, sink } = startMemoryRun();
     const instrumented = instrument(session, run, { prefix: 'serving/model-a' });
@@ -52,8 +87,9 @@ describe('instrument', () => {
         return {};
       },
     } as unknown as InferenceSession;
-    const clock = [10, 12.5];
-    vi.spyOn(performance, 'now').mockImplementation(() => clock.shift() ?? 0);
+    // Nanoseconds: when instrument() is called, when run() starts, when it returns.
+    const clock = [1_000n, 10_000_000n, 12_500_000n];
+    vi.spyOn(process.hrtime, 'bigint').mockImplementation(() => clock.shift() ?? 0n);
     const instrumented = instrument(fake, run);
     await instrumented.run({});
     vi.restoreAllMocks();
