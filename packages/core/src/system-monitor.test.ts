@@ -294,6 +294,8 @@ describe('GPU metrics from nvidia-smi', () => {
     const onWarning = (message: string) => warnings.push(message);
     const monitor = startSystemMonitor(run, { intervalMs: 100, nvidiaSmiPath, onWarning });
     await vi.waitFor(() => expect(warnings).toHaveLength(1), { timeout: 5_000 });
+    // What was sampled before the failure may still wait in the run's queue: deliver it first.
+    await run.flush();
     const gpuPoints = sink.metrics('system/gpu/usage (%)/0').length;
     await new Promise((resolvePromise) => setTimeout(resolvePromise, 400));
     monitor.stop();

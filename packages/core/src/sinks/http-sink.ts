@@ -145,6 +145,7 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
   let lastError: string | undefined;
   const warned = new Set<string>();
   let looping = false;
+  let loopStopped: Promise<void> = Promise.resolve();
   const stopping = new AbortController();
   let idleWaiters: Array<() => void> = [];
 
@@ -302,9 +303,17 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
     }
   }
 
-  async function loop(): Promise<void> {
-    if (looping) return;
-    looping = true;
+  /** Starts the delivery loop unless it runs already; resolves when it stops. */
+  function loop(): Promise<void> {
+    if (!looping) {
+      looping = true;
+      loopStopped = deliverInOrder();
+    }
+    return loopStopped;
+  }
+
+  /** Delivers the spool, then memory, in order, until both are empty, the sink closes or the token is refused. */
+  async function deliverInOrder(): Promise<void> {
     try {
       while (!stopping.signal.aborted && !unauthorized) {
         if (spooling) {
@@ -424,8 +433,12 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
       await whenIdleOrDeadline(deadline - Math.min(500, Math.max(0, deadline - Date.now()) / 4));
       // After close nothing runs in the background: what is undelivered waits in the spool.
       stopping.abort();
+      // The loop stops at its next step (a request in flight is aborted); let it finish what it
+      // was doing, such as deleting a spool it has just replayed.
+      await loopStopped;
       if (memory.length > 0) await spill('the run ended before the server took every event');
-      await spool?.close();
+      if (spool !== undefined && spool.drained && spoolEvents === 0) await spool.remove();
+      else await spool?.close();
     },
     report(): SinkDeliveryState {
       const state: SinkDeliveryState = {
