@@ -61,6 +61,21 @@ describe('instrument', () => {
     expect(sink.metrics('inference/latency (ms)')).toHaveLength(2);
   });
 
+  it('logs what it buffered when the instrumented session is released', async () => {
+    const { run, sink } = startMemoryRun();
+    const own = await createTestSession(identityModel({ width: 2 }));
+    const instrumented = instrument(own, run);
+    await instrumented.run({ input: tensorOf([[1, 2]]) });
+    await instrumented.release();
+    run.logMetric('marker', 1);
+    await run.flush();
+    // Logged by release(), before the marker, not later by the flush.
+    const [latency] = sink.metrics('inference/latency (ms)');
+    expect(latency!.seq).toBeLessThan(sink.metrics('marker')[0]!.seq);
+    await expect(own.run({ input: tensorOf([[1, 2]]) })).rejects.toThrow();
+    await run.end();
+  });
+
   it('behaves as the session: names, metadata, instanceof, fetches; the original is untouched', async () => {
     const { run, sink } = startMemoryRun();
     const instrumented = instrument(session, run, { prefix: 'serving/model-a' });

@@ -80,7 +80,7 @@ export function instrument<Session extends InferenceSession>(
       metricOptions.step++;
     }
   }
-  run.beforeFlush(logBuffered);
+  const unregister = run.beforeFlush(logBuffered);
 
   function record(started: bigint): void {
     const finished = process.hrtime.bigint();
@@ -111,6 +111,18 @@ export function instrument<Session extends InferenceSession>(
       // and is not recorded.
       outputs.then(() => record(started), ignoreRejection);
       return outputs;
+    },
+  });
+  const originalRelease = session.release;
+  Object.defineProperty(instrumented, 'release', {
+    configurable: true,
+    writable: true,
+    // Releasing the session logs what it buffered and lets go of the run's callback, so
+    // instrumenting many short-lived sessions on one run holds nothing of them.
+    value: function instrumentedRelease(): Promise<void> {
+      logBuffered();
+      unregister();
+      return originalRelease.call(session);
     },
   });
   return instrumented;
