@@ -4,7 +4,7 @@
 // token must appear nowhere but in the Authorization header (not in output, not in any file).
 // Nothing but the environment turns Studio on: core adds the Studio sink by itself.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

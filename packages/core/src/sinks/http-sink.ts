@@ -437,7 +437,7 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
       // was doing, such as deleting a spool it has just replayed.
       await loopStopped;
       if (memory.length > 0) await spill('the run ended before the server took every event');
-      if (spool !== undefined && spool.drained && spoolEvents === 0) await spool.remove();
+      if (spool?.drained && spoolEvents === 0) await spool.remove();
       else await spool?.close();
     },
     report(): SinkDeliveryState {
