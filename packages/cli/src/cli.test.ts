@@ -1,6 +1,6 @@
 /** `livestep sync`, run as the real command (a child process) against a real receiver. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -85,6 +85,23 @@ describe('livestep sync', () => {
     expect(second.code).toBe(0);
     expect(server.events.size).toBe(3_003);
     expect(server.duplicates).toBe(3_003);
+  });
+
+  it('uploads a record whose writer was killed mid-append, up to the cut-off line, and says so', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'livestep-cli-'));
+    const record = join(folder, 'run.jsonl');
+    await recordRun([createJsonlSink({ path: record })], 10);
+    const whole = readFileSync(record, 'utf8');
+    // The `done` line, half written: what an out-of-memory kill leaves behind.
+    writeFileSync(record, whole.slice(0, whole.lastIndexOf('"kind":"done"')));
+    const result = await livestep(['sync', record, '--to', server.url]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(
+      `line 24 of ${record} was cut off (its writer was killed in the middle of an append)`,
+    );
+    // start, params and 20 metrics: everything that was written whole.
+    expect(server.events.size).toBe(22);
+    expect(server.metricValues('train/loss')).toHaveLength(10);
   });
 
   it('replays a run folder in DVCLive layout, idempotently, taking LIVESTEP_URL as the target', async () => {

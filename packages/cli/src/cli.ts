@@ -78,6 +78,7 @@ export async function main(
           experiment: parsed.values.experiment as string,
         }),
         ...(parsed.values.name !== undefined && { name: parsed.values.name as string }),
+        onWarning: (message) => process.stderr.write(`${message}\n`),
       });
     } catch (error) {
       process.stderr.write(`${(error as Error).message}\n`);

@@ -67,6 +67,8 @@ export interface ReadOptions {
   experiment?: string;
   /** The run's name (default: the run folder's name). */
   name?: string;
+  /** Where notes about the input go (a cut-off last line); default: nowhere. */
+  onWarning?: (message: string) => void;
 }
 
 export function readDvcliveFolder(folder: string, options: ReadOptions = {}): RecordedRun {

@@ -88,6 +88,7 @@ export {
 export {
   createJsonlSink,
   type JsonlSinkOptions,
+  type ParseJsonlOptions,
   parseJsonl,
   serializeEventLine,
   serializeRunHeader,

@@ -80,6 +80,33 @@ describe('JSONL sink', () => {
     );
   });
 
+  it('keeps everything before a last line cut off by a killed writer, and says so', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'livestep-jsonl-')), 'run.jsonl');
+    const run = new Run({
+      experiment: 'e',
+      name: 'n',
+      sinks: [createJsonlSink({ path })],
+      exitHooks: false,
+      collectGit: false,
+    });
+    for (let step = 0; step < 3; step++) run.logMetric('loss', step, { step });
+    await run.end();
+    const whole = readFileSync(path, 'utf8');
+    // What an out-of-memory kill in the middle of an append leaves: half a line, no newline.
+    const cut = whole.slice(0, whole.length - 20);
+    const cutOff: number[] = [];
+    const [record] = parseJsonl(cut, { onCutOffLine: (line) => cutOff.push(line) });
+    expect(record!.events.map((event) => event.kind)).toEqual([
+      'start',
+      'metric',
+      'metric',
+      'metric',
+    ]);
+    expect(cutOff).toEqual([6]);
+    // A broken line that is followed by others is not a cut-off append: still an error.
+    expect(() => parseJsonl(`${cut}\n${whole.split('\n')[1]}\n`)).toThrow(/line 6 .* is not JSON/);
+  });
+
   it('requires a path', () => {
     expect(() => createJsonlSink({} as { path: string })).toThrow(/needs \{ path \}/);
   });

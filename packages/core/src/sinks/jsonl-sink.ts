@@ -90,16 +90,39 @@ export function createJsonlSink(options: JsonlSinkOptions): Sink {
   };
 }
 
-/** Reads a JSONL record back into the run it describes and its events (for replay and tests). */
-export function parseJsonl(text: string): { run: RunIdentity; events: RunEvent[] }[] {
+export interface ParseJsonlOptions {
+  /**
+   * Called when the last line is cut off: the writer was killed in the middle of an append (an
+   * out-of-memory kill, a power cut). That line is skipped, and everything before it is kept.
+   */
+  onCutOffLine?: (lineNumber: number) => void;
+}
+
+/**
+ * Reads a JSONL record back into the run it describes and its events (for replay and tests). A
+ * cut-off last line (not JSON, no newline after it) is skipped; any other line that is not JSON
+ * is an error naming it.
+ */
+export function parseJsonl(
+  text: string,
+  options: ParseJsonlOptions = {},
+): { run: RunIdentity; events: RunEvent[] }[] {
   const runs: { run: RunIdentity; events: RunEvent[] }[] = [];
   let current: { run: RunIdentity; events: RunEvent[] } | undefined;
-  text.split('\n').forEach((line, index) => {
+  const lines = text.split('\n');
+  // Text after the last newline is a line whose append never finished (or a file without a
+  // final newline, which parses fine and is kept).
+  const unfinishedLine = lines.length - 1;
+  lines.forEach((line, index) => {
     if (line.trim() === '') return;
     let record: Record<string, unknown>;
     try {
       record = JSON.parse(line);
     } catch {
+      if (index === unfinishedLine) {
+        options.onCutOffLine?.(index + 1);
+        return;
+      }
       throw new SyntaxError(`livestep: line ${index + 1} of the JSONL record is not JSON`);
     }
     if ('protocol' in record && 'run' in record && !('kind' in record)) {
