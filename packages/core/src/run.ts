@@ -168,23 +168,32 @@ function detectImageMime(bytes: Uint8Array): ImageMimeType | undefined {
   return undefined;
 }
 
-function checkStep(step: unknown, what: string): number {
+/**
+ * What an error message is about: `metric "train/loss"`, or `setStep`. Built only when a check
+ * fails, so the checks on the logging path allocate no string.
+ */
+function subject(thing: string, name: string | undefined): string {
+  return name === undefined ? thing : `${thing} "${name}"`;
+}
+
+function checkStep(step: unknown, thing: string, name?: string): number {
   if (typeof step === 'number' && Number.isInteger(step) && step >= 0) return step;
   throw new TypeError(
-    `livestep: ${what} got step ${typeof step === 'number' ? step : describeType(step)}; pass an integer >= 0`,
+    `livestep: ${subject(thing, name)} got step ${typeof step === 'number' ? step : describeType(step)}; pass an integer >= 0`,
   );
 }
 
-function checkTimestamp(timestamp: unknown, what: string): number {
+function checkTimestamp(timestamp: unknown, thing: string, name?: string): number {
   if (typeof timestamp === 'number' && Number.isFinite(timestamp) && timestamp >= 0) {
     return timestamp;
   }
   throw new TypeError(
-    `livestep: ${what} got timestamp ${typeof timestamp === 'number' ? timestamp : describeType(timestamp)}; pass milliseconds since the epoch, such as Date.now()`,
+    `livestep: ${subject(thing, name)} got timestamp ${typeof timestamp === 'number' ? timestamp : describeType(timestamp)}; pass milliseconds since the epoch, such as Date.now()`,
   );
 }
 
-function checkLabels(labels: unknown, what: string): Labels {
+function checkLabels(labels: unknown, thing: string, name?: string): Labels {
+  const what = subject(thing, name);
   if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
     throw new TypeError(
       `livestep: ${what} got labels ${describeType(labels)}; pass an object of strings such as { class: "cat" }`,
@@ -365,10 +374,10 @@ export class Run implements AsyncDisposable {
     let labels: Labels | undefined;
     let ts: number | undefined;
     if (options !== undefined) {
-      if (options.step !== undefined) step = checkStep(options.step, `metric "${name}"`);
-      if (options.labels !== undefined) labels = checkLabels(options.labels, `metric "${name}"`);
+      if (options.step !== undefined) step = checkStep(options.step, 'metric', name);
+      if (options.labels !== undefined) labels = checkLabels(options.labels, 'metric', name);
       if (options.timestamp !== undefined) {
-        ts = checkTimestamp(options.timestamp, `metric "${name}"`);
+        ts = checkTimestamp(options.timestamp, 'metric', name);
       }
     }
     if (!this.dispatcher.hasRoomForData()) {
@@ -438,7 +447,7 @@ export class Run implements AsyncDisposable {
     if (!this.acceptsEvents()) return;
     const event: PlotEvent = { ...this.stamp(), kind: 'plot', name, plotKind, rows };
     const step =
-      plot.step === undefined ? this.currentStep : checkStep(plot.step, `plot "${name}"`);
+      plot.step === undefined ? this.currentStep : checkStep(plot.step, 'plot', name);
     event.step = step;
     if (plot.x !== undefined) event.x = String(plot.x);
     if (plot.y !== undefined) event.y = String(plot.y);
@@ -468,7 +477,7 @@ export class Run implements AsyncDisposable {
     if (!this.acceptsEvents()) return;
     const fileName = /\.(png|jpe?g|gif)$/i.test(name) ? name : name + EXTENSION_BY_MIME[mime];
     const step =
-      options.step === undefined ? this.currentStep : checkStep(options.step, `image "${name}"`);
+      options.step === undefined ? this.currentStep : checkStep(options.step, 'image', name);
     const event: ImageEvent = {
       ...this.stamp(),
       kind: 'image',
