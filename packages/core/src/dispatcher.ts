@@ -64,7 +64,10 @@ export class Dispatcher {
   push(event: RunEvent): void {
     const events = this.events;
     events.push(event);
-    if (events.length >= this.maxBatchEvents) this.seal();
+    // A full batch is sealed at once, and the timer is left running: clearing and re-arming it
+    // for every full batch cost more than the batch at high rates. When it fires it seals what
+    // came since, which is younger than the interval: a batch may go early, never late.
+    if (events.length >= this.maxBatchEvents) this.sealBatch();
     else if (this.timer === undefined) {
       this.timer = setTimeout(this.sealOnTimer, this.flushIntervalMs);
       this.timer.unref();
@@ -73,15 +76,19 @@ export class Dispatcher {
 
   private readonly sealOnTimer = (): void => {
     this.timer = undefined;
-    this.seal();
+    this.sealBatch();
   };
 
-  /** Closes the batch being filled and hands it to every sink. */
+  /** Closes the batch being filled and hands it to every sink; no timer is left behind. */
   seal(): void {
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    this.sealBatch();
+  }
+
+  private sealBatch(): void {
     if (this.events.length === 0) return;
     const batch: Batch = { protocol: PROTOCOL_VERSION, run: this.run, events: this.events };
     this.events = [];
