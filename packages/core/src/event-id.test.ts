@@ -9,7 +9,20 @@ const seqOf = (id: string) => Number.parseInt(id.slice(-12), 16);
 describe('event ids', () => {
   it('are UUIDs of version 8 that carry the sequence number, across block boundaries', () => {
     const eventId = createEventIdFactory();
-    for (const seq of [0, 1, 254, 255, 256, 257, 511, 512, 65_535, 65_536, 2 ** 32 + 5, 2 ** 48 - 1]) {
+    for (const seq of [
+      0,
+      1,
+      254,
+      255,
+      256,
+      257,
+      511,
+      512,
+      65_535,
+      65_536,
+      2 ** 32 + 5,
+      2 ** 48 - 1,
+    ]) {
       const id = eventId(seq);
       expect(id).toMatch(UUID_V8);
       expect(seqOf(id)).toBe(seq);

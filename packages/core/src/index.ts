@@ -60,6 +60,7 @@ export {
   type EndOptions,
   type ImageOptions,
   type MetricOptions,
+  type MetricSeriesOptions,
   Run,
   type RunState,
   type StartRunOptions,

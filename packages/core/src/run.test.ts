@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { confusionMatrix } from './confusion-matrix.js';
+import type { MetricEvent } from './protocol.js';
 import { DeliveryError, Run } from './run.js';
 import type { Sink } from './sink.js';
 import { createMemorySink } from './sinks/memory-sink.js';
@@ -52,6 +53,31 @@ describe('Run', () => {
       status: 'completed',
       summary: { 'train/loss': 0.5, 'train/accuracy': 0.75 },
     });
+  });
+
+  it('hands a full batch over at once and a partial one within the flush interval, also after a full one', async () => {
+    const flushIntervalMs = 100;
+    const { run, sink } = startTestRun({ flushIntervalMs, maxBatchEvents: 4 });
+    const countMetrics = () => sink.metrics().length;
+    const waitForMetrics = async (count: number, withinMs: number) => {
+      const started = Date.now();
+      while (countMetrics() < count && Date.now() - started < withinMs) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      return Date.now() - started;
+    };
+    // The start event is the first of the first batch: three points fill it.
+    for (let point = 0; point < 3; point++) run.logMetric('loss', point);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(countMetrics()).toBe(3);
+
+    // One point after a full batch: not held for a full batch, nor past the interval (with slack
+    // for a busy machine).
+    run.logMetric('loss', 3);
+    const waited = await waitForMetrics(4, 10 * flushIntervalMs);
+    expect(countMetrics()).toBe(4);
+    expect(waited).toBeLessThan(5 * flushIntervalMs);
+    await run.end();
   });
 
   it('makes every batch valid protocol v1 with unique UUID event ids', async () => {
@@ -145,6 +171,72 @@ describe('Run', () => {
     expect(sink.metrics('latency').map((event) => [event.value, event.ts])).toEqual([
       [1.5, measuredAt],
     ]);
+  });
+
+  it('logs a series of one metric as the same events as one logMetric call per value', async () => {
+    const measuredAt = Date.parse('2026-01-02T03:04:05.678Z');
+    const one = startTestRun();
+    const many = startTestRun();
+    const values = Float64Array.from([0.5, Number.NaN, 0.25, Number.POSITIVE_INFINITY]);
+    const steps = [3, 4, 4, 9];
+    const timestamps = Float64Array.from([0, 1, 2, 3], (offset) => measuredAt + offset);
+    values.forEach((value, index) => {
+      one.run.logMetric('latency', value, {
+        step: steps[index]!,
+        timestamp: timestamps[index]!,
+        labels: { model: 'a' },
+      });
+    });
+    many.run.logMetricSeries('latency', values, { steps, timestamps, labels: { model: 'a' } });
+    many.run.logMetricSeries('eval/loss', [0.9, 0.7]); // current step, timed now
+    await Promise.all([one.run.end(), many.run.end()]);
+
+    const shape = ({ name, value, step, ts, labels }: MetricEvent) => ({
+      name,
+      value,
+      step,
+      ts,
+      labels,
+    });
+    expect(many.sink.metrics('latency').map(shape)).toEqual(one.sink.metrics('latency').map(shape));
+    expect(many.sink.metrics('latency').map((event) => event.value)).toEqual([
+      0.5,
+      'nan',
+      0.25,
+      'inf',
+    ]);
+    const losses = many.sink.metrics('eval/loss');
+    expect(losses.map((event) => [event.value, event.step])).toEqual([
+      [0.9, 0],
+      [0.7, 0],
+    ]);
+    expect(Math.abs(losses[0]!.ts - Date.now())).toBeLessThan(60_000);
+    const seqs = many.sink.events.map((event) => event.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(many.sink.events.at(-1)).toMatchObject({ kind: 'done', summary: { 'eval/loss': 0.7 } });
+  });
+
+  it('refuses a series with a bad entry, naming the field and index, and records none of it', async () => {
+    const { run, sink } = startTestRun();
+    run.logMetric('latency', 1);
+    expect(() => run.logMetricSeries('latency', [1, '2' as unknown as number])).toThrow(
+      /logMetricSeries\("latency"\) values\[1\] is a string \("2"\); pass numbers\. Nothing of this series was recorded/,
+    );
+    expect(() => run.logMetricSeries('latency', [1, 2], { steps: [0, -1] })).toThrow(
+      /steps\[1\] is -1; pass integers >= 0/,
+    );
+    expect(() => run.logMetricSeries('latency', [1], { timestamps: [Number.NaN] })).toThrow(
+      /timestamps\[0\] is NaN; pass milliseconds since the epoch/,
+    );
+    expect(() => run.logMetricSeries('latency', [1, 2], { steps: [0] })).toThrow(
+      /got 1 steps for 2 values; pass one per value/,
+    );
+    expect(() => run.logMetricSeries('latency', 3 as unknown as number[])).toThrow(
+      /got values .*; pass an array or a typed array of numbers/,
+    );
+    expect(() => run.logMetricSeries('a//b', [1])).toThrow(/empty path segment/);
+    await run.end();
+    expect(sink.metrics('latency').map((event) => event.value)).toEqual([1]);
   });
 
   it('has adapters log what they buffered before every flush and before done', async () => {

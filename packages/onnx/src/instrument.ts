@@ -56,7 +56,7 @@ export function instrument<Session extends InferenceSession>(
       'livestep: instrument() needs an InferenceSession as its first argument; create one with InferenceSession.create(path)',
     );
   }
-  if (typeof (run as Run | undefined)?.logMetric !== 'function') {
+  if (typeof (run as Run | undefined)?.logMetricSeries !== 'function') {
     throw new TypeError(
       'livestep: instrument() needs a run as its second argument; pass the run from startRun()',
     );
@@ -75,19 +75,27 @@ export function instrument<Session extends InferenceSession>(
   /** Epoch milliseconds at hrtime 0, to turn a call's finish into its timestamp. */
   const epochAtHrtimeZero = Date.now() - Number(process.hrtime.bigint()) / 1e6;
   let buffered = 0;
+  let nextStep = 0;
   let ageTimer: ReturnType<typeof setTimeout> | undefined;
-  // One options object, reused: logMetric reads it at once and keeps nothing of it.
-  const metricOptions = { step: 0, timestamp: 0 };
+  // Filled when the buffer is logged, reused: logMetricSeries reads them at once and keeps none.
+  const latencies = new Float64Array(BUFFER_CAPACITY);
+  const timestamps = new Float64Array(BUFFER_CAPACITY);
+  const steps = new Float64Array(BUFFER_CAPACITY);
 
   function logBuffered(): void {
     const count = buffered;
+    if (count === 0) return;
     buffered = 0;
     for (let index = 0; index < count; index++) {
       const finished = wordsToNumber(finishedWords, index);
-      metricOptions.timestamp = epochAtHrtimeZero + finished / 1e6;
-      run.logMetric(name, (finished - wordsToNumber(startedWords, index)) / 1e6, metricOptions);
-      metricOptions.step++;
+      latencies[index] = (finished - wordsToNumber(startedWords, index)) / 1e6;
+      timestamps[index] = epochAtHrtimeZero + finished / 1e6;
+      steps[index] = nextStep++;
     }
+    run.logMetricSeries(name, latencies.subarray(0, count), {
+      steps: steps.subarray(0, count),
+      timestamps: timestamps.subarray(0, count),
+    });
   }
   const unregister = run.beforeFlush(logBuffered);
 
