@@ -2,12 +2,13 @@
  * instrument(): a session whose every `run()` call records its latency, so a hand-written loop
  * gets per-call latency with no other change.
  *
- * The hot path is two clock reads and two stores into typed arrays. Latencies are logged
- * together, up to BUFFER_CAPACITY at a time: a `logMetric` squeezed between two native calls
- * runs on cold caches and costs several times what it costs in a batch, and on a tiny model a
- * call takes ~20 µs, so that difference is most of a 5% budget. Buffered values keep their own
- * timestamps and steps, reach the run at most MAX_BUFFER_AGE_MS late (live enough for a chart),
- * and are logged before the run flushes or ends (`run.beforeFlush`), so none is lost.
+ * The hot path is two clock reads, one promise reaction and two stores into typed arrays: on a
+ * tiny model a call takes ~20 µs, and those alone cost ~1 µs of it on a 2-core VM (see
+ * bench/README.md, "the floor"). Latencies are logged together, up to BUFFER_CAPACITY at a time
+ * with `run.logMetricSeries`: a log call squeezed between two native calls runs on cold caches
+ * and costs several times what it costs in a batch. Buffered values keep their own timestamps
+ * and steps, reach the run at most MAX_BUFFER_AGE_MS late (live enough for a chart), and are
+ * logged before the run flushes or ends (`run.beforeFlush`), so none is lost.
  */
 import { endianness } from 'node:os';
 import { assertValidName, type Run } from '@livestep/core';
