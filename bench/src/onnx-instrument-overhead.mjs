@@ -7,9 +7,10 @@
 //
 // A third loop, the floor, times every call in the cheapest way there is and does nothing else:
 // two clock reads, one of them in a reaction on the session's own promise, and two stores into a
-// typed array. No wrapper that measures per-call latency can cost less, so the floor's ratio says
-// how much of the budget the machine leaves, and "above floor" is what instrument() itself adds
-// (buffering, logging, the run's pipeline).
+// typed array. A wrapper that measures each call's latency through the session's API cannot do
+// less, so the floor's ratio is the part of the budget the machine takes before livestep does
+// anything, and "above floor" is what instrument() itself adds (buffering, logging, the run's
+// pipeline).
 //
 // Prints a table, then one line `RESULT <json>`: { name, metrics, targets: [{ name, value, limit, pass, level }] }.
 import { createNoopSink, startRun } from '@livestep/core';
