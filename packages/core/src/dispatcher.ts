@@ -2,9 +2,12 @@
  * The dispatcher turns a stream of events into batches and hands every batch to every sink.
  *
  * A logging call only pushes onto an array (O(1), no I/O). Batches are sealed when they fill or
- * after a short interval, by an unref'd timer, so a finished script still exits by itself. Each
- * sink has its own lane: one batch in flight at a time, in order, with a bounded queue, so a slow
- * or failing sink never holds back the others or the training loop.
+ * after a short interval: by an unref'd timer (so a finished script still exits by itself), or by
+ * the first logging call after the interval has passed, because a training loop that never yields
+ * to the event loop never lets that timer fire. Each sink has its own lane: one batch in flight at
+ * a time, in order, with a bounded queue, so a slow or failing sink never holds back the others
+ * or the training loop. A sink whose `send` returns no promise (the file sinks) stored the batch
+ * when it returns: its lane hands it the next one at once, so it never queues and never drops.
  */
 import type { Batch, RunEvent, RunIdentity } from './protocol.js';
 import { PROTOCOL_VERSION } from './protocol.js';
@@ -27,8 +30,6 @@ export interface DispatcherOptions {
   flushIntervalMs?: number;
   maxBatchEvents?: number;
   maxQueuedEvents?: number;
-  /** Delivery starts when this settles (the start event is completed asynchronously). */
-  ready?: Promise<unknown>;
   warn: (message: string) => void;
 }
 
@@ -39,16 +40,15 @@ export class Dispatcher {
   private readonly maxBatchEvents: number;
   private events: RunEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** When the batch being filled is due, in epoch ms: the first event's time plus the interval. */
+  private sealDueAt = Number.POSITIVE_INFINITY;
 
   constructor(options: DispatcherOptions) {
     this.run = options.run;
     this.flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
     this.maxBatchEvents = options.maxBatchEvents ?? DEFAULT_MAX_BATCH_EVENTS;
     const maxQueuedEvents = options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS;
-    const ready = options.ready ?? Promise.resolve();
-    this.lanes = options.sinks.map(
-      (sink) => new SinkLane(sink, maxQueuedEvents, ready, options.warn),
-    );
+    this.lanes = options.sinks.map((sink) => new SinkLane(sink, maxQueuedEvents, options.warn));
   }
 
   /**
@@ -61,13 +61,19 @@ export class Dispatcher {
     return this.lanes.length === 0;
   }
 
-  push(event: RunEvent): void {
+  /**
+   * Adds an event to the batch being filled. `now` is the current time in epoch ms: the event's
+   * own `ts` unless the caller stamped it with an earlier time of measurement.
+   */
+  push(event: RunEvent, now: number = event.ts): void {
     const events = this.events;
+    if (events.length === 0) this.sealDueAt = now + this.flushIntervalMs;
     events.push(event);
     // A full batch is sealed at once, and the timer is left running: clearing and re-arming it
     // for every full batch cost more than the batch at high rates. When it fires it seals what
-    // came since, which is younger than the interval: a batch may go early, never late.
-    if (events.length >= this.maxBatchEvents) this.sealBatch();
+    // came since, which is younger than the interval: a batch may go early, never late. An
+    // overdue batch is sealed here: the timer cannot fire while the program never yields.
+    if (events.length >= this.maxBatchEvents || now >= this.sealDueAt) this.sealBatch();
     else if (this.timer === undefined) {
       this.timer = setTimeout(this.sealOnTimer, this.flushIntervalMs);
       this.timer.unref();
@@ -89,6 +95,7 @@ export class Dispatcher {
   }
 
   private sealBatch(): void {
+    this.sealDueAt = Number.POSITIVE_INFINITY;
     if (this.events.length === 0) return;
     const batch: Batch = { protocol: PROTOCOL_VERSION, run: this.run, events: this.events };
     this.events = [];
@@ -149,6 +156,10 @@ function isRunDescription(event: RunEvent): boolean {
   return event.kind === 'start' || event.kind === 'done' || event.kind === 'params';
 }
 
+function isPromiseLike(value: unknown): value is Promise<void> {
+  return typeof (value as PromiseLike<void> | undefined)?.then === 'function';
+}
+
 /** Waits for a promise until an absolute deadline; resolves true if it settled in time. */
 function settlesBefore(promise: Promise<unknown>, deadline: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -172,7 +183,6 @@ class SinkLane {
   private readonly queue: Batch[] = [];
   private queuedEvents = 0;
   private sending = false;
-  private ready = false;
   private delivered = 0;
   private failed = 0;
   private readonly failedByReason: Partial<Record<DropReason, number>> = {};
@@ -183,15 +193,8 @@ class SinkLane {
   constructor(
     private readonly sink: Sink,
     private readonly maxQueuedEvents: number,
-    ready: Promise<unknown>,
     private readonly warn: (message: string) => void,
-  ) {
-    const start = () => {
-      this.ready = true;
-      this.pump();
-    };
-    ready.then(start, start);
-  }
+  ) {}
 
   hasRoom(unsealedEvents: number): boolean {
     return this.queuedEvents + unsealedEvents < this.maxQueuedEvents;
@@ -215,42 +218,54 @@ class SinkLane {
     this.pump();
   }
 
+  /** Hands queued batches to the sink: at once while it stores synchronously, else one at a time. */
   private pump(): void {
-    if (this.sending || !this.ready) return;
-    const batch = this.queue.shift();
-    if (batch === undefined) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const wake of waiters) wake();
-      return;
-    }
-    this.sending = true;
-    let sent: Promise<void> | void;
-    try {
-      sent = this.sink.send(batch);
-    } catch (error) {
-      sent = Promise.reject(error);
-    }
-    const count = batch.events.length;
-    Promise.resolve(sent)
-      .then(
-        () => {
-          this.delivered += count;
-        },
-        (error: unknown) => {
-          this.countFailed('send_error', count);
-          this.lastError = errorMessage(error);
-          this.warnOnce(
-            `send_error:${this.lastError}`,
-            `livestep: sink "${this.sink.name}" failed to store ${count} events: ${this.lastError}`,
-          );
-        },
-      )
-      .then(() => {
+    while (!this.sending) {
+      const batch = this.queue.shift();
+      if (batch === undefined) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const wake of waiters) wake();
+        return;
+      }
+      const count = batch.events.length;
+      let sent: Promise<void> | void;
+      try {
+        sent = this.sink.send(batch);
+      } catch (error) {
+        this.recordSendError(count, error);
         this.queuedEvents -= count;
-        this.sending = false;
-        this.pump();
-      });
+        continue;
+      }
+      if (!isPromiseLike(sent)) {
+        // Stored (or taken into the sink's own custody) by the time send returned.
+        this.delivered += count;
+        this.queuedEvents -= count;
+        continue;
+      }
+      this.sending = true;
+      sent
+        .then(
+          () => {
+            this.delivered += count;
+          },
+          (error: unknown) => this.recordSendError(count, error),
+        )
+        .then(() => {
+          this.queuedEvents -= count;
+          this.sending = false;
+          this.pump();
+        });
+    }
+  }
+
+  private recordSendError(count: number, error: unknown): void {
+    this.countFailed('send_error', count);
+    this.lastError = errorMessage(error);
+    this.warnOnce(
+      `send_error:${this.lastError}`,
+      `livestep: sink "${this.sink.name}" failed to store ${count} events: ${this.lastError}`,
+    );
   }
 
   countOverflow(count: number): void {
@@ -275,7 +290,7 @@ class SinkLane {
 
   /** Resolves true once nothing is queued or in flight, false if the deadline came first. */
   waitUntilIdle(deadline: number): Promise<boolean> {
-    if (this.ready && !this.sending && this.queue.length === 0) return Promise.resolve(true);
+    if (!this.sending && this.queue.length === 0) return Promise.resolve(true);
     return settlesBefore(new Promise<void>((resolve) => this.idleWaiters.push(resolve)), deadline);
   }
 

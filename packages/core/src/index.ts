@@ -111,3 +111,4 @@ export {
   validateBatch,
 } from './validate-batch.js';
 export { withRun } from './with-run.js';
+export { YIELD_INTERVAL_MS, yieldToEventLoop } from './yield-to-event-loop.js';

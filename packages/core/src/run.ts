@@ -346,19 +346,12 @@ export class Run implements AsyncDisposable {
     if (options.collectMachine !== false && !disabled) start.machine = collectMachineInfo();
     if (options.message !== undefined) start.message = String(options.message);
     if (options.tags !== undefined) start.tags = options.tags.map(String);
-    // Git answers asynchronously; the start event is completed before any sink sees it.
-    const ready =
-      options.collectGit === false || disabled
-        ? Promise.resolve()
-        : collectGitInfo().then((git) => {
-            start.git = git;
-          });
+    if (options.collectGit !== false && !disabled) start.git = collectGitInfo();
 
     const identity: RunIdentity = { id: this.id, experiment: this.experiment, name: this.name };
     this.dispatcher = new Dispatcher({
       run: identity,
       sinks,
-      ready,
       warn: this.warn,
       ...(options.flushIntervalMs !== undefined && { flushIntervalMs: options.flushIntervalMs }),
       ...(options.maxBatchEvents !== undefined && { maxBatchEvents: options.maxBatchEvents }),
@@ -449,7 +442,8 @@ export class Run implements AsyncDisposable {
     };
     if (labels === undefined) this.latestValues.set(name, encoded);
     else event.labels = labels;
-    this.dispatcher.push(event);
+    if (ts === undefined) this.dispatcher.push(event);
+    else this.dispatcher.push(event, Date.now());
   }
 
   /**
@@ -492,6 +486,7 @@ export class Run implements AsyncDisposable {
     if (!this.acceptsEvents() || count === 0) return;
 
     let encoded: MetricValue = 0;
+    const now = Date.now();
     for (let index = 0; index < count; index++) {
       encoded = encodeMetricValue(name, values[index]);
       if (!this.dispatcher.hasRoomForData()) {
@@ -511,7 +506,7 @@ export class Run implements AsyncDisposable {
         step: steps === undefined ? this.currentStep : steps[index]!,
       };
       if (labels !== undefined) event.labels = labels;
-      this.dispatcher.push(event);
+      this.dispatcher.push(event, now);
     }
     if (labels === undefined) this.latestValues.set(name, encoded);
   }

@@ -7,8 +7,15 @@
  *
  * It subclasses tfjs-layers' Callback, so tfjs hands it the model and unresolved logs: values are
  * read back from the backend only when they are logged (per epoch, and on the batches chosen).
+ *
+ * tfjs in Node yields to the event loop only from its own plain-object callbacks: a fit on the
+ * cpu or wasm backend otherwise runs on microtasks from start to end, and no timer, network
+ * request or signal handler runs meanwhile. So the callback gives the event loop a turn at batch
+ * and epoch ends when the last turn is older than core's YIELD_INTERVAL_MS (one clock read
+ * otherwise), and stops the fit (`model.stopTraining`) once an exit hook has ended the run as
+ * interrupted (Ctrl-C, SIGTERM).
  */
-import { type Run, type StartRunOptions, startRun } from '@livestep/core';
+import { type Run, type StartRunOptions, startRun, yieldToEventLoop } from '@livestep/core';
 
 import { Callback, type LayersModel } from '@tensorflow/tfjs-layers';
 import {
@@ -226,9 +233,12 @@ export class LivestepCallback extends Callback {
     const size = logs?.size;
     if (typeof size === 'number') this.epochSamples += size;
     const step = this.batchStep++;
-    if (this.logEveryBatches === 0 || step % this.logEveryBatches !== 0) return;
     const run = this.activeRun;
-    if (run === undefined) return;
+    if (run === undefined || this.stopIfInterrupted(run)) return;
+    if (this.logEveryBatches === 0 || step % this.logEveryBatches !== 0) {
+      await this.letEventLoopTurn(run);
+      return;
+    }
     try {
       const values = await readLogs(logs);
       // One call per value: logMetrics would validate every name twice on this hot path.
@@ -238,11 +248,29 @@ export class LivestepCallback extends Callback {
       await this.fail(error);
       throw error;
     }
+    await this.letEventLoopTurn(run);
+  }
+
+  /**
+   * Gives timers, I/O and signal handlers their turn when one is due (see the top of this file),
+   * then stops the fit if an exit hook ended the run meanwhile.
+   */
+  private async letEventLoopTurn(run: Run): Promise<void> {
+    await yieldToEventLoop();
+    this.stopIfInterrupted(run);
+  }
+
+  /** True (and the fit told to stop) once the run ended while training: a signal ended it. */
+  private stopIfInterrupted(run: Run): boolean {
+    if (!run.ended) return false;
+    const model = this.trainingModel;
+    if (model !== undefined) model.stopTraining = true;
+    return true;
   }
 
   override async onEpochEnd(epoch: number, logs?: TrainingLogs): Promise<void> {
     const run = this.activeRun;
-    if (run === undefined) return;
+    if (run === undefined || this.stopIfInterrupted(run)) return;
     try {
       const seconds = (performance.now() - this.epochStartedAt) / MILLISECONDS_PER_SECOND;
       const values = await readLogs(logs);
@@ -282,6 +310,7 @@ export class LivestepCallback extends Callback {
       await this.fail(error);
       throw error;
     }
+    await this.letEventLoopTurn(run);
   }
 
   override async onTrainEnd(_logs?: TrainingLogs): Promise<void> {
@@ -289,8 +318,10 @@ export class LivestepCallback extends Callback {
     this.stopWatching = () => {};
     const run = this.activeRun;
     if (run === undefined) return;
+    batchStepByRun.set(run, this.batchStep);
+    // Ended while training (Ctrl-C): the exit hook recorded it as interrupted; add nothing.
+    if (run.ended) return;
     try {
-      batchStepByRun.set(run, this.batchStep);
       const model = this.trainingModel;
       const settings = (this.params ?? {}) as FitSettings;
       const epochs = settings.epochs ?? undefined;

@@ -288,9 +288,10 @@ describe('directory sink (DVCLive layout)', () => {
       step: 2,
     });
     expect(YAML.parse(read(join(directory, 'params.yaml')))).toEqual({ a: 1, b: 2 });
+    // The earlier part's plot entry is kept, in the order the file already had.
     expect(YAML.parse(read(join(root, 'dvc.yaml'))).plots).toEqual([
-      expect.objectContaining({ 'livestep/plots/sklearn/roc.json': expect.anything() }),
       { 'livestep/plots/metrics': { x: 'step' } },
+      expect.objectContaining({ 'livestep/plots/sklearn/roc.json': expect.anything() }),
     ]);
   });
 

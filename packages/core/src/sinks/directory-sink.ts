@@ -10,20 +10,19 @@
  *   <dir>/plots/custom/<name>.json    any other plot, as a list of rows
  *   dvc.yaml (beside <dir>)           metrics, params, plots and artifacts entries
  *
+ * A batch is written in one synchronous pass: one append per TSV (descriptors kept open), then
+ * metrics.json and params.yaml replaced atomically (temp file + rename), then dvc.yaml if its
+ * entries changed. `send` returns when the batch is on disk, so the dispatcher writes the files
+ * from whichever call sealed the batch: they grow while a loop that never yields trains, and a
+ * process killed at any moment leaves every file parseable (at worst a batch short).
+ *
  * Unlike DVCLive it appends TSV rows without re-reading them and rewrites the summary once per
  * batch, not once per step, so a long run costs the same per point as a short one.
  */
-import {
-  appendFileSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import YAML from 'yaml';
+import { type DvcYamlEntry, mergeDvcYaml } from '../dvc-yaml.js';
 import {
   type DvcPlotProperties,
   dvclivePlotFile,
@@ -33,6 +32,7 @@ import {
 import { mergeParams } from '../params.js';
 import type { Batch, MetricValue, PlotEvent, RunEvent } from '../protocol.js';
 import type { Sink } from '../sink.js';
+import { createAppendFiles, writeFileAtomically } from './append-files.js';
 import { readSavedRun } from './saved-run.js';
 
 export interface DirectorySinkOptions {
@@ -40,11 +40,13 @@ export interface DirectorySinkOptions {
   directory?: string;
   /**
    * The dvc.yaml to keep up to date: a path, or false for none. Default: `dvc.yaml` in the folder
-   * that holds `directory`, as DVCLive does. Its other entries are kept.
+   * that holds `directory`, as DVCLive does. Its other entries, comments and layout are kept.
    */
   dvcYaml?: string | false;
   /** Keep what the folder holds and append to it (DVCLive's resume). Default false: start clean. */
   resume?: boolean;
+  /** Where a problem that loses no data goes (an unreadable dvc.yaml). Default: process.emitWarning. */
+  onWarning?: (message: string) => void;
 }
 
 /** What a new (not resumed) run removes first, as DVCLive does. */
@@ -59,12 +61,6 @@ const RESET_PATHS = [
   'report.md',
 ];
 
-type WriteOperation =
-  | { type: 'reset' }
-  | { type: 'append'; path: string; data: string }
-  | { type: 'write'; path: string; data: string | Buffer }
-  | { type: 'dvc-yaml' };
-
 function toJson(value: unknown): string {
   return `${JSON.stringify(value, null, 4)}\n`;
 }
@@ -73,8 +69,20 @@ function formatValue(value: MetricValue): string {
   return typeof value === 'number' ? String(value) : value;
 }
 
+function defaultWarning(message: string): void {
+  process.emitWarning(message, { type: 'LivestepWarning' });
+}
+
+/** A metric series' file, resolved once per series rather than once per point. */
+interface SeriesFile {
+  path: string;
+  /** The TSV's header, until it is written. */
+  header: string | undefined;
+}
+
 export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
   const directory = resolve(options.directory ?? 'livestep');
+  const warn = options.onWarning ?? defaultWarning;
   const dvcYamlPath =
     options.dvcYaml === false
       ? undefined
@@ -82,13 +90,21 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
   const dvcYamlDirectory = dvcYamlPath === undefined ? directory : dirname(dvcYamlPath);
   /** Paths as dvc.yaml writes them: POSIX, relative to dvc.yaml's folder. */
   const forDvcYaml = (path: string) => relative(dvcYamlDirectory, path).split(sep).join('/');
+  /** True for a dvc.yaml path inside this run's folder (the entries this sink owns). */
+  const isRunPath = (path: string) => {
+    const absolute = resolve(dvcYamlDirectory, path);
+    return absolute === directory || absolute.startsWith(directory + sep);
+  };
+  const metricsFile = join(directory, 'metrics.json');
+  const paramsFile = join(directory, 'params.yaml');
+  const files = createAppendFiles();
 
   // A resumed run keeps what the folder holds: its summary, step and params.
   const saved = options.resume ? readSavedRun(directory) : undefined;
   const latestValues = new Map<string, MetricValue>(saved?.latestValues);
   let latestStep: number | undefined = saved?.step;
   const params: Record<string, unknown> = saved?.params ?? {};
-  const startedSeries = new Set<string>();
+  const seriesFiles = new Map<string, SeriesFile>();
   /** Plot files written so far, with their dvc.yaml properties. */
   const plotFiles = new Map<string, DvcPlotProperties>();
   const artifacts = new Map<string, { path: string; type: string }>();
@@ -96,10 +112,85 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
   let hasImages = false;
   let hasParams = Object.keys(params).length > 0;
   let resetDone = options.resume === true;
+  let dvcYamlBroken = false;
 
-  function plan(batch: Batch): WriteOperation[] {
-    const operations: WriteOperation[] = [];
-    const appends = new Map<string, string[]>();
+  function reset(): void {
+    files.closeAll();
+    for (const path of RESET_PATHS) rmSync(join(directory, path), { recursive: true, force: true });
+    files.forgetUnder(directory);
+    seriesFiles.clear();
+    mkdirSync(directory, { recursive: true });
+  }
+
+  function seriesFile(name: string, labels: Record<string, string> | undefined): SeriesFile {
+    const key = labels === undefined ? name : metricSeriesName(name, labels);
+    let file = seriesFiles.get(key);
+    if (file === undefined) {
+      const path = join(directory, 'plots', 'metrics', `${key}.tsv`);
+      // A resumed run appends to an existing file, whose header is already there.
+      const hasHeader = options.resume === true && existsSync(path);
+      file = { path, header: hasHeader ? undefined : `timestamp\tstep\t${basename(key)}\n` };
+      seriesFiles.set(key, file);
+    }
+    return file;
+  }
+
+  function writePlot(event: PlotEvent): boolean {
+    const file = dvclivePlotFile(event);
+    const path = join(directory, ...file.path.split('/'));
+    writeFileAtomically(path, toJson(file.content));
+    const isNew = !plotFiles.has(path);
+    plotFiles.set(path, file.properties);
+    return isNew;
+  }
+
+  function dvcYamlEntries() {
+    const plots: DvcYamlEntry[] = [];
+    if (hasMetrics)
+      plots.push({ [forDvcYaml(join(directory, 'plots', 'metrics'))]: { x: 'step' } });
+    if (hasImages) plots.push(forDvcYaml(join(directory, 'plots', 'images')));
+    for (const [path, properties] of plotFiles) {
+      plots.push(
+        Object.keys(properties).length > 0 ? { [forDvcYaml(path)]: properties } : forDvcYaml(path),
+      );
+    }
+    return {
+      metrics: hasMetrics ? [forDvcYaml(metricsFile)] : [],
+      params: hasParams ? [forDvcYaml(paramsFile)] : [],
+      plots,
+      artifacts,
+    };
+  }
+
+  function writeDvcYaml(path: string): void {
+    let existing: string | undefined;
+    try {
+      existing = readFileSync(path, 'utf8');
+    } catch {
+      existing = undefined;
+    }
+    try {
+      const text = mergeDvcYaml(existing, dvcYamlEntries(), {
+        isRunPath,
+        keepEarlierRunEntries: options.resume === true,
+      });
+      if (text !== existing) writeFileAtomically(path, text);
+      dvcYamlBroken = false;
+    } catch (error) {
+      if (!(error instanceof SyntaxError)) throw error;
+      // The user's file is kept as it is; the run's own files are complete without it.
+      if (!dvcYamlBroken) {
+        warn(
+          `livestep: ${path} was left unchanged: ${error.message}; fix it and the next batch updates it`,
+        );
+      }
+      dvcYamlBroken = true;
+    }
+  }
+
+  /** Writes one batch: TSV appends first (the data), then the summaries that describe it. */
+  function write(batch: Batch): void {
+    const appends = new Map<SeriesFile, string>();
     let summaryChanged = false;
     let paramsChanged = false;
     let dvcYamlChanged = false;
@@ -108,7 +199,7 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
       switch (event.kind) {
         case 'start':
           if (!resetDone) {
-            operations.push({ type: 'reset' });
+            reset();
             resetDone = true;
           }
           dvcYamlChanged = true;
@@ -119,22 +210,14 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
           paramsChanged = true;
           break;
         case 'metric': {
-          const series = metricSeriesName(event.name, event.labels);
-          const path = join(directory, 'plots', 'metrics', `${series}.tsv`);
-          let rows = appends.get(path);
-          if (rows === undefined) {
-            rows = [];
-            appends.set(path, rows);
-            if (!startedSeries.has(path)) {
-              startedSeries.add(path);
-              // A resumed run appends to an existing file, whose header is already there.
-              if (!options.resume || !existsSync(path)) {
-                rows.push(`timestamp\tstep\t${basename(series)}\n`);
-              }
-            }
-          }
-          rows.push(`${Math.round(event.ts)}\t${event.step}\t${formatValue(event.value)}\n`);
-          latestValues.set(series, event.value);
+          const file = seriesFile(event.name, event.labels);
+          const row = `${Math.round(event.ts)}\t${event.step}\t${formatValue(event.value)}\n`;
+          const pending = appends.get(file);
+          appends.set(file, pending === undefined ? row : pending + row);
+          latestValues.set(
+            event.labels === undefined ? event.name : metricSeriesName(event.name, event.labels),
+            event.value,
+          );
           if (latestStep === undefined || event.step > latestStep) latestStep = event.step;
           summaryChanged = true;
           if (!hasMetrics) {
@@ -144,15 +227,14 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
           break;
         }
         case 'plot':
-          dvcYamlChanged = planPlot(event, operations) || dvcYamlChanged;
+          dvcYamlChanged = writePlot(event) || dvcYamlChanged;
           break;
         case 'image':
           if (event.bytes !== undefined) {
-            operations.push({
-              type: 'write',
-              path: join(directory, 'plots', 'images', event.name),
-              data: Buffer.from(event.bytes, 'base64'),
-            });
+            writeFileAtomically(
+              join(directory, 'plots', 'images', event.name),
+              Buffer.from(event.bytes, 'base64'),
+            );
             if (!hasImages) {
               hasImages = true;
               dvcYamlChanged = true;
@@ -175,154 +257,25 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
     };
     for (const event of batch.events) handle(event);
 
-    for (const [path, rows] of appends)
-      operations.push({ type: 'append', path, data: rows.join('') });
+    for (const [file, rows] of appends) {
+      const text = file.header === undefined ? rows : file.header + rows;
+      files.append(file.path, text);
+      file.header = undefined;
+    }
     if (summaryChanged && hasMetrics) {
-      operations.push({
-        type: 'write',
-        path: join(directory, 'metrics.json'),
-        data: toJson(nestMetrics(latestValues, latestStep)),
-      });
+      writeFileAtomically(metricsFile, toJson(nestMetrics(latestValues, latestStep)));
     }
-    if (paramsChanged) {
-      operations.push({
-        type: 'write',
-        path: join(directory, 'params.yaml'),
-        data: YAML.stringify(params),
-      });
-    }
-    if (dvcYamlChanged && dvcYamlPath !== undefined) operations.push({ type: 'dvc-yaml' });
-    return operations;
-  }
-
-  /** Returns true when the plot is new to dvc.yaml. */
-  function planPlot(event: PlotEvent, operations: WriteOperation[]): boolean {
-    const file = dvclivePlotFile(event);
-    const path = join(directory, ...file.path.split('/'));
-    operations.push({ type: 'write', path, data: toJson(file.content) });
-    const isNew = !plotFiles.has(path);
-    plotFiles.set(path, file.properties);
-    return isNew;
-  }
-
-  /** Our dvc.yaml entries merged into whatever the file holds; stale entries for our folder replaced. */
-  function mergeDvcYaml(existingText: string | undefined): string {
-    const document = existingText ? (YAML.parse(existingText) ?? {}) : {};
-    const prefix = `${forDvcYaml(directory)}/`;
-    const pathOf = (entry: unknown) =>
-      typeof entry === 'string' ? entry : Object.keys(entry ?? {})[0];
-    const ours = (entry: unknown) => {
-      const path = pathOf(entry);
-      return typeof path === 'string' && (path === prefix.slice(0, -1) || path.startsWith(prefix));
-    };
-
-    const ourPlots: unknown[] = [];
-    if (hasMetrics)
-      ourPlots.push({ [forDvcYaml(join(directory, 'plots', 'metrics'))]: { x: 'step' } });
-    if (hasImages) ourPlots.push(forDvcYaml(join(directory, 'plots', 'images')));
-    for (const [path, props] of plotFiles) {
-      ourPlots.push(
-        Object.keys(props).length > 0 ? { [forDvcYaml(path)]: props } : forDvcYaml(path),
-      );
-    }
-    // A new run replaces every entry for its folder; a resumed run keeps the ones it does not rewrite.
-    const rewritten = new Set(ourPlots.map(pathOf));
-    const keep = (list: unknown) =>
-      Array.isArray(list)
-        ? list.filter(
-            (entry) => !ours(entry) || (options.resume === true && !rewritten.has(pathOf(entry))),
-          )
-        : [];
-
-    const metrics = keep(document.metrics).filter((entry) => !ours(entry));
-    if (hasMetrics) metrics.push(forDvcYaml(join(directory, 'metrics.json')));
-    const paramsList = keep(document.params).filter((entry) => !ours(entry));
-    if (hasParams) paramsList.push(forDvcYaml(join(directory, 'params.yaml')));
-    const plots = [...keep(document.plots), ...ourPlots];
-
-    const result: Record<string, unknown> = {};
-    const set = (key: string, value: unknown[] | Record<string, unknown>) => {
-      const empty = Array.isArray(value) ? value.length === 0 : Object.keys(value).length === 0;
-      if (!empty) result[key] = value;
-    };
-    set('metrics', metrics);
-    set('params', paramsList);
-    set('plots', plots);
-    const artifactEntries: Record<string, unknown> = { ...(document.artifacts ?? {}) };
-    for (const [name, artifact] of artifacts) artifactEntries[name] = artifact;
-    set('artifacts', artifactEntries);
-    for (const [key, value] of Object.entries(document)) {
-      if (!(key in result) && !['metrics', 'params', 'plots', 'artifacts'].includes(key)) {
-        result[key] = value;
-      }
-    }
-    return YAML.stringify(result);
-  }
-
-  const ensuredFolders = new Set<string>();
-
-  async function apply(operations: WriteOperation[]): Promise<void> {
-    for (const operation of operations) {
-      switch (operation.type) {
-        case 'reset':
-          await Promise.all(
-            RESET_PATHS.map((path) => rm(join(directory, path), { recursive: true, force: true })),
-          );
-          ensuredFolders.clear();
-          await mkdir(directory, { recursive: true });
-          break;
-        case 'append':
-        case 'write': {
-          const folder = dirname(operation.path);
-          if (!ensuredFolders.has(folder)) {
-            await mkdir(folder, { recursive: true });
-            ensuredFolders.add(folder);
-          }
-          if (operation.type === 'append') await appendFile(operation.path, operation.data);
-          else await writeFile(operation.path, operation.data);
-          break;
-        }
-        case 'dvc-yaml': {
-          const existing = await readFile(dvcYamlPath!, 'utf8').catch(() => undefined);
-          await mkdir(dirname(dvcYamlPath!), { recursive: true });
-          await writeFile(dvcYamlPath!, mergeDvcYaml(existing));
-          break;
-        }
-      }
-    }
-  }
-
-  function applySync(operations: WriteOperation[]): void {
-    for (const operation of operations) {
-      switch (operation.type) {
-        case 'reset':
-          for (const path of RESET_PATHS)
-            rmSync(join(directory, path), { recursive: true, force: true });
-          mkdirSync(directory, { recursive: true });
-          break;
-        case 'append':
-        case 'write':
-          mkdirSync(dirname(operation.path), { recursive: true });
-          if (operation.type === 'append') appendFileSync(operation.path, operation.data);
-          else writeFileSync(operation.path, operation.data);
-          break;
-        case 'dvc-yaml': {
-          let existing: string | undefined;
-          try {
-            existing = readFileSync(dvcYamlPath!, 'utf8');
-          } catch {
-            existing = undefined;
-          }
-          writeFileSync(dvcYamlPath!, mergeDvcYaml(existing));
-          break;
-        }
-      }
-    }
+    if (paramsChanged) writeFileAtomically(paramsFile, YAML.stringify(params));
+    if (dvcYamlChanged && dvcYamlPath !== undefined) writeDvcYaml(dvcYamlPath);
   }
 
   return {
     name: `directory:${directory}`,
-    send: (batch) => apply(plan(batch)),
-    sendSync: (batch) => applySync(plan(batch)),
+    // Synchronous: see the top of this file.
+    send: write,
+    sendSync: write,
+    close() {
+      files.closeAll();
+    },
   };
 }

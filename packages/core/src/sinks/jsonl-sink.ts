@@ -4,12 +4,11 @@
  * can be replayed to a server later, and the cheapest sink there is: metric events (the bulk of
  * any run) are written by string concatenation, not JSON.stringify.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { type FileHandle, mkdir, open } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Batch, MetricEvent, RunEvent, RunIdentity } from '../protocol.js';
 import { PROTOCOL_VERSION } from '../protocol.js';
 import type { Sink } from '../sink.js';
+import { createAppendFiles } from './append-files.js';
 
 export interface JsonlSinkOptions {
   /** The file to append to (created with its folders). Several runs may share one file. */
@@ -52,40 +51,28 @@ export function createJsonlSink(options: JsonlSinkOptions): Sink {
     );
   }
   const path = resolve(options.path);
-  let file: Promise<FileHandle> | undefined;
+  const file = createAppendFiles(1);
   let headerWritten = false;
 
-  function render(batch: Batch): string {
+  /** One append per batch, whole lines only: a killed process leaves a record cut between lines. */
+  function write(batch: Batch): void {
     let text = '';
-    if (!headerWritten) {
-      text = serializeRunHeader(batch.run);
-      headerWritten = true;
-    }
     for (const event of batch.events) text += serializeEventLine(event);
-    return text;
-  }
-
-  function openFile(): Promise<FileHandle> {
-    file ??= mkdir(dirname(path), { recursive: true }).then(() => open(path, 'a'));
-    return file;
+    if (!headerWritten) {
+      file.append(path, serializeRunHeader(batch.run) + text);
+      headerWritten = true;
+    } else {
+      file.append(path, text);
+    }
   }
 
   return {
     name: `jsonl:${path}`,
-    async send(batch) {
-      const text = render(batch);
-      const handle = await openFile();
-      await handle.appendFile(text);
-    },
-    sendSync(batch) {
-      mkdirSync(dirname(path), { recursive: true });
-      appendFileSync(path, render(batch));
-    },
-    async close() {
-      if (file === undefined) return;
-      const handle = await file;
-      file = undefined;
-      await handle.close();
+    // Synchronous, like the directory sink: the record grows while a loop that never yields trains.
+    send: write,
+    sendSync: write,
+    close() {
+      file.closeAll();
     },
   };
 }
