@@ -6,7 +6,10 @@ import type { Batch } from './protocol.js';
  *
  * `send` should resolve when the batch is stored (or acknowledged) and reject when it could not
  * be: a rejection counts the batch's events as failed for this sink, with the error's message as
- * the reason. Retries, if any, belong inside the sink.
+ * the reason. Retries, if any, belong inside the sink. A `send` that returns no promise has
+ * stored the batch (the file sinks) or taken it into its own custody (the HTTP sink) when it
+ * returns, and may throw instead of rejecting: the dispatcher then hands it the next batch at
+ * once, from the same call, so such a sink never queues in the dispatcher.
  */
 export interface Sink {
   /** Shown in flush reports and warnings, e.g. "directory:./livestep". */
