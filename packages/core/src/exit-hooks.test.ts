@@ -129,6 +129,86 @@ Promise.reject(new TypeError('bad batch'));`,
     });
   });
 
+  /** The listeners Emscripten's runtime adds in Node (tfjs-backend-wasm 4.22), as it writes them. */
+  const EMSCRIPTEN_LISTENERS = `class ExitStatus {}
+const rethrowUncaught = function (ex) { if (!(ex instanceof ExitStatus)) {
+    throw ex;
+} };
+const rethrowRejection = function (reason) { throw reason; };`;
+
+  it.each([
+    [
+      'before',
+      'an uncaught exception',
+      `setTimeout(() => { throw new Error('the model diverged'); }, 10);`,
+    ],
+    [
+      'after',
+      'an uncaught exception',
+      `setTimeout(() => { throw new Error('the model diverged'); }, 10);`,
+    ],
+    ['before', 'an unhandled rejection', `Promise.reject(new Error('the model diverged'));`],
+  ])(
+    'records a crash as failed and exits 1 when a wasm runtime added its rethrowing listeners %s the run started (%s)',
+    async (when, _kind, crash) => {
+      const addListeners = `process.on('uncaughtException', rethrowUncaught);
+process.on('unhandledRejection', rethrowRejection);`;
+      const outcome = await runScenario(
+        `${EMSCRIPTEN_LISTENERS}
+${when === 'before' ? addListeners : ''}
+const run = startRun({ sinks: [journal], collectGit: false });
+${when === 'after' ? addListeners : ''}
+run.logMetric('loss', 0.5);
+await Promise.resolve();
+${crash}`,
+      );
+      expect(outcome.code).toBe(1);
+      expect(outcome.stderr).toContain('the model diverged');
+      expect(doneOf(outcome)).toEqual([
+        expect.objectContaining({
+          status: 'failed',
+          error: expect.objectContaining({ message: 'the model diverged' }),
+        }),
+      ]);
+    },
+  );
+
+  it('puts a rethrowing listener back as it was once no run is open', async () => {
+    const outcome = await runScenario(
+      `${EMSCRIPTEN_LISTENERS}
+const first = () => {};
+process.on('uncaughtException', first);
+process.on('uncaughtException', rethrowUncaught);
+const run = startRun({ sinks: [journal], collectGit: false });
+const during = process.rawListeners('uncaughtException');
+console.log('during', during.length, during[1] === rethrowUncaught, process.listeners('uncaughtException')[1] === rethrowUncaught);
+await run.end();
+const after = process.rawListeners('uncaughtException');
+console.log('after', after.length, after[0] === first, after[1] === rethrowUncaught);
+process.removeListener('uncaughtException', rethrowUncaught);
+console.log('removed', process.listenerCount('uncaughtException'));`,
+    );
+    expect(outcome.code).toBe(0);
+    // While open: ours added, the rethrowing one wrapped in place (listeners() still shows it).
+    expect(outcome.stdout).toContain('during 3 false true');
+    expect(outcome.stdout).toContain('after 2 true true');
+    expect(outcome.stdout).toContain('removed 1');
+  });
+
+  it("still leaves an uncaught error to the program's own handler beside a rethrowing listener", async () => {
+    const outcome = await runScenario(
+      `${EMSCRIPTEN_LISTENERS}
+process.on('uncaughtException', rethrowUncaught);
+process.on('uncaughtException', (error) => { console.log('handled', error.message); setTimeout(() => process.exit(4), 50); });
+const run = startRun({ sinks: [journal], collectGit: false });
+run.logMetric('loss', 0.5);
+setTimeout(() => { throw new Error('the model diverged'); }, 10);`,
+    );
+    expect(outcome.stdout).toContain('handled the model diverged');
+    expect(outcome.code).toBe(4);
+    expect(doneOf(outcome)).toEqual([expect.objectContaining({ status: 'failed' })]);
+  });
+
   it('ends a run the script forgot to end as completed when the event loop runs dry', async () => {
     const outcome = await runScenario(
       `const run = startRun({ sinks: [journal], collectGit: false });

@@ -11,6 +11,12 @@
  *
  * Listeners are installed while at least one run is open and removed afterwards, so a script
  * with nothing open behaves exactly as if livestep were not there.
+ *
+ * Runtimes compiled with Emscripten (tfjs-backend-wasm, other wasm modules) add, in Node, an
+ * 'uncaughtException' listener that only rethrows. It handles nothing, but a throw from such a
+ * listener makes Node exit at once with code 7, before any run is recorded. While a run is open,
+ * such a listener is quieted in place (it rethrows again once nothing is open) and not counted as
+ * the program handling the error.
  */
 import type { RunStatus } from './protocol.js';
 
@@ -25,6 +31,19 @@ export interface ExitParticipant {
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+/**
+ * The source of a listener that only rethrows what it gets, whitespace removed: Emscripten's
+ * `function (ex) { if (!(ex instanceof ExitStatus)) { throw ex; } }` (names are minified in some
+ * builds). Matched on the source because calling a foreign listener to find out is not safe.
+ */
+const RETHROWING_LISTENER_SOURCE =
+  /^function[\w$]*\(([\w$]+)\)\{if\(!\(\1instanceof[\w$]+\)\)\{?throw\1;?\}?;?\}$/;
+
+type Listener = (...args: unknown[]) => unknown;
+
+/** Wrappers put in place of rethrowing listeners; `listener` is the original, as for `once`. */
+const quietedListeners = new WeakSet<Listener>();
 
 const participants = new Set<ExitParticipant>();
 let installed = false;
@@ -47,15 +66,81 @@ function install(): void {
   process.on('exit', onExit);
   process.on('uncaughtException', onUncaughtException);
   for (const signal of SIGNALS) process.on(signal, onSignal);
+  quietRethrowingListeners();
+  process.on('newListener', onNewListener);
 }
 
 function uninstall(): void {
   if (!installed) return;
   installed = false;
+  process.off('newListener', onNewListener);
   process.off('beforeExit', onBeforeExit);
   process.off('exit', onExit);
   if (!handlingCrash) process.off('uncaughtException', onUncaughtException);
   for (const signal of SIGNALS) process.off(signal, onSignal);
+  restoreRethrowingListeners();
+}
+
+/** True for a listener that only rethrows (see RETHROWING_LISTENER_SOURCE). */
+function isRethrowingListener(listener: Listener): boolean {
+  let source: string;
+  try {
+    source = Function.prototype.toString.call(listener);
+  } catch {
+    return false;
+  }
+  return RETHROWING_LISTENER_SOURCE.test(source.replace(/\s+/g, ''));
+}
+
+/**
+ * Replaces the 'uncaughtException' listeners, keeping their order (which decides who runs
+ * first). Only called when one must change, so a process without such listeners is not touched.
+ */
+function replaceUncaughtListeners(replace: (listener: Listener) => Listener): void {
+  const listeners = process.rawListeners('uncaughtException') as Listener[];
+  const replaced = listeners.map(replace);
+  if (replaced.every((listener, index) => listener === listeners[index])) return;
+  process.removeAllListeners('uncaughtException');
+  for (const listener of replaced) process.on('uncaughtException', listener);
+}
+
+function quietRethrowingListeners(): void {
+  replaceUncaughtListeners((listener) => {
+    if (quietedListeners.has(listener) || !isRethrowingListener(listener)) return listener;
+    const quieted = function (this: unknown, ...args: unknown[]) {
+      // While a run is open our own listener records the error and exits as Node would.
+      if (!installed) return listener.apply(this, args);
+    };
+    // As with `once`: listeners() shows the original and removeListener(original) removes this.
+    Object.defineProperty(quieted, 'listener', { value: listener });
+    quietedListeners.add(quieted);
+    return quieted;
+  });
+}
+
+function restoreRethrowingListeners(): void {
+  replaceUncaughtListeners((listener) =>
+    quietedListeners.has(listener)
+      ? (listener as Listener & { listener: Listener }).listener
+      : listener,
+  );
+}
+
+/** A rethrowing listener added while a run is open (a wasm backend started later) is quieted too. */
+function onNewListener(event: string | symbol, listener: Listener): void {
+  if (event !== 'uncaughtException' || quietedListeners.has(listener)) return;
+  // newListener fires before the listener is added: quiet it once it is in the list.
+  if (isRethrowingListener(listener)) queueMicrotask(() => installed && quietRethrowingListeners());
+}
+
+/** Whether a listener other than ours (and other than a rethrowing one) takes uncaught errors. */
+function programHandlesUncaught(): boolean {
+  return (process.rawListeners('uncaughtException') as Listener[]).some(
+    (listener) =>
+      listener !== onUncaughtException &&
+      !quietedListeners.has(listener) &&
+      !isRethrowingListener(listener),
+  );
 }
 
 function endAll(status: RunStatus, error?: unknown): Promise<unknown> {
@@ -80,7 +165,7 @@ function onSignal(signal: NodeJS.Signals): void {
 }
 
 function onUncaughtException(error: unknown, origin: NodeJS.UncaughtExceptionOrigin): void {
-  const programHandlesIt = process.listenerCount('uncaughtException') > 1;
+  const programHandlesIt = programHandlesUncaught();
   if (handlingCrash) {
     // A second crash while the first is being recorded: report it and keep going with the exit.
     console.error(error);
