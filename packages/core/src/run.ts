@@ -37,8 +37,15 @@ import { generateRunName } from './run-name.js';
 import type { FlushReport, Sink } from './sink.js';
 import { readSavedRun } from './sinks/saved-run.js';
 
-/** How long `end()` and `flush()` wait for the sinks by default: a slow network, not a dead one. */
+/** How long `flush()` waits for the sinks by default: a slow network, not a dead one. */
 export const DEFAULT_FLUSH_TIMEOUT_MS = 30_000;
+/**
+ * How long `end()` waits for the sinks by default. Short, because it holds the end of a script:
+ * file sinks have written everything by then, a server that answers takes the last batches well
+ * within it, and what a slow server has not taken by then stays in the HTTP sink's spool for
+ * `livestep sync` (a server that is down or failing is not waited for: see the HTTP sink).
+ */
+export const DEFAULT_END_TIMEOUT_MS = 5_000;
 /** How long the exit hooks wait for delivery before letting the process go. */
 export const DEFAULT_EXIT_TIMEOUT_MS = 5_000;
 /** Longest experiment or run name; they end up in file names and page titles. */
@@ -129,7 +136,7 @@ export interface ArtifactOptions {
 export interface EndOptions {
   /** The error that ended a failed run; recorded with its message and stack. */
   error?: unknown;
-  /** How long to wait for delivery (default 30 s). */
+  /** How long to wait for delivery (default `DEFAULT_END_TIMEOUT_MS`, 5 s). */
   timeoutMs?: number;
 }
 
@@ -712,11 +719,9 @@ export class Run implements AsyncDisposable {
     this.logBuffered();
     this.recordDone(status, options.error);
     const participant = this.exitParticipant;
-    this.ending = this.dispatcher
-      .close(options.timeoutMs ?? DEFAULT_FLUSH_TIMEOUT_MS)
-      .finally(() => {
-        if (participant !== undefined) unregisterForExit(participant);
-      });
+    this.ending = this.dispatcher.close(options.timeoutMs ?? DEFAULT_END_TIMEOUT_MS).finally(() => {
+      if (participant !== undefined) unregisterForExit(participant);
+    });
     return this.ending;
   }
 

@@ -4,13 +4,14 @@
  * Real child processes against a real receiver on 127.0.0.1.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DoneEvent } from '../protocol.js';
 import { type FaultReceiver, startFaultReceiver } from '../test-support/fault-receiver.js';
+import { parseJsonl } from './jsonl-sink.js';
 
 const builtPackage = resolve(import.meta.dirname, '..', '..', 'dist', 'index.js');
 const CHILD_DEADLINE_MS = 20_000;
@@ -23,7 +24,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.stop());
 
-function runScript(body: string, signal?: NodeJS.Signals) {
+function runScript(body: string, signal?: NodeJS.Signals, url = server.url) {
   const folder = mkdtempSync(join(tmpdir(), 'livestep-http-exit-'));
   const script = join(folder, 'train.mjs');
   writeFileSync(
@@ -36,13 +37,15 @@ ${body}`,
   return new Promise<{
     code: number | null;
     signal: string | null;
+    stdout: string;
     stderr: string;
     name: string;
+    folder: string;
     exitMs: number;
   }>((resolvePromise) => {
     const child = spawn(process.execPath, [script], {
       cwd: folder,
-      env: { ...process.env, LIVESTEP_URL: server.url, LIVESTEP_TOKEN: TOKEN, RUN_NAME: name },
+      env: { ...process.env, LIVESTEP_URL: url, LIVESTEP_TOKEN: TOKEN, RUN_NAME: name },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -62,7 +65,15 @@ ${body}`,
     });
     child.on('exit', (code, exitSignal) => {
       clearTimeout(killer);
-      resolvePromise({ code, signal: exitSignal, stderr, name, exitMs: performance.now() - from });
+      resolvePromise({
+        code,
+        signal: exitSignal,
+        stdout,
+        stderr,
+        name,
+        folder,
+        exitMs: performance.now() - from,
+      });
     });
   });
 }
@@ -116,4 +127,34 @@ console.log('ready');`,
       expect(outcome.exitMs).toBeLessThan(5_000);
     },
   );
+
+  it('ends at once when the server cannot be reached, its events kept in the spool for livestep sync', async () => {
+    // The report: a fit with LIVESTEP_URL=http://127.0.0.1:9 (nothing listens; fetch refuses the
+    // port) took 29.7 s to return after 0.1 s of training.
+    const outcome = await runScript(
+      `const until = performance.now() + 100;
+let step = 0;
+while (performance.now() < until) {
+  run.logMetric('loss', 1 / ++step, { step });
+  if (step % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
+}
+const started = performance.now();
+const report = await run.end();
+const http = report.sinks.find((sink) => sink.sink.startsWith('http:'));
+console.log(JSON.stringify({ endMs: performance.now() - started, steps: step, http }));`,
+      undefined,
+      'http://127.0.0.1:9',
+    );
+    expect(outcome.code, outcome.stderr).toBe(0);
+    const { endMs, steps, http } = JSON.parse(outcome.stdout);
+    expect(endMs).toBeLessThan(1_000);
+    expect(outcome.exitMs).toBeLessThan(5_000);
+    expect(http).toMatchObject({ pending: steps + 2, spooled: steps + 2 });
+    expect(http.spoolPath).toContain(join(outcome.folder, '.livestep', 'spool'));
+    const [record] = parseJsonl(readFileSync(http.spoolPath, 'utf8'));
+    expect(record!.events).toHaveLength(steps + 2);
+    expect(record!.events.at(-1)).toMatchObject({ kind: 'done', status: 'completed' });
+    expect(outcome.stderr).toContain(`livestep sync ${http.spoolPath}`);
+    expect(outcome.stderr).not.toContain(TOKEN);
+  });
 });

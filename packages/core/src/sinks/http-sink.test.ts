@@ -1,9 +1,13 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Run } from '../run.js';
+import { DEFAULT_RETRY_POLICY } from '../delivery/retry-policy.js';
+import type { RunEvent } from '../protocol.js';
+import { DEFAULT_END_TIMEOUT_MS, Run } from '../run.js';
 import { type FaultReceiver, startFaultReceiver } from '../test-support/fault-receiver.js';
+import { validateBatch } from '../validate-batch.js';
 import { createHttpSink, type HttpSinkOptions, resolveIngestUrl } from './http-sink.js';
 import { parseJsonl } from './jsonl-sink.js';
 
@@ -46,6 +50,36 @@ function httpRun(
   });
   return { run, warnings, spoolDirectory };
 }
+
+/** A port on 127.0.0.1 that nothing listens on: it was free a moment ago, and is closed again. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * Reads a spool file the way `livestep sync` does (one JSONL record, checked against the
+ * protocol's schema) and returns its events.
+ */
+function readSpool(path: string): RunEvent[] {
+  const records = parseJsonl(readFileSync(path, 'utf8'));
+  expect(records).toHaveLength(1);
+  const [record] = records;
+  const validation = validateBatch({ protocol: 1, run: record!.run, events: record!.events });
+  expect(validation.ok).toBe(true);
+  return record!.events;
+}
+
+/** Logs `points` values of the metric `m`, at steps `first`, `first + 1`, ... */
+function logPoints(run: Run, points: number, first = 0): void {
+  for (let step = first; step < first + points; step++) run.logMetric('m', step, { step });
+}
+
+const kindsOf = (events: RunEvent[]) => events.map((event) => event.kind);
+const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
 
 describe('HTTP sink', () => {
   it('delivers every event once, gzipping large bodies, with the bearer token', async () => {
@@ -213,6 +247,135 @@ describe('HTTP sink', () => {
       ...Array(10).fill('metric'),
       'done',
     ]);
+  });
+
+  it('ends at once when the server cannot be reached, with every unsent event in the spool', async () => {
+    const port = await closedPort();
+    // The real backoff (0.5 s doubling to 30 s): end() must not wait it out.
+    const { run, spoolDirectory, warnings } = httpRun(`http://127.0.0.1:${port}`, {
+      retryPolicy: DEFAULT_RETRY_POLICY,
+    });
+    logPoints(run, 500);
+    await sleep(150); // the first attempt was refused: the sink waits to retry
+    logPoints(run, 500, 500);
+    const started = performance.now();
+    const report = await run.end(); // the default end deadline
+    const endMs = performance.now() - started;
+    expect(endMs).toBeLessThan(1_000);
+    expect(report.sinks[0]).toMatchObject({ pending: 1_002, spooled: 1_002 });
+    expect(report.sinks[0]!.spoolPath).toBe(join(spoolDirectory, `${run.id}.jsonl`));
+    const spooled = readSpool(report.sinks[0]!.spoolPath!);
+    expect(kindsOf(spooled)).toEqual(['start', ...Array(1_000).fill('metric'), 'done']);
+    expect(spooled.map((event) => event.seq)).toEqual(
+      Array.from({ length: 1_002 }, (_, index) => index),
+    );
+    expect(warnings.join('\n')).toContain(
+      `1002 events did not reach 127.0.0.1:${port} before the run ended (cannot reach 127.0.0.1:${port} (ECONNREFUSED))`,
+    );
+    expect(warnings.join('\n')).toContain(`livestep sync ${report.sinks[0]!.spoolPath}`);
+  });
+
+  it('ends at once when the end comes before the first attempt was refused', async () => {
+    const { run } = httpRun(`http://127.0.0.1:${await closedPort()}`, {
+      retryPolicy: DEFAULT_RETRY_POLICY,
+    });
+    logPoints(run, 10);
+    const started = performance.now();
+    const report = await run.end();
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(report.sinks[0]).toMatchObject({ pending: 12, spooled: 12 });
+    expect(readSpool(report.sinks[0]!.spoolPath!)).toHaveLength(12);
+  });
+
+  it('ends at once when the server was failing before the end and still is, with every event in the spool', async () => {
+    const server = await receiver();
+    server.failNext(1_000, 503);
+    const { run } = httpRun(server.url, { retryPolicy: DEFAULT_RETRY_POLICY });
+    logPoints(run, 100);
+    while (server.requests.length === 0) await sleep(10); // refused once: waits 0.5 s to retry
+    const started = performance.now();
+    const report = await run.end();
+    expect(performance.now() - started).toBeLessThan(1_000);
+    // The wait was cut short for one last attempt, refused too; no more.
+    expect(server.requests.map((request) => request.status)).toEqual([503, 503]);
+    expect(server.events.size).toBe(0);
+    expect(report.sinks[0]).toMatchObject({ pending: 102, spooled: 102 });
+    expect(kindsOf(readSpool(report.sinks[0]!.spoolPath!))).toEqual([
+      'start',
+      ...Array(100).fill('metric'),
+      'done',
+    ]);
+  });
+
+  it('ends at once when the server asks, during the end, for a wait past the deadline', async () => {
+    const server = await receiver();
+    server.failNext(1, 429, { retryAfter: '60' });
+    const { run } = httpRun(server.url);
+    logPoints(run, 10);
+    const started = performance.now();
+    const report = await run.end();
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(server.requests.map((request) => request.status)).toEqual([429]);
+    expect(report.sinks[0]).toMatchObject({ pending: 12, spooled: 12 });
+  });
+
+  it('gives a server that was timing out before the end one more second, not the deadline', async () => {
+    const server = await receiver();
+    server.delayNext(100, 10_000); // every request hangs
+    const { run } = httpRun(server.url, { requestTimeoutMs: 2_000 });
+    logPoints(run, 10);
+    // Sealed at ~250 ms, timed out at ~2,250 ms, retried: failing, with a request in flight.
+    await sleep(2_400);
+    const started = performance.now();
+    const report = await run.end();
+    const endMs = performance.now() - started;
+    expect(endMs).toBeGreaterThan(900);
+    expect(endMs).toBeLessThan(1_500);
+    expect(report.sinks[0]).toMatchObject({ pending: 12, spooled: 12 });
+    expect(kindsOf(readSpool(report.sinks[0]!.spoolPath!))).toEqual([
+      'start',
+      ...Array(10).fill('metric'),
+      'done',
+    ]);
+  });
+
+  it('gives a server that hangs until the end deadline, then spools every unsent event', async () => {
+    const server = await receiver();
+    server.delayNext(1, DEFAULT_END_TIMEOUT_MS + 3_000); // longer than end() waits
+    const { run } = httpRun(server.url);
+    logPoints(run, 100);
+    await run.flush({ timeoutMs: 100 }); // the first request is on its way, and hangs
+    logPoints(run, 100, 100);
+    const started = performance.now();
+    const report = await run.end();
+    const endMs = performance.now() - started;
+    // It waited (the server might have answered), and no longer than the deadline.
+    expect(endMs).toBeGreaterThan(DEFAULT_END_TIMEOUT_MS - 1_000);
+    expect(endMs).toBeLessThan(DEFAULT_END_TIMEOUT_MS + 500);
+    expect(report.sinks[0]).toMatchObject({ pending: 202, spooled: 202 });
+    const spooled = readSpool(report.sinks[0]!.spoolPath!);
+    expect(kindsOf(spooled)).toEqual(['start', ...Array(200).fill('metric'), 'done']);
+  }, 15_000);
+
+  it('keeps delivering to a slow server that answers until the deadline, then spools the rest', async () => {
+    const server = await receiver();
+    server.delayNext(10, 1_000); // every request takes a second
+    const { run, spoolDirectory } = httpRun(server.url);
+    logPoints(run, 50);
+    await run.flush({ timeoutMs: 100 }); // request 1 (start and 50 points) is on its way
+    logPoints(run, 50, 50);
+    const started = performance.now();
+    const report = await run.end('completed', { timeoutMs: 1_600 });
+    const endMs = performance.now() - started;
+    const storedByTheEnd = new Set(server.events.keys());
+    expect(endMs).toBeGreaterThan(1_000);
+    expect(endMs).toBeLessThan(1_600 + 300);
+    // Request 1 was answered while end() waited; request 2 (the rest and done) was cut off.
+    expect(storedByTheEnd.size).toBe(51);
+    expect(report.sinks[0]).toMatchObject({ pending: 51, spooled: 51 });
+    const spooled = readSpool(join(spoolDirectory, `${run.id}.jsonl`));
+    expect(kindsOf(spooled)).toEqual([...Array(50).fill('metric'), 'done']);
+    expect(spooled.every((event) => !storedByTheEnd.has(event.id))).toBe(true);
   });
 
   it('refuses plain http to hosts that are not loopback unless allowed', () => {

@@ -10,6 +10,13 @@
  * - When the memory bound is reached, or the server stays unreachable past `spillAfterMs`,
  *   batches spill to a spool file (JSONL, beside the run) and are replayed from it, in order,
  *   when the server is back. What is still spooled at exit stays there for `livestep sync`.
+ * - At close (`run.end()`, an exit hook) the sink does not wait out a server that fails. A wait
+ *   to retry is cut short for one last attempt. A server that was failing already when close
+ *   began gets that attempt (or the one in flight) and at most `FAILING_CLOSE_BUDGET_MS`; a
+ *   server that cannot be reached, or asks for a wait past the deadline, no retry at all. Then
+ *   what is unsent goes to the spool at once and close returns. A server that answers (or fails
+ *   for the first time during close: a 503 burst) is given until the deadline; then the rest
+ *   goes to the spool.
  * - A permanent refusal (another 4xx) is reported once, with the server's message, and counted.
  *   A refused token (401/403) stops posting; everything goes to the spool for a later sync.
  * - Plain http is allowed only to loopback addresses, unless explicitly allowed, so a token never
@@ -48,6 +55,17 @@ export const DEFAULT_MAX_MEMORY_EVENTS = 50_000;
 const MAX_REQUEST_EVENTS = 5_000;
 /** How often flush() and close() look again while delivery goes on. */
 const IDLE_POLL_MS = 50;
+/**
+ * At close, the last this-much of the deadline (at most; a quarter of what is left when less) is
+ * kept for writing the unsent events to the spool, so ending on time never loses them.
+ */
+const CLOSE_SPOOL_RESERVE_MS = 500;
+/**
+ * At close, a sink whose server was failing already gets at most this long (its last attempt, or
+ * the one in flight) before it spools the rest: a server that answers at all answers within it,
+ * and one that hangs must not hold the end of the script for the whole deadline.
+ */
+const FAILING_CLOSE_BUDGET_MS = 1_000;
 /** A server message quoted in a warning is cut to this length. */
 const MAX_QUOTED_MESSAGE_LENGTH = 300;
 
@@ -113,7 +131,8 @@ export function describeNetworkError(error: unknown): string {
 
 type Outcome =
   | { verdict: 'delivered' }
-  | { verdict: 'retry'; waitMs?: number; reason: string }
+  /** `unreachable`: no connection (refused, reset, unknown host), as opposed to an answer or a timeout. */
+  | { verdict: 'retry'; waitMs?: number; reason: string; unreachable?: boolean }
   | { verdict: 'unauthorized' | 'too_large' | 'rejected'; reason: string };
 
 export function createHttpSink(options: HttpSinkOptions): Sink {
@@ -146,7 +165,17 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
   const warned = new Set<string>();
   let looping = false;
   let loopStopped: Promise<void> = Promise.resolve();
+  /** Aborted when the sink stops for good: a request in flight is abandoned. */
   const stopping = new AbortController();
+  /** Aborted when close() begins: a wait to retry ends at once, for one last attempt. */
+  const closing = new AbortController();
+  /** While closing: when delivery must have stopped, so what is left can still be spooled in time. */
+  let closeBy = Number.POSITIVE_INFINITY;
+  /** True from a failed attempt to the next answer; read when close begins. */
+  let failing = false;
+  let failingWhenClosing = false;
+  /** Set when, closing, delivery gave up on a failing server: the rest is spooled at once. */
+  let gaveUp = false;
   let idleWaiters: Array<() => void> = [];
 
   const warnOnce = (key: string, message: string) => {
@@ -217,10 +246,14 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
       response = await post(endpoint, { method: 'POST', headers: requestHeaders, body, signal });
     } catch (error) {
       const cause = describeNetworkError(error);
-      const reason = timeout.aborted
-        ? `no answer within ${requestTimeoutMs} ms`
-        : `cannot reach ${endpoint.host} (${cause})`;
-      return { verdict: 'retry', reason };
+      if (timeout.aborted) {
+        return { verdict: 'retry', reason: `no answer within ${requestTimeoutMs} ms` };
+      }
+      return {
+        verdict: 'retry',
+        reason: `cannot reach ${endpoint.host} (${cause})`,
+        unreachable: true,
+      };
     }
     const verdict = judgeStatus(response.status);
     if (verdict === 'delivered') {
@@ -239,16 +272,18 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
   /**
    * Posts one batch until it is delivered or refused for good ('done'). 'spilled': the outage
    * lasted past spillAfterMs and the batch went to the spool with the rest; 'stopped': the sink
-   * is closing or the token was refused.
+   * stopped or the token was refused; 'gave_up': the sink is closing and will not retry a failing
+   * server (see the top of this file), so the batch is left for the spool.
    */
   async function deliver(
     batch: Batch,
     fromSpool: boolean,
-  ): Promise<'done' | 'stopped' | 'spilled'> {
+  ): Promise<'done' | 'stopped' | 'spilled' | 'gave_up'> {
     const firstFailure = Date.now();
     for (let failures = 0; ; ) {
       if (stopping.signal.aborted) return 'stopped';
       const outcome = await attempt(batch);
+      if (outcome.verdict !== 'retry') failing = false;
       switch (outcome.verdict) {
         case 'delivered':
           return 'done';
@@ -284,7 +319,10 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
           );
           return 'stopped';
         case 'retry': {
+          // Cut off by close at the deadline: not the server's failure.
+          if (stopping.signal.aborted) return 'stopped';
           failures++;
+          failing = true;
           lastError = redact(outcome.reason);
           if (!fromSpool && !spooling && Date.now() - firstFailure >= spillAfterMs) {
             await spill(
@@ -297,7 +335,14 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
             outcome.waitMs === undefined
               ? computed
               : Math.min(outcome.waitMs, policy.maxRetryAfterMs);
-          await abortableSleep(wait, stopping.signal);
+          if (
+            closing.signal.aborted &&
+            (outcome.unreachable || failingWhenClosing || Date.now() + wait >= closeBy)
+          ) {
+            return 'gave_up';
+          }
+          // Before close, close() cuts the wait short; during close, only the final stop does.
+          await abortableSleep(wait, closing.signal.aborted ? stopping.signal : closing.signal);
         }
       }
     }
@@ -334,6 +379,7 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
             { protocol: PROTOCOL_VERSION, run: spool.run, events: chunk.events },
             true,
           );
+          if (result === 'gave_up') gaveUp = true;
           if (result !== 'done') break;
           await spool.acknowledge(chunk.endOffset);
           spoolEvents = Math.max(0, spoolEvents - chunk.events.length);
@@ -353,6 +399,7 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
         }
         const result = await deliver({ ...first, events }, false);
         if (result === 'spilled') continue;
+        if (result === 'gave_up') gaveUp = true;
         if (result !== 'done') break;
         // A spill while this request was in flight already moved its batches to the spool; the
         // replay sends them again, which the server's idempotency by event id absorbs.
@@ -375,9 +422,12 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
 
   const pending = () => memoryEvents + spoolEvents;
 
-  /** Waits until everything is delivered, the token was refused, or the deadline passed. */
+  /**
+   * Waits until everything is delivered, the token was refused, delivery gave up (closing while
+   * the server fails), or the deadline passed.
+   */
   async function whenIdleOrDeadline(deadline: number): Promise<void> {
-    while (pending() > 0 && !unauthorized && Date.now() < deadline) {
+    while (pending() > 0 && !unauthorized && !gaveUp && Date.now() < deadline) {
       if (!looping) void loop();
       await new Promise<void>((resolve) => {
         // A ref'd timer: while a run is ending, delivery is what keeps the process alive.
@@ -430,15 +480,39 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
     },
     async close({ deadline }) {
       // Keep a little time to write what is left to the spool, so nothing is lost.
-      await whenIdleOrDeadline(deadline - Math.min(500, Math.max(0, deadline - Date.now()) / 4));
+      const reserve = Math.min(CLOSE_SPOOL_RESERVE_MS, Math.max(0, deadline - Date.now()) / 4);
+      closeBy = deadline - reserve;
+      failingWhenClosing = failing;
+      if (failing) closeBy = Math.min(closeBy, Date.now() + FAILING_CLOSE_BUDGET_MS);
+      // A sink waiting to retry tries once more now, instead of sleeping into the deadline.
+      closing.abort();
+      await whenIdleOrDeadline(closeBy);
       // After close nothing runs in the background: what is undelivered waits in the spool.
       stopping.abort();
       // The loop stops at its next step (a request in flight is aborted); let it finish what it
       // was doing, such as deleting a spool it has just replayed.
       await loopStopped;
-      if (memory.length > 0) await spill('the run ended before the server took every event');
-      if (spool?.drained && spoolEvents === 0) await spool.remove();
-      else await spool?.close();
+      if (memory.length > 0) {
+        const batches = memory.splice(0);
+        memoryEvents = 0;
+        spooling = true;
+        await toSpool(batches);
+      }
+      if (spool?.drained && spoolEvents === 0) {
+        await spool.remove();
+        return;
+      }
+      await spool?.close();
+      if (spoolEvents > 0 && !unauthorized && spool !== undefined) {
+        const why =
+          gaveUp || failingWhenClosing
+            ? (lastError ?? 'the server failed')
+            : 'the end deadline passed before the server took them';
+        warnOnce(
+          'left_at_close',
+          `livestep: ${spoolEvents} events did not reach ${endpoint.host} before the run ended (${why}); they are kept in ${spool.path}: deliver them with \`livestep sync ${spool.path}\` (to LIVESTEP_URL, or --to <url>)`,
+        );
+      }
     },
     report(): SinkDeliveryState {
       const state: SinkDeliveryState = {
