@@ -1,4 +1,9 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
+  type AnnotationEvent,
+  createDirectorySink,
   createMemorySink,
   type DoneEvent,
   type MemorySink,
@@ -54,8 +59,12 @@ const plots = (sink: MemorySink) =>
   sink.events.filter((event): event is PlotEvent => event.kind === 'plot');
 const annotations = (sink: MemorySink, kind: string) =>
   sink.events.filter(
-    (event: RunEvent) => event.kind === 'annotation' && event.labels?.kind === kind,
+    (event: RunEvent): event is AnnotationEvent =>
+      event.kind === 'annotation' && event.labels?.kind === kind,
   );
+const temporaryFolder = () => mkdtempSync(join(tmpdir(), 'livestep-tfjs-'));
+/** A sink whose sends never finish (a server that accepts the connection and never answers). */
+const stuckSink = () => ({ name: 'stuck', send: () => new Promise<never>(() => {}) });
 
 describe.each(BACKENDS)('livestepCallback on the %s backend', (backend) => {
   let data: { x: tf.Tensor2D; y: tf.Tensor2D };
@@ -93,6 +102,7 @@ describe.each(BACKENDS)('livestepCallback on the %s backend', (backend) => {
       steps: 4,
       validation: true,
       metrics: ['loss', 'acc', 'val_loss', 'val_acc'],
+      stoppedEpoch: null,
     });
     expect(params.model).toEqual({
       class: 'Sequential',
@@ -412,14 +422,13 @@ describe('livestepCallback (cpu only)', () => {
     tf.dispose([data.x, data.y]);
   });
 
-  it('still records metrics, with a warning, when a plain-object callback comes first (tfjs issue 1792)', async () => {
+  it('records the fit settings, not nulls, and advises a fix that works, when a plain-object callback comes first (tfjs issue 1792)', async () => {
     const data = threeClassData(32);
+    const fitArguments = { epochs: 2, batchSize: 16, verbose: 0 } as const;
     const { sink, callback, warnings } = ownedCallback({ logEveryBatches: 1 });
     const epochsSeen: number[] = [];
     await smallClassifier().fit(data.x, data.y, {
-      epochs: 2,
-      batchSize: 16,
-      verbose: 0,
+      ...fitArguments,
       callbacks: [
         { onEpochEnd: async (epoch: number) => void epochsSeen.push(epoch) },
         callback,
@@ -429,8 +438,53 @@ describe('livestepCallback (cpu only)', () => {
     expect(steps(sink, 'train/loss')).toEqual([0, 1]);
     // Here tfjs resolves the batch logs to numbers before the callback sees them.
     expect(steps(sink, 'train/batch/loss')).toEqual([0, 1, 2, 3]);
-    expect(warnings).toEqual([expect.stringContaining('tfjs issue 1792')]);
+    // The settings tfjs gave its wrapper, not `epochs: null, metrics: []`; nothing about the model.
+    expect(sink.params().fit).toEqual({
+      epochs: 2,
+      initialEpoch: 0,
+      batchSize: 16,
+      samples: 32,
+      steps: 2,
+      validation: false,
+      metrics: ['loss', 'acc'],
+      stoppedEpoch: null,
+    });
+    expect(sink.params().model).toBeUndefined();
     expect(doneEvents(sink).map((event) => event.status)).toEqual(['completed']);
+    expect(warnings).toHaveLength(1);
+    const warning = warnings[0]!;
+    expect(warning).toContain('tfjs issue 1792');
+    expect(warning).toContain('wrap each plain object in new tf.CustomCallback');
+    expect(warning).not.toMatch(/put livestepCallback\(\) first/i);
+    expect(annotations(sink, 'callback-order')).toEqual([
+      expect.objectContaining({ level: 'warning', text: warning }),
+    ]);
+
+    // Putting livestepCallback() first is no fix: tfjs then treats the plain object as a
+    // tf.Callback and throws. So the warning does not advise it.
+    await expect(
+      smallClassifier().fit(data.x, data.y, {
+        ...fitArguments,
+        callbacks: [
+          livestepCallback({ run: startRun(quietRunOptions(createMemorySink())) }),
+          { onEpochEnd: async () => {} },
+        ] as never,
+      }),
+    ).rejects.toThrow('callback.setParams is not a function');
+
+    // The advised fix, in either order: everything is recorded and nothing is warned.
+    for (const first of [true, false]) {
+      const fixed = ownedCallback();
+      const wrapped = new tf.CustomCallback({ onEpochEnd: async () => {} });
+      await smallClassifier().fit(data.x, data.y, {
+        ...fitArguments,
+        callbacks: first ? [fixed.callback, wrapped] : [wrapped, fixed.callback],
+      });
+      expect(fixed.warnings).toEqual([]);
+      expect(fixed.sink.params().fit).toMatchObject({ epochs: 2, metrics: ['loss', 'acc'] });
+      expect(fixed.sink.params().model).toMatchObject({ class: 'Sequential' });
+      expect(annotations(fixed.sink, 'model-summary')).toHaveLength(1);
+    }
     tf.dispose([data.x, data.y]);
   });
 
@@ -479,6 +533,433 @@ describe('livestepCallback (cpu only)', () => {
     expect(() =>
       livestepCallback({ evaluation: { x: [1, 2] as never, y: tf.zeros([2]) } }),
     ).toThrow(/evaluation.x and evaluation.y must be tensors/);
+    void run.end();
+  });
+});
+
+describe('livestepCallback: review fixes (cpu)', () => {
+  let data: { x: tf.Tensor2D; y: tf.Tensor2D };
+  const fitArguments = { batchSize: 16, shuffle: false, verbose: 0 } as const;
+
+  beforeAll(async () => {
+    await useBackend('cpu');
+    data = threeClassData(32);
+  });
+  afterAll(() => {
+    tf.dispose([data.x, data.y]);
+  });
+
+  /** A classifier with two outputs: `colour` (3 classes, softmax) and `big` (one sigmoid unit). */
+  function twoOutputClassifier(): tf.LayersModel {
+    const input = tf.input({ shape: [4] });
+    const hidden = tf.layers
+      .dense({
+        units: 8,
+        activation: 'relu',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+      })
+      .apply(input) as tf.SymbolicTensor;
+    const colour = tf.layers
+      .dense({ units: 3, activation: 'softmax', name: 'colour' })
+      .apply(hidden) as tf.SymbolicTensor;
+    const big = tf.layers
+      .dense({ units: 1, activation: 'sigmoid', name: 'big' })
+      .apply(hidden) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: [colour, big] });
+    model.compile({
+      optimizer: tf.train.adam(0.05),
+      loss: ['categoricalCrossentropy', 'binaryCrossentropy'],
+    });
+    return model;
+  }
+  /** 0/1 labels for the `big` output: is the fourth feature above one half. */
+  const bigLabels = () => tf.tidy(() => data.x.slice([0, 3], [-1, 1]).greater(0.5).cast('float32'));
+
+  it("clears an earlier fit's stoppedEpoch in params.yaml when a later fit on the same run runs every epoch", async () => {
+    const folder = temporaryFolder();
+    const memory = createMemorySink();
+    const run = startRun({
+      ...quietRunOptions(memory),
+      sinks: [memory, createDirectorySink({ directory: join(folder, 'livestep'), dvcYaml: false })],
+    });
+    const model = smallClassifier();
+    // minDelta larger than any improvement: the second epoch "does not improve" and stops.
+    const earlyStopping = tf.callbacks.earlyStopping({ monitor: 'loss', minDelta: 100 });
+    await model.fit(data.x, data.y, {
+      ...fitArguments,
+      epochs: 10,
+      callbacks: [livestepCallback({ run }), earlyStopping],
+    });
+    await run.flush();
+    expect((memory.params().fit as Record<string, unknown>).stoppedEpoch).toBe(1);
+    await model.fit(data.x, data.y, {
+      ...fitArguments,
+      epochs: 2,
+      callbacks: [livestepCallback({ run })],
+    });
+    await run.end();
+    expect(memory.params().fit).toMatchObject({ epochs: 2, stoppedEpoch: null });
+    const paramsYaml = readFileSync(join(folder, 'livestep', 'params.yaml'), 'utf8');
+    expect(paramsYaml).toContain('stoppedEpoch: null');
+    expect(paramsYaml).toMatch(/epochs: 2\b/);
+  });
+
+  it('fails the fit before the first epoch when the evaluation data does not fit the model, naming the option and the fix', async () => {
+    const cases: Array<
+      [string, () => { x: tf.Tensor | tf.Tensor[]; y: unknown }, RegExp, () => tf.LayersModel]
+    > = [
+      [
+        'x and y rows differ',
+        () => ({ x: data.x, y: data.y.slice(0, 16) }),
+        /evaluation\.y has 16 rows but evaluation\.x has 32; pass one label per sample/,
+        () => smallClassifier(),
+      ],
+      [
+        'y has a column per class of another model',
+        () => ({ x: data.x, y: tf.ones([32, 4]) }),
+        /evaluation\.y has 4 columns but the model's output predicts 3 classes; pass one-hot labels with one column per class, or class indices/,
+        () => smallClassifier(),
+      ],
+      [
+        'x has another width than the model input',
+        () => ({ x: tf.ones([32, 5]), y: data.y }),
+        /evaluation\.x has shape \[32, 5\] but the model's input ".+" takes \[null, 4\]; pass features shaped like the training x/,
+        () => smallClassifier(),
+      ],
+      [
+        'class indices out of range',
+        () => ({ x: data.x, y: tf.fill([32], 5) }),
+        /evaluation\.y has 5 at row 0; pass class indices from 0 to 2/,
+        () => smallClassifier(),
+      ],
+      [
+        'one label tensor for a model with two outputs',
+        () => ({ x: data.x, y: data.y }),
+        /evaluation\.y is one tensor but the model has 2 outputs \(colour, big\); pass one label tensor per output/,
+        twoOutputClassifier,
+      ],
+      [
+        'an output name the model does not have',
+        () => ({ x: data.x, y: { size: data.y } }),
+        /evaluation\.y names output "size", which the model does not have; its outputs are colour, big/,
+        twoOutputClassifier,
+      ],
+    ];
+    for (const [name, evaluation, message, makeModel] of cases) {
+      const { sink, callback } = ownedCallback({ evaluation: evaluation() as never });
+      const model = makeModel();
+      const fitY = model.outputs.length > 1 ? [data.y, bigLabels()] : data.y;
+      const started = performance.now();
+      await expect(
+        model.fit(data.x, fitY, { ...fitArguments, epochs: 50, callbacks: [callback] }),
+        name,
+      ).rejects.toThrow(message);
+      expect(steps(sink, 'train/loss'), name).toEqual([]);
+      expect(
+        doneEvents(sink).map((done) => [done.status, done.error?.message]),
+        name,
+      ).toEqual([['failed', expect.stringMatching(message)]]);
+      expect(performance.now() - started, name).toBeLessThan(5_000);
+    }
+  });
+
+  it('rejects classNames that do not name every class, before the first epoch', async () => {
+    for (const classNames of [
+      ['red', 'green'],
+      ['red', 'green', 'blue', 'violet'],
+    ]) {
+      const { sink, callback } = ownedCallback({
+        evaluation: { x: data.x, y: data.y, classNames },
+      });
+      await expect(
+        smallClassifier().fit(data.x, data.y, {
+          ...fitArguments,
+          epochs: 3,
+          callbacks: [callback],
+        }),
+      ).rejects.toThrow(
+        `livestep: livestepCallback evaluation.classNames has ${classNames.length} name(s) (${classNames.join(', ')}) but the model's output predicts 3 classes; pass one name per class`,
+      );
+      expect(steps(sink, 'train/loss')).toEqual([]);
+    }
+    expect(() =>
+      livestepCallback({ evaluation: { x: data.x, y: data.y, classNames: ['a', 'b', 'a'] } }),
+    ).toThrow('evaluation.classNames has "a" twice; give each class its own name');
+    expect(() =>
+      livestepCallback({ evaluation: { x: data.x, y: data.y, classNames: ['a', 1] as never } }),
+    ).toThrow('evaluation.classNames must be an array of strings, one per class');
+  });
+
+  it('draws the classifier plots per output for a model with several outputs', async () => {
+    const big = bigLabels();
+    const bigIndices = big.reshape([32]);
+    for (const y of [[data.y, bigIndices], { colour: data.y, big: bigIndices }]) {
+      const { sink, callback } = ownedCallback({
+        evaluation: {
+          x: data.x,
+          y,
+          classNames: { colour: ['red', 'green', 'blue'], big: ['small', 'big'] },
+        },
+      });
+      await twoOutputClassifier().fit(data.x, [data.y, big], {
+        ...fitArguments,
+        epochs: 2,
+        callbacks: [callback],
+      });
+      expect(
+        plots(sink)
+          .map((plot) => `${plot.name}@${plot.step}`)
+          .sort(),
+      ).toEqual([
+        'big/confusion_matrix@1',
+        'big/precision_recall@1',
+        'big/roc@1',
+        'colour/confusion_matrix@1',
+        'colour/precision_recall/blue@1',
+        'colour/precision_recall/green@1',
+        'colour/precision_recall/red@1',
+        'colour/roc/blue@1',
+        'colour/roc/green@1',
+        'colour/roc/red@1',
+      ]);
+      const confusion = plots(sink).find((plot) => plot.name === 'big/confusion_matrix')!;
+      expect(new Set(confusion.rows.map((row) => row.actual))).toEqual(new Set(['small', 'big']));
+    }
+    // Only the outputs named get plots.
+    const { sink, callback } = ownedCallback({ evaluation: { x: data.x, y: { big: bigIndices } } });
+    await twoOutputClassifier().fit(data.x, [data.y, big], {
+      ...fitArguments,
+      epochs: 1,
+      callbacks: [callback],
+    });
+    expect(
+      plots(sink)
+        .map((plot) => plot.name)
+        .sort(),
+    ).toEqual(['big/confusion_matrix', 'big/precision_recall', 'big/roc']);
+    tf.dispose([big, bigIndices]);
+  });
+
+  it('skips the classifier plots and the histograms of a diverged model (NaN weights), with warnings at its step', async () => {
+    const model = tf.sequential({
+      layers: [
+        tf.layers.dense({
+          units: 3,
+          inputShape: [4],
+          activation: 'softmax',
+          kernelInitializer: tf.initializers.constant({ value: Number.NaN }),
+        }),
+      ],
+    });
+    model.compile({ optimizer: tf.train.sgd(0.1), loss: 'categoricalCrossentropy' });
+    const { sink, callback, warnings } = ownedCallback({
+      evaluation: { x: data.x, y: data.y },
+      histogramsEveryEpochs: 1,
+    });
+    await model.fit(data.x, data.y, { ...fitArguments, epochs: 2, callbacks: [callback] });
+    expect(values(sink, 'train/loss')).toEqual(['nan', 'nan']);
+    // No confusion matrix of "everything is class 0", no empty histograms.
+    expect(plots(sink)).toEqual([]);
+    const skippedPlots = annotations(sink, 'evaluation-skipped');
+    expect(skippedPlots).toEqual([
+      expect.objectContaining({
+        level: 'warning',
+        step: 1,
+        text: expect.stringContaining(
+          "confusion, roc, pr for the model's output: the model predicts non-finite scores (NaN or infinity)",
+        ),
+      }),
+    ]);
+    const skippedHistograms = annotations(sink, 'histograms-skipped');
+    expect(skippedHistograms.map((annotation) => [annotation.level, annotation.step])).toEqual([
+      ['warning', 0],
+      ['warning', 1],
+    ]);
+    expect(skippedHistograms[0]!.text).toMatch(/kernel, .*bias hold NaN or infinite values/);
+    // The warning handler hears each kind once per fit, the run keeps every note.
+    expect(warnings).toEqual([
+      expect.stringContaining('weight histograms skipped at epoch 0'),
+      expect.stringContaining('evaluation plots skipped'),
+    ]);
+  });
+
+  it('gives each prefix its own steps on one shared run (k-fold), batch steps too, and keeps every fold in the folder', async () => {
+    const folder = temporaryFolder();
+    const memory = createMemorySink();
+    const run = startRun({
+      ...quietRunOptions(memory),
+      sinks: [memory, createDirectorySink({ directory: join(folder, 'livestep'), dvcYaml: false })],
+    });
+    for (const fold of [1, 2, 3]) {
+      await smallClassifier().fit(data.x, data.y, {
+        ...fitArguments,
+        epochs: 2,
+        callbacks: [livestepCallback({ run, prefix: `fold-${fold}`, logEveryBatches: 1 })],
+      });
+    }
+    // The same prefix again continues its own series.
+    await smallClassifier().fit(data.x, data.y, {
+      ...fitArguments,
+      epochs: 1,
+      callbacks: [livestepCallback({ run, prefix: 'fold-3', logEveryBatches: 1 })],
+    });
+    await run.end();
+    for (const fold of [1, 2]) {
+      expect(steps(memory, `fold-${fold}/train/loss`)).toEqual([0, 1]);
+      expect(steps(memory, `fold-${fold}/train/batch/loss`)).toEqual([0, 1, 2, 3]);
+    }
+    expect(steps(memory, 'fold-3/train/loss')).toEqual([0, 1, 2]);
+    expect(steps(memory, 'fold-3/train/batch/loss')).toEqual([0, 1, 2, 3, 4, 5]);
+    for (const fold of [1, 2, 3]) {
+      const tsv = readFileSync(
+        join(folder, 'livestep', 'plots', 'metrics', `fold-${fold}`, 'train', 'loss.tsv'),
+        'utf8',
+      );
+      expect(tsv.trim().split('\n').length).toBe(fold === 3 ? 4 : 3);
+    }
+    const paramsYaml = readFileSync(join(folder, 'livestep', 'params.yaml'), 'utf8');
+    for (const fold of [1, 2, 3]) expect(paramsYaml).toContain(`fold-${fold}:`);
+  });
+
+  it("moves the batch steps back with the epoch steps when the run's step is set back (run.setStep(0))", async () => {
+    const sink = createMemorySink();
+    const run = startRun(quietRunOptions(sink));
+    const model = smallClassifier();
+    for (let fit = 0; fit < 2; fit++) {
+      if (fit > 0) run.setStep(0);
+      await model.fit(data.x, data.y, {
+        ...fitArguments,
+        epochs: 2,
+        callbacks: [livestepCallback({ run, logEveryBatches: 1 })],
+      });
+    }
+    await run.end();
+    expect(steps(sink, 'train/loss')).toEqual([0, 1, 0, 1]);
+    expect(steps(sink, 'train/batch/loss')).toEqual([0, 1, 2, 3, 0, 1, 2, 3]);
+  });
+
+  it('warns when a run started per fold would replace the previous fold in its folder, naming the shared-run fix', async () => {
+    const folder = temporaryFolder();
+    const warnings: string[] = [];
+    for (const fold of [1, 2]) {
+      await smallClassifier().fit(data.x, data.y, {
+        ...fitArguments,
+        epochs: 1,
+        callbacks: [
+          livestepCallback({
+            prefix: `fold-${fold}`,
+            runOptions: {
+              directory: join(folder, 'livestep'),
+              environment: {},
+              exitHooks: false,
+              collectGit: false,
+              collectMachine: false,
+              onWarning: (message) => warnings.push(message),
+            },
+          }),
+        ],
+      });
+    }
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        'prefix "fold-2" started a new run in ' +
+          join(folder, 'livestep') +
+          ', which replaces what the run for prefix "fold-1" wrote there. For k-fold, start one run and pass it to every fold: livestepCallback({ run, prefix: "fold-2" })',
+      ),
+    ]);
+  });
+
+  it('rejects a bad prefix when the callback is made, not after the first epoch', () => {
+    for (const [prefix, problem] of [
+      ['fold:1', 'contains ":"'],
+      ['a/../b', 'has a ".." path segment'],
+      [' fold', 'has a path segment with leading or trailing spaces'],
+      ['a//b', 'has an empty path segment'],
+      ['x'.repeat(150), 'is 150 characters long; the limit is 100'],
+    ] as const) {
+      expect(() => livestepCallback({ prefix }), prefix).toThrow(
+        `livestep: livestepCallback prefix ${JSON.stringify(prefix)} ${problem}`,
+      );
+    }
+    expect(livestepCallback({ prefix: 'stage-2/finetune/' })).toBeDefined();
+  });
+
+  it('puts annotations at the step of the epoch they describe', async () => {
+    // An early stop after epoch 1: the note is at step 1, with epoch 1's metrics.
+    const early = ownedCallback();
+    const earlyStopping = tf.callbacks.earlyStopping({ monitor: 'loss', minDelta: 100 });
+    await smallClassifier().fit(data.x, data.y, {
+      ...fitArguments,
+      epochs: 10,
+      callbacks: [early.callback, earlyStopping],
+    });
+    expect(steps(early.sink, 'train/loss')).toEqual([0, 1]);
+    expect(annotations(early.sink, 'early-stop').map((note) => note.step)).toEqual([1]);
+    expect(annotations(early.sink, 'model-summary').map((note) => note.step)).toEqual([0]);
+
+    // A fit that throws at the end of epoch 1 (after livestep logged it) on a given run.
+    const sink = createMemorySink();
+    const run = startRun(quietRunOptions(sink));
+    const thrower = new tf.CustomCallback({
+      onEpochEnd: (epoch) => {
+        if (epoch === 1) throw new Error('checkpoint disk is full');
+      },
+    });
+    await expect(
+      smallClassifier().fit(data.x, data.y, {
+        ...fitArguments,
+        epochs: 5,
+        callbacks: [livestepCallback({ run }), thrower],
+      }),
+    ).rejects.toThrow('checkpoint disk is full');
+    await run.end('failed');
+    expect(steps(sink, 'train/loss')).toEqual([0, 1]);
+    expect(annotations(sink, 'fit-failed')).toEqual([
+      expect.objectContaining({ step: 1, text: expect.stringContaining('threw in epoch 1') }),
+    ]);
+  });
+
+  it('ends its own run within endTimeoutMs when a sink never answers, and passes the timeout to end()', async () => {
+    const started = performance.now();
+    const memory = createMemorySink();
+    const callback = livestepCallback({
+      runOptions: { ...quietRunOptions(memory), sinks: [memory, stuckSink()] },
+      endTimeoutMs: 200,
+    });
+    await smallClassifier().fit(data.x, data.y, {
+      ...fitArguments,
+      epochs: 1,
+      callbacks: [callback],
+    });
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(callback.run?.status).toBe('completed');
+    const report = await callback.run!.end();
+    expect(report.ok).toBe(false);
+    expect(report.sinks.find((entry) => entry.sink === 'stuck')?.pending).toBeGreaterThan(0);
+    expect(doneEvents(memory).map((done) => done.status)).toEqual(['completed']);
+
+    // The failed path too (here: evaluation data that does not fit, found at train begin).
+    const failing = livestepCallback({
+      runOptions: { ...quietRunOptions(createMemorySink()), sinks: [stuckSink()] },
+      endTimeoutMs: 200,
+      evaluation: { x: data.x, y: data.y.slice(0, 8) },
+    });
+    const failingStarted = performance.now();
+    await expect(
+      smallClassifier().fit(data.x, data.y, { ...fitArguments, epochs: 1, callbacks: [failing] }),
+    ).rejects.toThrow(/evaluation\.y has 8 rows/);
+    expect(performance.now() - failingStarted).toBeLessThan(5_000);
+    expect(failing.run?.status).toBe('failed');
+  }, 10_000);
+
+  it('rejects endTimeoutMs beside a given run, or when it is not a count of milliseconds', () => {
+    const run = startRun(quietRunOptions(createMemorySink()));
+    expect(() => livestepCallback({ run, endTimeoutMs: 100 })).toThrow(
+      'endTimeoutMs is for the run the callback starts itself, so pass the timeout to your own run.end(status, { timeoutMs }) instead',
+    );
+    expect(() => livestepCallback({ endTimeoutMs: -1 })).toThrow(
+      'livestep: livestepCallback endTimeoutMs is -1; pass an integer >= 0',
+    );
     void run.end();
   });
 });

@@ -14,14 +14,28 @@
  * and epoch ends when the last turn is older than core's YIELD_INTERVAL_MS (one clock read
  * otherwise), and stops the fit (`model.stopTraining`) once an exit hook has ended the run as
  * interrupted (Ctrl-C, SIGTERM).
+ *
+ * Steps: one per epoch. Without a prefix they are the run's own (`run.step`), so a second fit on a
+ * run continues them; each prefix has steps of its own on a run, from 0, so k-fold on one run
+ * gives every fold's series from step 0. Batch steps follow the epoch steps (set the run's step
+ * back and they go back too). Every note (annotation) carries the step of the epoch it is about.
  */
-import { type Run, type StartRunOptions, startRun, yieldToEventLoop } from '@livestep/core';
+import {
+  type EndOptions,
+  type Run,
+  readEnvironmentConfig,
+  type StartRunOptions,
+  startRun,
+  yieldToEventLoop,
+} from '@livestep/core';
 
-import { Callback, type LayersModel } from '@tensorflow/tfjs-layers';
+import { Callback, CustomCallback, LayersModel } from '@tensorflow/tfjs-layers';
 import {
   buildEvaluationPlots,
   checkEvaluationOptions,
   type EvaluationOptions,
+  type PreparedEvaluation,
+  prepareEvaluation,
 } from './evaluation-plots.js';
 import { type StopWatching, watchForAbortedFit } from './fit-abort-watch.js';
 import { createMetricNamer, normalizePrefix, readLogs, type TrainingLogs } from './log-values.js';
@@ -37,10 +51,31 @@ import { buildWeightHistograms, DEFAULT_HISTOGRAM_BINS } from './weight-histogra
 const MILLISECONDS_PER_SECOND = 1000;
 
 /**
- * The global batch step each run has reached, so that a second fit on the same run (with a new
- * callback) continues its per-batch series instead of writing over them. Weak: runs are freed.
+ * Where the fits recorded into one run under one prefix have got to, so that a second fit on the
+ * same run (with a new callback) continues its series instead of writing over them, and each
+ * prefix (k-fold: `fold-1`, `fold-2`) has series of its own, starting at step 0.
  */
-const batchStepByRun = new WeakMap<Run, number>();
+interface FitSteps {
+  /** The epoch step after the last epoch recorded: where a continuing fit starts. */
+  nextEpochStep: number;
+  /** The global batch step reached. */
+  batchStep: number;
+  /**
+   * The batch step each epoch step began at. When the epoch steps are moved back
+   * (`run.setStep(0)` between two fits) the batch steps go back with them.
+   */
+  batchStepAtEpochStep: Map<number, number>;
+}
+
+/** FitSteps by run, then by prefix (`''` for none). Weak: runs are freed. */
+const stepsByRun = new WeakMap<Run, Map<string, FitSteps>>();
+
+/**
+ * The prefix of the last run a callback started in each folder. A callback started without
+ * `run` starts a run per fit, and a new run clears its folder (DVCLive's layout): k-fold written
+ * that way keeps only the last fold, which deserves a warning naming the fix.
+ */
+const prefixByOwnedRunFolder = new Map<string, string>();
 
 export interface LivestepCallbackOptions {
   /**
@@ -50,6 +85,14 @@ export interface LivestepCallbackOptions {
   run?: Run;
   /** Options for the run the callback starts when no `run` is given (experiment, name, sinks...). */
   runOptions?: StartRunOptions;
+  /**
+   * How long the `end()` of the run the callback starts waits for delivery (network sinks) at
+   * train end, in milliseconds; passed as `run.end(status, { timeoutMs })`. Default: core's
+   * `end()` default. Past it, `fit()` returns and `end()` reports what is left (the HTTP sink
+   * spools it). Only for the run the callback starts: with `run`, pass the timeout to your own
+   * `run.end()`.
+   */
+  endTimeoutMs?: number;
   /**
    * Log the batch metrics every this many batches, under `train/batch/<metric>` with a global
    * batch step (1 = every batch). Default 0: per-epoch metrics only.
@@ -61,10 +104,14 @@ export interface LivestepCallbackOptions {
   histogramBins?: number;
   /**
    * Data to draw classifier plots from at train end: confusion matrix, ROC and precision-recall
-   * (one-vs-rest per class for more than two classes).
+   * (one-vs-rest per class for more than two classes; per output for several outputs). Checked
+   * against the model at train begin.
    */
   evaluation?: EvaluationOptions;
-  /** Put before every metric, plot and param name: `fold-1` gives `fold-1/train/loss`. */
+  /**
+   * Put before every metric, plot and param name: `fold-1` gives `fold-1/train/loss`. Each prefix
+   * has its own steps on a run: k-fold on one run gives every fold's series from step 0.
+   */
   prefix?: string;
   /** Record the model summary text as an annotation at train begin (default true). */
   modelSummary?: boolean;
@@ -96,6 +143,26 @@ function underPrefix(prefix: string, params: Record<string, unknown>): Record<st
   return nested;
 }
 
+function stepsFor(run: Run, prefix: string): FitSteps | undefined {
+  return stepsByRun.get(run)?.get(prefix);
+}
+
+function rememberSteps(run: Run, prefix: string, steps: FitSteps): void {
+  let byPrefix = stepsByRun.get(run);
+  if (byPrefix === undefined) {
+    byPrefix = new Map();
+    stepsByRun.set(run, byPrefix);
+  }
+  byPrefix.set(prefix, steps);
+}
+
+/** The batch step a fit starting at epoch step `start` begins at (see FitSteps). */
+function firstBatchStep(steps: FitSteps | undefined, start: number): number {
+  if (steps === undefined) return 0;
+  if (start === steps.nextEpochStep) return steps.batchStep;
+  return steps.batchStepAtEpochStep.get(start) ?? (start === 0 ? 0 : steps.batchStep);
+}
+
 /**
  * A tfjs callback that records a fit into a livestep run. Make one with `livestepCallback()`;
  * an instance can serve several fits one after the other (not at the same time).
@@ -103,6 +170,7 @@ function underPrefix(prefix: string, params: Record<string, unknown>): Record<st
 export class LivestepCallback extends Callback {
   private readonly explicitRun: Run | undefined;
   private readonly runOptions: StartRunOptions;
+  private readonly endOptions: EndOptions;
   private readonly logEveryBatches: number;
   private readonly histogramsEveryEpochs: number;
   private readonly histogramBins: number;
@@ -115,15 +183,25 @@ export class LivestepCallback extends Callback {
   private activeRun: Run | undefined;
   private ownsRun = false;
   private stopWatching: StopWatching = () => {};
+  private steps: FitSteps = { nextEpochStep: 0, batchStep: 0, batchStepAtEpochStep: new Map() };
+  /** With a prefix: the step of the epoch in progress (without one, the run's step is). */
+  private prefixEpochStep = 0;
   private batchStep = 0;
   private epochStartedAt = 0;
   private epochSamples = 0;
   private epochsDone = 0;
   private currentEpoch: number | undefined;
+  /** The step of the epoch in progress, for notes about it (a fit that threw in it). */
+  private currentEpochStep: number | undefined;
   private lastEpoch: number | undefined;
   private lastStep: number | undefined;
+  private firstStep = 0;
   private fitName = 'model.fit()';
+  private preparedEvaluation: PreparedEvaluation | undefined;
+  private warnedThisFit = new Set<string>();
   private warnedNoModel = false;
+  /** The model, when tfjs wrapped this callback as a plain object and did not hand it over. */
+  private adoptedModel: LayersModel | undefined;
 
   constructor(options: LivestepCallbackOptions = {}) {
     super();
@@ -140,8 +218,17 @@ export class LivestepCallback extends Callback {
         'livestep: livestepCallback got both run and runOptions; runOptions configure the run the callback starts itself, so pass one or the other',
       );
     }
+    if (options.run !== undefined && options.endTimeoutMs !== undefined) {
+      throw new TypeError(
+        'livestep: livestepCallback got both run and endTimeoutMs; endTimeoutMs is for the run the callback starts itself, so pass the timeout to your own run.end(status, { timeoutMs }) instead',
+      );
+    }
     this.explicitRun = options.run;
     this.runOptions = options.runOptions ?? {};
+    this.endOptions =
+      options.endTimeoutMs === undefined
+        ? {}
+        : { timeoutMs: checkCount(options.endTimeoutMs, 'endTimeoutMs', 0) };
     this.logEveryBatches = checkCount(options.logEveryBatches, 'logEveryBatches', 0);
     this.histogramsEveryEpochs = checkCount(
       options.histogramsEveryEpochs,
@@ -159,14 +246,19 @@ export class LivestepCallback extends Callback {
     this.warn = options.onWarning ?? this.runOptions.onWarning ?? defaultWarning;
     this.names = createMetricNamer(this.prefix);
 
-    // Own, bound hooks: when a plain-object callback comes first in the list, tfjs wraps every
-    // entry as a plain-object callback and calls these hooks with another `this` (tfjs issue
-    // 1792). Bound, they still record (in the reduced way onTrainBegin explains).
-    this.onTrainBegin = this.onTrainBegin.bind(this);
-    this.onTrainEnd = this.onTrainEnd.bind(this);
-    this.onEpochBegin = this.onEpochBegin.bind(this);
-    this.onEpochEnd = this.onEpochEnd.bind(this);
-    this.onBatchEnd = this.onBatchEnd.bind(this);
+    // Own hooks: when a plain-object callback comes first in the list, tfjs wraps every entry as
+    // a plain-object callback (tfjs issue 1792) and calls these hooks on the wrapper. Each one
+    // runs on this callback, and onTrainBegin takes the fit settings the wrapper was given.
+    const prototype = LivestepCallback.prototype;
+    const self = this;
+    this.onTrainBegin = function (this: unknown, logs?: TrainingLogs) {
+      if (this !== self && this instanceof CustomCallback) self.adoptFrom(this);
+      return prototype.onTrainBegin.call(self, logs);
+    };
+    this.onTrainEnd = (logs) => prototype.onTrainEnd.call(this, logs);
+    this.onEpochBegin = (epoch, logs) => prototype.onEpochBegin.call(this, epoch, logs);
+    this.onEpochEnd = (epoch, logs) => prototype.onEpochEnd.call(this, epoch, logs);
+    this.onBatchEnd = (batch, logs) => prototype.onBatchEnd.call(this, batch, logs);
   }
 
   /** The run being recorded (or the last one, after an owned run ended). */
@@ -175,45 +267,83 @@ export class LivestepCallback extends Callback {
   }
 
   private get trainingModel(): LayersModel | undefined {
-    return (this.model as LayersModel | null) ?? undefined;
+    return (this.model as LayersModel | null) ?? this.adoptedModel;
+  }
+
+  /** Wrapped by tfjs as a plain object: take the fit settings (and the model, if any) it got. */
+  private adoptFrom(wrapper: CustomCallback): void {
+    const params = (wrapper as unknown as { params?: FitSettings }).params;
+    if (params !== undefined && params !== null) this.setParams(params as never);
+    const model = (wrapper as unknown as { model?: unknown }).model;
+    this.adoptedModel = model instanceof LayersModel ? model : undefined;
+  }
+
+  /** The step of the epoch in progress (or the next one, between epochs). */
+  private epochStep(run: Run): number {
+    return this.prefix === '' ? run.step : this.prefixEpochStep;
   }
 
   override async onTrainBegin(_logs?: TrainingLogs): Promise<void> {
-    const settings = (this.params ?? {}) as FitSettings;
+    const known = this.params !== undefined && this.params !== null;
+    const settings = (known ? this.params : {}) as FitSettings;
     const model = this.trainingModel;
     this.fitName =
-      settings.samples == null && settings.batchSize == null ? 'model.fitDataset()' : 'model.fit()';
-    const params = underPrefix(this.prefix, collectFitParams(model, settings));
+      known && settings.samples == null && settings.batchSize == null
+        ? 'model.fitDataset()'
+        : 'model.fit()';
+    const params = underPrefix(this.prefix, collectFitParams(model, known ? settings : undefined));
 
     let run: Run;
     if (this.explicitRun !== undefined) {
       run = this.explicitRun;
       this.ownsRun = false;
-      run.logParams(params);
     } else {
       run = startRun(this.runOptions);
       this.ownsRun = true;
-      run.logParams(params);
+      this.checkOwnedRunFolder(run);
     }
     this.activeRun = run;
     try {
+      run.logParams(params);
+      this.warnedThisFit = new Set();
       const initialEpoch = settings.initialEpoch ?? 0;
-      // Resuming from a checkpoint at epoch N: start the steps at N too, unless the run is further.
-      if (run.step < initialEpoch) run.setStep(initialEpoch);
-      this.batchStep = batchStepByRun.get(run) ?? 0;
+      const previous = stepsFor(run, this.prefix);
+      let start: number;
+      if (this.prefix === '') {
+        // Resuming from a checkpoint at epoch N: start the steps at N too, unless the run is further.
+        if (run.step < initialEpoch) run.setStep(initialEpoch);
+        start = run.step;
+      } else {
+        start = Math.max(previous?.nextEpochStep ?? 0, initialEpoch);
+        this.prefixEpochStep = start;
+      }
+      this.batchStep = firstBatchStep(previous, start);
+      this.steps = previous ?? {
+        nextEpochStep: start,
+        batchStep: this.batchStep,
+        batchStepAtEpochStep: new Map(),
+      };
+      this.steps.batchStepAtEpochStep.set(start, this.batchStep);
+      rememberSteps(run, this.prefix, this.steps);
+      this.firstStep = start;
       this.epochsDone = 0;
       this.lastEpoch = undefined;
       this.currentEpoch = undefined;
+      this.currentEpochStep = undefined;
       this.lastStep = undefined;
+      this.preparedEvaluation = undefined;
 
       if (model === undefined) {
-        this.warnNoModel(run);
+        this.warnNoModel(run, known, start);
         return;
+      }
+      if (this.evaluation !== undefined) {
+        this.preparedEvaluation = await prepareEvaluation(model, this.evaluation);
       }
       if (this.recordSummary) {
         const summary = modelSummaryText(model);
         if (summary !== undefined) {
-          run.annotate(summary, { labels: { kind: 'model-summary' } });
+          run.annotate(summary, { step: start, labels: { kind: 'model-summary' } });
         }
       }
       this.stopWatching = watchForAbortedFit(model, () => this.onFitAborted());
@@ -227,12 +357,17 @@ export class LivestepCallback extends Callback {
     this.currentEpoch = epoch;
     this.epochSamples = 0;
     this.epochStartedAt = performance.now();
+    const run = this.activeRun;
+    if (run === undefined) return;
+    this.currentEpochStep = this.epochStep(run);
+    this.steps.batchStepAtEpochStep.set(this.currentEpochStep, this.batchStep);
   }
 
   override async onBatchEnd(_batch: number, logs?: TrainingLogs): Promise<void> {
     const size = logs?.size;
     if (typeof size === 'number') this.epochSamples += size;
     const step = this.batchStep++;
+    this.steps.batchStep = this.batchStep;
     const run = this.activeRun;
     if (run === undefined || this.stopIfInterrupted(run)) return;
     if (this.logEveryBatches === 0 || step % this.logEveryBatches !== 0) {
@@ -283,13 +418,16 @@ export class LivestepCallback extends Callback {
       const learningRate = currentLearningRate(this.trainingModel);
       if (learningRate !== undefined) metrics[`${this.prefix}train/learning_rate`] = learningRate;
 
-      const step = run.step;
+      const step = this.epochStep(run);
       run.logMetrics(metrics, { step });
-      run.nextStep();
+      if (this.prefix === '') run.nextStep();
+      else this.prefixEpochStep = step + 1;
       this.lastEpoch = epoch;
       this.lastStep = step;
       this.epochsDone++;
-      batchStepByRun.set(run, this.batchStep);
+      this.steps.nextEpochStep = step + 1;
+      this.steps.batchStep = this.batchStep;
+      this.steps.batchStepAtEpochStep.set(step + 1, this.batchStep);
 
       const model = this.trainingModel;
       if (
@@ -297,13 +435,20 @@ export class LivestepCallback extends Callback {
         this.histogramsEveryEpochs > 0 &&
         this.epochsDone % this.histogramsEveryEpochs === 0
       ) {
-        for (const { name, plot } of await buildWeightHistograms(
+        const histograms = await buildWeightHistograms(
           model,
           this.prefix,
           step,
           this.histogramBins,
-        )) {
-          run.logPlot(name, plot);
+        );
+        for (const { name, plot } of histograms.plots) run.logPlot(name, plot);
+        if (histograms.nonFinite.length > 0) {
+          this.warnOnRun(
+            run,
+            'histograms-skipped',
+            `livestep: weight histograms skipped at epoch ${epoch}: ${histograms.nonFinite.join(', ')} hold NaN or infinite values (did the loss diverge?)`,
+            step,
+          );
         }
       }
     } catch (error) {
@@ -318,13 +463,13 @@ export class LivestepCallback extends Callback {
     this.stopWatching = () => {};
     const run = this.activeRun;
     if (run === undefined) return;
-    batchStepByRun.set(run, this.batchStep);
     // Ended while training (Ctrl-C): the exit hook recorded it as interrupted; add nothing.
     if (run.ended) return;
     try {
       const model = this.trainingModel;
       const settings = (this.params ?? {}) as FitSettings;
       const epochs = settings.epochs ?? undefined;
+      const step = this.lastStep ?? this.firstStep;
       const stopped =
         model?.stopTraining === true &&
         this.lastEpoch !== undefined &&
@@ -333,37 +478,46 @@ export class LivestepCallback extends Callback {
         run.logParams(underPrefix(this.prefix, { fit: { stoppedEpoch: this.lastEpoch } }));
         run.annotate(
           `training stopped early after epoch ${this.lastEpoch} (model.stopTraining was set, e.g. by EarlyStopping)`,
-          { labels: { kind: 'early-stop' } },
+          { step, labels: { kind: 'early-stop' } },
         );
       }
-      if (model !== undefined && this.evaluation !== undefined) {
-        const step = this.lastStep ?? run.step;
-        const result = await buildEvaluationPlots(model, this.evaluation, this.prefix, step);
+      if (model !== undefined && this.preparedEvaluation !== undefined) {
+        const result = await buildEvaluationPlots(
+          model,
+          this.preparedEvaluation,
+          this.prefix,
+          step,
+        );
         for (const { name, plot } of result.plots) run.logPlot(name, plot);
         for (const reason of result.skipped) {
-          run.annotate(`livestep: evaluation plot skipped: ${reason}`, { level: 'warning' });
+          this.warnOnRun(
+            run,
+            'evaluation-skipped',
+            `livestep: evaluation plots skipped: ${reason}`,
+            step,
+          );
         }
       }
     } catch (error) {
       await this.fail(error);
       throw error;
     }
-    if (this.ownsRun) await run.end('completed');
+    if (this.ownsRun) await run.end('completed', this.endOptions);
   }
 
   /** The fit threw (tfjs called no hook): end an owned run as failed, note it on a given one. */
   private onFitAborted(): void {
     const run = this.activeRun;
     if (run === undefined) return;
-    batchStepByRun.set(run, this.batchStep);
     const where =
       this.currentEpoch === undefined ? 'before the first epoch' : `in epoch ${this.currentEpoch}`;
     const message = `livestep: ${this.fitName} threw ${where}; the error went to the caller of ${this.fitName}`;
     if (this.ownsRun) {
-      void run.end('failed', { error: new Error(message) });
+      void run.end('failed', { ...this.endOptions, error: new Error(message) });
     } else if (!run.ended) {
       run.annotate(`${message}; the run is left open for the caller`, {
         level: 'error',
+        step: this.currentEpochStep ?? this.firstStep,
         labels: { kind: 'fit-failed' },
       });
     }
@@ -374,13 +528,39 @@ export class LivestepCallback extends Callback {
     this.stopWatching();
     this.stopWatching = () => {};
     const run = this.activeRun;
-    if (run !== undefined && this.ownsRun && !run.ended) await run.end('failed', { error });
+    if (run !== undefined && this.ownsRun && !run.ended) {
+      await run.end('failed', { ...this.endOptions, error });
+    }
   }
 
-  private warnNoModel(run: Run): void {
-    const message =
-      'livestep: livestepCallback() did not receive the model: a plain-object callback comes first in the callbacks list, so tfjs treated every entry as a plain object (tfjs issue 1792). Only epoch and batch metrics are recorded. Put livestepCallback() first, or wrap each plain object in new tf.CustomCallback({...}).';
-    run.annotate(message, { level: 'warning', labels: { kind: 'callback-order' } });
+  /** A warning that belongs to the run: an annotation each time, the warning handler once a fit. */
+  private warnOnRun(run: Run, kind: string, message: string, step: number): void {
+    run.annotate(message, { level: 'warning', step, labels: { kind } });
+    if (!this.warnedThisFit.has(kind)) {
+      this.warnedThisFit.add(kind);
+      this.warn(message);
+    }
+  }
+
+  /** A run started per fit clears its folder: warn when that drops another prefix's fit. */
+  private checkOwnedRunFolder(run: Run): void {
+    const folder = run.directory;
+    if (folder === undefined || this.prefix === '') return;
+    const resumes =
+      this.runOptions.resume ??
+      readEnvironmentConfig(this.runOptions.environment ?? process.env).resume;
+    const earlier = prefixByOwnedRunFolder.get(folder);
+    prefixByOwnedRunFolder.set(folder, this.prefix);
+    if (resumes || earlier === undefined || earlier === this.prefix) return;
+    const prefix = this.prefix.slice(0, -1);
+    this.warn(
+      `livestep: livestepCallback prefix "${prefix}" started a new run in ${folder}, which replaces what the run for prefix "${earlier.slice(0, -1)}" wrote there. For k-fold, start one run and pass it to every fold: livestepCallback({ run, prefix: "${prefix}" }), then await run.end() after the last fold.`,
+    );
+  }
+
+  private warnNoModel(run: Run, knowsSettings: boolean, step: number): void {
+    const message = `livestep: livestepCallback() did not receive the model: a plain-object callback comes first in the callbacks list, so tfjs treated every entry as a plain object (tfjs issue 1792). Only ${knowsSettings ? 'the fit settings and ' : ''}epoch and batch metrics are recorded (no model params, no plots, no failure detection, no stop on Ctrl-C), and every batch's values are read back from the backend. Fix: wrap each plain object in new tf.CustomCallback({ ... }); then any order works.`;
+    run.annotate(message, { level: 'warning', step, labels: { kind: 'callback-order' } });
     if (!this.warnedNoModel) {
       this.warnedNoModel = true;
       this.warn(message);

@@ -4,6 +4,7 @@
  * EarlyStopping or a plain-object callback, replaces the Scalars with numbers in place), so both
  * are read here, and only when a value is needed.
  */
+import { explainBadName, MAX_NAME_LENGTH } from '@livestep/core';
 import type { Scalar } from '@tensorflow/tfjs-core';
 
 /** The logs a tfjs callback receives: numbers, or Scalars not yet read back. */
@@ -14,6 +15,14 @@ const BOOKKEEPING_KEYS = new Set(['batch', 'size']);
 
 /** Prefix tfjs gives the metrics it computes on validation data. */
 const VALIDATION_PREFIX = 'val_';
+
+/**
+ * Room a prefix leaves for the names put after it (`train/batch/<metric>`,
+ * `histograms/<weight name>`), so that a name made from it does not fail only after training.
+ */
+const NAME_ROOM_AFTER_PREFIX = 100;
+/** The longest prefix accepted. */
+const MAX_PREFIX_LENGTH = MAX_NAME_LENGTH - NAME_ROOM_AFTER_PREFIX;
 
 /** Characters a livestep name may not contain; a tfjs metric key with one gets `_` instead. */
 const UNSAFE_NAME_CHARACTERS = /[\u0000-\u001f\u007f\\:*?"<>|]/g;
@@ -79,7 +88,10 @@ export function createMetricNamer(prefix: string): {
   };
 }
 
-/** `fold-1` -> `fold-1/`, `` -> ``; the prefix is checked like any livestep name by the run. */
+/**
+ * `fold-1` -> `fold-1/`, `` -> ``. Checked here, when the callback is made, as livestep checks
+ * every name, so a bad prefix fails at once instead of at the first epoch's metrics.
+ */
 export function normalizePrefix(prefix: string | undefined): string {
   if (prefix === undefined || prefix === '') return '';
   if (typeof prefix !== 'string') {
@@ -91,6 +103,15 @@ export function normalizePrefix(prefix: string | undefined): string {
   if (trimmed === '' || trimmed.startsWith('/')) {
     throw new TypeError(
       `livestep: livestepCallback prefix ${JSON.stringify(prefix)} is not a relative name; pass something like "fold-1"`,
+    );
+  }
+  const problem =
+    trimmed.length > MAX_PREFIX_LENGTH
+      ? `is ${trimmed.length} characters long; the limit is ${MAX_PREFIX_LENGTH}, to leave room for the names after it`
+      : explainBadName(trimmed);
+  if (problem !== undefined) {
+    throw new TypeError(
+      `livestep: livestepCallback prefix ${JSON.stringify(prefix)} ${problem}. Pass something like "fold-1" or "stage-2/finetune".`,
     );
   }
   return `${trimmed}/`;

@@ -105,18 +105,30 @@ export function currentLearningRate(model: LayersModel | null | undefined): numb
     : undefined;
 }
 
-/** Everything a fit records as params at train begin. */
+/**
+ * Everything a fit records as params at train begin. `settings` undefined (tfjs did not give
+ * them) records no `fit` section rather than one of nulls; `stoppedEpoch` is null until the
+ * callback records an early stop, so a second fit on a run does not keep the first one's.
+ */
 export function collectFitParams(
   model: LayersModel | null | undefined,
-  settings: FitSettings,
+  settings: FitSettings | undefined,
 ): Record<string, unknown> {
   const params: Record<string, unknown> = {};
+  if (settings !== undefined) params.fit = describeFit(settings);
+  params.tfjs = { backend: getBackend() ?? null, version: version_core, layers: version_layers };
+  if (model === undefined || model === null) return params;
+  Object.assign(params, describeModel(model));
+  return params;
+}
+
+function describeFit(settings: FitSettings): Record<string, unknown> {
   const steps =
     settings.steps ??
     (settings.samples != null && settings.batchSize != null && settings.batchSize > 0
       ? Math.ceil(settings.samples / settings.batchSize)
       : null);
-  params.fit = {
+  return {
     epochs: settings.epochs ?? null,
     initialEpoch: settings.initialEpoch ?? 0,
     batchSize: settings.batchSize ?? null,
@@ -124,10 +136,13 @@ export function collectFitParams(
     steps,
     validation: settings.doValidation === true,
     metrics: settings.metrics ?? [],
+    stoppedEpoch: null,
   };
-  params.tfjs = { backend: getBackend() ?? null, version: version_core, layers: version_layers };
-  if (model === undefined || model === null) return params;
+}
 
+/** The model, its compile settings and its optimizer. */
+function describeModel(model: LayersModel): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
   const { className, name } = describeModelClass(model);
   const layers = model.layers.filter((layer) => layer.getClassName() !== 'InputLayer');
   const description: Record<string, unknown> = {

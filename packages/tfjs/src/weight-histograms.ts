@@ -1,7 +1,8 @@
 /**
  * Weight histograms as plot data: one `bar` plot per weight of the model, named
  * `histograms/<weight name>` (e.g. `histograms/dense_Dense1/kernel`), with one row per bin:
- * `{ bin, lower, upper, count }`, where `bin` is the bin's centre.
+ * `{ bin, lower, upper, count }`, where `bin` is the bin's centre. A weight holding NaN or
+ * infinite values (a diverged model) gets no histogram: it is reported instead.
  */
 import type { PlotInput } from '@livestep/core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
@@ -43,14 +44,29 @@ export function histogramRows(
   });
 }
 
+/** The histograms, and the weights left out because they hold NaN or infinite values. */
+export interface WeightHistograms {
+  plots: Array<{ name: string; plot: PlotInput }>;
+  /** Names of the weights with non-finite values (a diverged model): no histogram means anything. */
+  nonFinite: string[];
+}
+
+function hasNonFinite(values: ArrayLike<number>): boolean {
+  for (let index = 0; index < values.length; index++) {
+    if (!Number.isFinite(values[index]!)) return true;
+  }
+  return false;
+}
+
 /** One histogram plot per model weight, read back from the backend. */
 export async function buildWeightHistograms(
   model: LayersModel,
   prefix: string,
   step: number,
   bins: number,
-): Promise<Array<{ name: string; plot: PlotInput }>> {
+): Promise<WeightHistograms> {
   const plots: Array<{ name: string; plot: PlotInput }> = [];
+  const nonFinite: string[] = [];
   const seen = new Set<string>();
   for (const weight of model.weights) {
     const base = `${prefix}histograms/${weight.name.replace(UNSAFE_NAME_CHARACTERS, '_')}`;
@@ -58,12 +74,16 @@ export async function buildWeightHistograms(
     // Two weights may share a name (tfjs makes most names unique, not all): keep both.
     for (let copy = 2; seen.has(name); copy++) name = `${base}_${copy}`;
     seen.add(name);
-    const values = await weight.read().data();
+    const values = (await weight.read().data()) as ArrayLike<number>;
+    if (hasNonFinite(values)) {
+      nonFinite.push(weight.name);
+      continue;
+    }
     plots.push({
       name,
       plot: {
         kind: 'bar',
-        rows: histogramRows(values as ArrayLike<number>, bins),
+        rows: histogramRows(values, bins),
         x: 'count',
         y: 'bin',
         title: weight.name,
@@ -71,5 +91,5 @@ export async function buildWeightHistograms(
       },
     });
   }
-  return plots;
+  return { plots, nonFinite };
 }
