@@ -8,6 +8,7 @@
  */
 export {
   EVALUATION_PLOTS,
+  type EvaluationLabels,
   type EvaluationOptions,
   type EvaluationPlot,
 } from './evaluation-plots.js';
