@@ -488,6 +488,26 @@ describe('livestepCallback (cpu only)', () => {
     tf.dispose([data.x, data.y]);
   });
 
+  it('forgets the model of an earlier fit when the same callback is then wrapped as a plain object', async () => {
+    const data = threeClassData(32);
+    const { sink, callback, warnings } = ownedCallback();
+    const fitArguments = { epochs: 1, batchSize: 16, verbose: 0 } as const;
+    await smallClassifier().fit(data.x, data.y, { ...fitArguments, callbacks: [callback] });
+    await smallClassifier(4).fit(data.x, data.y, {
+      ...fitArguments,
+      callbacks: [{ onEpochEnd: async () => {} }, callback] as never,
+    });
+    // Each fit starts its own run into the same sink: look at the second run's params only.
+    const secondStart = sink.events.findLastIndex((event) => event.kind === 'start');
+    const secondParams = sink.events
+      .slice(secondStart)
+      .filter((event) => event.kind === 'params')
+      .map((event) => Object.keys((event as { params: Record<string, unknown> }).params));
+    expect(secondParams).toEqual([['fit', 'tfjs']]);
+    expect(warnings).toEqual([expect.stringContaining('tfjs issue 1792')]);
+    tf.dispose([data.x, data.y]);
+  });
+
   it('works beside plain objects wrapped in tf.CustomCallback, in any position', async () => {
     const data = threeClassData(32);
     for (const first of [true, false]) {

@@ -252,7 +252,7 @@ export class LivestepCallback extends Callback {
     const prototype = LivestepCallback.prototype;
     const self = this;
     this.onTrainBegin = function (this: unknown, logs?: TrainingLogs) {
-      if (this !== self && this instanceof CustomCallback) self.adoptFrom(this);
+      self.adoptFrom(this !== self && this instanceof CustomCallback ? this : undefined);
       return prototype.onTrainBegin.call(self, logs);
     };
     this.onTrainEnd = (logs) => prototype.onTrainEnd.call(this, logs);
@@ -270,12 +270,18 @@ export class LivestepCallback extends Callback {
     return (this.model as LayersModel | null) ?? this.adoptedModel;
   }
 
-  /** Wrapped by tfjs as a plain object: take the fit settings (and the model, if any) it got. */
-  private adoptFrom(wrapper: CustomCallback): void {
+  /**
+   * Wrapped by tfjs as a plain object: take the fit settings (and the model, if any) the wrapper
+   * got, and forget the model of an earlier fit. Not wrapped: tfjs handed both over itself.
+   */
+  private adoptFrom(wrapper: CustomCallback | undefined): void {
+    this.adoptedModel = undefined;
+    if (wrapper === undefined) return;
+    (this as unknown as { model: LayersModel | null }).model = null;
     const params = (wrapper as unknown as { params?: FitSettings }).params;
     if (params !== undefined && params !== null) this.setParams(params as never);
     const model = (wrapper as unknown as { model?: unknown }).model;
-    this.adoptedModel = model instanceof LayersModel ? model : undefined;
+    if (model instanceof LayersModel) this.adoptedModel = model;
   }
 
   /** The step of the epoch in progress (or the next one, between epochs). */
