@@ -1,0 +1,1 @@
+export { SqliteRunStore } from './storage/sqlite/sqlite-run-store.js';

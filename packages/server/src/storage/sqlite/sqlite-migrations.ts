@@ -1,0 +1,185 @@
+/**
+ * The embedded store's schema, as numbered migrations applied in order, each in its own
+ * transaction, and recorded in `schema_migrations`. A database made by a newer server (a version
+ * this one does not know) is refused rather than written to. A new migration is appended, never
+ * edited: databases in the field have the old ones applied.
+ *
+ * Shape, kept portable to PostgreSQL (a later store follows it table for table):
+ *   runs        one row per run; params, tags, git, machine as JSON text
+ *   event_ids   every stored event id (16 bytes): what makes ingest idempotent
+ *   series      one row per metric series with its summary, kept at ingest (count, min, max,
+ *               first/last step, the latest value by step and the value logged last)
+ *   points      every point, keyed (series, step, seq): history reads in step order by range
+ *   rollups     per series, per block size, per block of steps: count, NaN count, min, max and
+ *               the last point, so a chart of any length reads a few thousand rows
+ *   plots, images, annotations, artifacts
+ * NaN is stored as NULL in REAL columns (SQLite has no NaN); ±inf are stored as they are.
+ */
+import type Database from 'better-sqlite3';
+
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description:
+      'runs, event ids, series summaries, points, rollups, plots, images, annotations, artifacts',
+    sql: `
+      CREATE TABLE runs (
+        run_key INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        experiment TEXT NOT NULL,
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        ended_at REAL,
+        last_event_at REAL NOT NULL,
+        message TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        git TEXT,
+        machine TEXT,
+        params TEXT NOT NULL DEFAULT '{}',
+        summary TEXT,
+        error TEXT,
+        max_seq INTEGER NOT NULL DEFAULT -1,
+        interrupted_by_server INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX runs_by_experiment ON runs (experiment, run_key);
+      CREATE INDEX runs_by_status ON runs (status, last_event_at);
+      CREATE TABLE event_ids (id BLOB PRIMARY KEY) WITHOUT ROWID;
+      CREATE TABLE series (
+        series_key INTEGER PRIMARY KEY,
+        run_key INTEGER NOT NULL REFERENCES runs (run_key),
+        name TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        labels TEXT,
+        count INTEGER NOT NULL,
+        nan_count INTEGER NOT NULL,
+        min_value REAL,
+        max_value REAL,
+        min_step INTEGER NOT NULL,
+        first_ts REAL NOT NULL,
+        latest_step INTEGER NOT NULL,
+        latest_seq INTEGER NOT NULL,
+        latest_value REAL,
+        latest_ts REAL NOT NULL,
+        last_step INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        last_value REAL,
+        last_ts REAL NOT NULL,
+        UNIQUE (run_key, name)
+      );
+      CREATE INDEX series_by_name ON series (name, run_key);
+      CREATE TABLE points (
+        series_key INTEGER NOT NULL,
+        step INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        ts REAL NOT NULL,
+        value REAL,
+        PRIMARY KEY (series_key, step, seq)
+      ) WITHOUT ROWID;
+      CREATE TABLE rollups (
+        series_key INTEGER NOT NULL,
+        block_size INTEGER NOT NULL,
+        block INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        nan_count INTEGER NOT NULL,
+        min_value REAL,
+        max_value REAL,
+        first_step INTEGER NOT NULL,
+        first_ts REAL NOT NULL,
+        last_ts REAL NOT NULL,
+        last_step INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        last_value REAL,
+        PRIMARY KEY (series_key, block_size, block)
+      ) WITHOUT ROWID;
+      CREATE TABLE plots (
+        plot_key INTEGER PRIMARY KEY,
+        run_key INTEGER NOT NULL REFERENCES runs (run_key),
+        name TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        ts REAL NOT NULL,
+        step INTEGER,
+        plot_kind TEXT NOT NULL,
+        rows TEXT NOT NULL,
+        properties TEXT
+      );
+      CREATE INDEX plots_by_run ON plots (run_key, name, seq);
+      CREATE TABLE images (
+        image_key INTEGER PRIMARY KEY,
+        run_key INTEGER NOT NULL REFERENCES runs (run_key),
+        name TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        ts REAL NOT NULL,
+        step INTEGER NOT NULL,
+        mime TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        bytes BLOB,
+        uri TEXT
+      );
+      CREATE INDEX images_by_run ON images (run_key, name, step, seq);
+      CREATE TABLE annotations (
+        annotation_key INTEGER PRIMARY KEY,
+        run_key INTEGER NOT NULL REFERENCES runs (run_key),
+        seq INTEGER NOT NULL,
+        ts REAL NOT NULL,
+        step INTEGER,
+        level TEXT NOT NULL,
+        text TEXT NOT NULL,
+        labels TEXT
+      );
+      CREATE INDEX annotations_by_run ON annotations (run_key, seq);
+      CREATE TABLE artifacts (
+        artifact_key INTEGER PRIMARY KEY,
+        run_key INTEGER NOT NULL REFERENCES runs (run_key),
+        seq INTEGER NOT NULL,
+        ts REAL NOT NULL,
+        name TEXT NOT NULL,
+        type TEXT NOT NULL,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL
+      );
+      CREATE INDEX artifacts_by_run ON artifacts (run_key, seq);
+    `,
+  },
+];
+
+/** Brings the database to the newest schema; returns the versions it applied. */
+export function migrate(database: Database.Database, migrations = MIGRATIONS): number[] {
+  database.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at REAL NOT NULL)',
+  );
+  const applied = new Set(
+    (
+      database.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>
+    ).map((row) => row.version),
+  );
+  const known = new Set(migrations.map((migration) => migration.version));
+  const unknown = [...applied].filter((version) => !known.has(version));
+  if (unknown.length > 0) {
+    throw new Error(
+      `livestep server: the database has schema version ${Math.max(...unknown)}, newer than this server knows (${Math.max(...known)}); run a newer @livestep/server, or point --data at another folder`,
+    );
+  }
+  const done: number[] = [];
+  const record = database.prepare(
+    'INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)',
+  );
+  for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (applied.has(migration.version)) continue;
+    database.transaction(() => {
+      database.exec(migration.sql);
+      record.run(migration.version, migration.description, Date.now());
+    })();
+    done.push(migration.version);
+  }
+  return done;
+}
