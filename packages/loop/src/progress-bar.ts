@@ -31,6 +31,7 @@ const SUFFIX_BY_OUTCOME: Record<LoopOutcome, string> = {
   completed: '',
   stopped: ' (stopped early)',
   failed: ' (failed)',
+  interrupted: ' (interrupted)',
 };
 
 /**

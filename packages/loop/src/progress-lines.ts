@@ -24,6 +24,7 @@ const SUFFIX_BY_OUTCOME: Record<LoopOutcome, string> = {
   completed: 'done',
   stopped: 'stopped early',
   failed: 'failed',
+  interrupted: 'interrupted',
 };
 
 export function createProgressLines(settings: ProgressReporterSettings): ProgressReporter {

@@ -9,8 +9,11 @@ import type { ProgressMeter } from './progress-meter.js';
 /** `'auto'`: a bar on a TTY, lines otherwise. `'bar'`: a bar even on a stream that is not a TTY. */
 export type ProgressMode = 'auto' | 'bar' | 'lines' | false;
 
-/** How the loop was left: ran out, left early (break, return, a thrown exception), or its source threw. */
-export type LoopOutcome = 'completed' | 'stopped' | 'failed';
+/**
+ * How the loop was left: ran out, left early (break, return, a thrown exception), its source
+ * threw, or its run was ended as interrupted while it ran (Ctrl-C, SIGTERM).
+ */
+export type LoopOutcome = 'completed' | 'stopped' | 'failed' | 'interrupted';
 
 /** A stream progress can be written to: process.stderr, a file stream, or a test's fake. */
 export interface ProgressStream {

@@ -1,6 +1,6 @@
 import type { DoneEvent, MemorySink } from '@livestep/core';
 import { describe, expect, it } from 'vitest';
-import { startTestRun, testRunOptions } from './test-support/test-run.js';
+import { busyFor, startTestRun, testRunOptions } from './test-support/test-run.js';
 import { trackEach } from './track-each.js';
 
 const statuses = (sink: MemorySink) =>
@@ -87,6 +87,24 @@ describe('trackEach()', () => {
     expect(run.step).toBe(3);
     await run.end();
     expect(statuses(sink)).toEqual(['completed']);
+  });
+
+  it('keeps the event loop turning while a body that never waits for I/O runs', async () => {
+    const { runOptions } = testRunOptions();
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    // ~300 ms of bodies on microtasks alone: timers get a turn every 50 ms.
+    const report = await trackEach(
+      300,
+      async () => {
+        busyFor(1);
+        await Promise.resolve();
+      },
+      { progress: false, runOptions },
+    );
+    clearInterval(timer);
+    expect(ticks).toBeGreaterThanOrEqual(3);
+    expect(report?.ok).toBe(true);
   });
 
   it('names the fix when the body is not a function', async () => {

@@ -417,6 +417,22 @@ describe('track(): mistakes are named with their fix', () => {
       () => track(3, { run: {} as never }),
       /option run got an object; pass a run from startRun\(\)/,
     ],
+    [
+      'a negative endTimeoutMs',
+      () => track(3, { endTimeoutMs: -1 }),
+      /option endTimeoutMs got number -1; pass a number of milliseconds >= 0/,
+    ],
+    [
+      'an endTimeoutMs that is not a number',
+      () => track(3, { endTimeoutMs: '5000' as never }),
+      /option endTimeoutMs got the string "5000"/,
+    ],
+    ['an infinite endTimeoutMs', () => track(3, { endTimeoutMs: Infinity }), /endTimeoutMs got/],
+    [
+      'endTimeoutMs with a run passed in',
+      () => track(3, { run: startTestRun().run, endTimeoutMs: 100 }),
+      /both run and endTimeoutMs; .*run\.end\(\{ timeoutMs \}\)/,
+    ],
   ])('%s', (_label, call, message) => {
     expect(call).toThrow(message);
   });

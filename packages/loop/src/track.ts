@@ -3,8 +3,8 @@
  * terminal and, if asked, system metrics in the background.
  *
  *   const loop = track(batches, { description: 'train', runOptions: { experiment: 'mnist' } });
- *   for (const batch of loop) {
- *     const loss = trainOn(batch);
+ *   for await (const batch of loop) {      // `for await` gives the event loop its turns
+ *     const loss = await trainOn(batch);
  *     loop.logMetric('train/loss', loss);   // recorded at this iteration's step, shown in the bar
  *   }
  */
@@ -40,6 +40,11 @@ export interface TrackOptions {
    * options. Default false.
    */
   systemMetrics?: boolean | SystemMonitorOptions;
+  /**
+   * How long the end of the loop's own run waits for delivery, in ms (passed to its `end()`;
+   * default: the run's, 5 s). Without `run` only: a run passed in is ended by its owner.
+   */
+  endTimeoutMs?: number;
 }
 
 /** `track(100)` iterates 0..99. */
@@ -91,6 +96,19 @@ function settingsFrom(options: TrackOptions, size: number | undefined): LoopSett
       `livestep: track() option total got ${String(total)}; pass a whole number >= 0, or leave it out`,
     );
   }
+  const endTimeoutMs = options.endTimeoutMs;
+  if (endTimeoutMs !== undefined) {
+    if (options.run !== undefined) {
+      throw new TypeError(
+        'livestep: track() got both run and endTimeoutMs; the loop never ends a run passed in, so pass the timeout to run.end({ timeoutMs }) instead',
+      );
+    }
+    if (typeof endTimeoutMs !== 'number' || !Number.isFinite(endTimeoutMs) || endTimeoutMs < 0) {
+      throw new TypeError(
+        `livestep: track() option endTimeoutMs got ${describe(endTimeoutMs)}; pass a number of milliseconds >= 0 (how long the loop's own run's end() waits for delivery), or leave it out`,
+      );
+    }
+  }
   const lineIntervalMs = options.lineIntervalMs ?? DEFAULT_LINE_INTERVAL_MS;
   if (typeof lineIntervalMs !== 'number' || !(lineIntervalMs >= 0)) {
     throw new TypeError(
@@ -121,6 +139,7 @@ function settingsFrom(options: TrackOptions, size: number | undefined): LoopSett
     lineIntervalMs,
     systemMetrics:
       systemMetrics === false ? undefined : systemMetrics === true ? {} : systemMetrics,
+    endTimeoutMs,
   };
 }
 

@@ -21,6 +21,17 @@
  *   itself is not seen: call `loop.end('failed', { error })` in the catch, or use `trackEach()`.
  *
  * A run passed in (`options.run`) is never ended by the loop.
+ *
+ * `for await` keeps the event loop turning: before each value it calls core's
+ * `yieldToEventLoop()`, which gives timers, I/O and signal handlers a turn when the last one is
+ * older than 50 ms (one clock read otherwise). A loop whose body awaits only settled promises
+ * (pure computation, tfjs on the cpu backend) would otherwise run on microtasks alone, and its
+ * network sinks, progress timer and Ctrl-C would wait until it ended. A sync `for` cannot yield;
+ * file sinks still get its points (they write from the logging call that seals a batch).
+ *
+ * Once the run has ended while the loop runs (an exit hook ended it as interrupted on Ctrl-C or
+ * SIGTERM, or the program ended a run it passed in), `for await` stops handing out values: the
+ * loop ends, and the source is closed, as tfjs's fit stops.
  */
 import {
   type EndOptions,
@@ -33,6 +44,7 @@ import {
   type SystemMonitorOptions,
   startRun,
   startSystemMonitor,
+  yieldToEventLoop,
 } from '@livestep/core';
 import { ProgressMeter } from './progress-meter.js';
 import {
@@ -64,6 +76,8 @@ export interface LoopSettings {
   stream: ProgressStream | undefined;
   lineIntervalMs: number;
   systemMetrics: SystemMonitorOptions | undefined;
+  /** How long the own run's `end()` waits for delivery (undefined: the run's default). */
+  endTimeoutMs: number | undefined;
 }
 
 export abstract class LoopBase {
@@ -167,6 +181,17 @@ export abstract class LoopBase {
     }
   }
 
+  /**
+   * Once the run has ended while the loop was running, by something else than the loop (an exit
+   * hook on Ctrl-C, or the program ending the run it passed in): tears the loop down, returns true.
+   */
+  protected stopIfRunEnded(): boolean {
+    const status = this.ownRun?.status;
+    if (this.phase !== RUNNING || status === undefined || status === 'running') return false;
+    this.tearDown(status === 'completed' ? 'stopped' : status);
+    return true;
+  }
+
   /** The slow path, every `stride` iterations: adapt the stride, redraw, sample. */
   protected check(): void {
     const now = performance.now();
@@ -249,13 +274,17 @@ export abstract class LoopBase {
         { step },
       );
     }
-    this.ending = run.end(status, options);
+    const timeoutMs = options.timeoutMs ?? this.settings.endTimeoutMs;
+    this.ending = run.end(status, timeoutMs === undefined ? options : { ...options, timeoutMs });
     return this.ending;
   }
 }
 
-/** `track()` over an array, a count, or any iterable: use it in `for (const x of ...)` (or `for await`). */
-export class TrackedLoop<T> extends LoopBase implements IterableIterator<T> {
+/**
+ * `track()` over an array, a count, or any iterable: use it in `for (const x of ...)`, or in
+ * `for await`, which also gives the event loop its turns (see the top of this file).
+ */
+export class TrackedLoop<T> extends LoopBase implements IterableIterator<T>, AsyncIterable<T> {
   private readonly source: Iterator<T>;
 
   constructor(source: Iterator<T>, settings: LoopSettings) {
@@ -266,6 +295,20 @@ export class TrackedLoop<T> extends LoopBase implements IterableIterator<T> {
   [Symbol.iterator](): this {
     if (this.phase === READY) this.begin();
     return this;
+  }
+
+  /** `for await`: the same values and steps, with a turn of the event loop when one is due. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    if (this.phase === READY) this.begin();
+    // One promise per value (no async function): `for await` already costs ~130 ns a value.
+    const afterTurn = (): IteratorResult<T> =>
+      this.stopIfRunEnded() ? this.return() : this.next();
+    const iterator: AsyncIterableIterator<T> = {
+      next: () => yieldToEventLoop().then(afterTurn),
+      return: async (value?: unknown) => this.return(value),
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   next(): IteratorResult<T> {
@@ -316,6 +359,8 @@ export class AsyncTrackedLoop<T> extends LoopBase implements AsyncIterableIterat
       if (this.phase !== READY) return { done: true, value: undefined };
       this.begin();
     }
+    await yieldToEventLoop();
+    if (this.stopIfRunEnded()) return this.closeSource();
     let result: IteratorResult<T>;
     try {
       result = await this.source.next();
@@ -327,9 +372,21 @@ export class AsyncTrackedLoop<T> extends LoopBase implements AsyncIterableIterat
       this.finish('completed');
       return result;
     }
+    // The run ended while the source was waiting for its next value.
+    if (this.stopIfRunEnded()) return this.closeSource();
     if (this.handedOut !== 0) this.ownRun!.nextStep();
     if (++this.handedOut >= this.nextCheck) this.check();
     return result;
+  }
+
+  /** The loop is over without being left: close the source, as `for await` would on `break`. */
+  private async closeSource(): Promise<IteratorResult<T>> {
+    try {
+      await this.source.return?.();
+    } catch {
+      // The loop stops anyway; a source that fails to close must not turn that into a failure.
+    }
+    return { done: true, value: undefined };
   }
 
   /** Called by `break`, `return` and exceptions in the loop body. */

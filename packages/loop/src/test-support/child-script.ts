@@ -23,6 +23,17 @@ export interface ChildOutcome {
   stderr: string;
   /** Every event the run recorded in `journal` (a JSONL file the script's sink writes). */
   events: RunEvent[];
+  /** With `signal`: ms from sending it to the child's exit. */
+  exitMsAfterSignal?: number;
+}
+
+export interface ChildScriptOptions {
+  /** Run under `script`, in a pseudo-terminal (stdout then has both streams). */
+  terminal?: boolean;
+  /** Added to the child's environment. */
+  env?: Record<string, string>;
+  /** Sends `signal` to the child once its stdout contains `whenStdoutHas`. */
+  signal?: { signal: NodeJS.Signals; whenStdoutHas: string };
 }
 
 export function assertBuilt(): void {
@@ -33,12 +44,12 @@ export function assertBuilt(): void {
 
 /**
  * Runs `body` as an ES module with `track`, `trackEach`, `time`, `startTimer` (the built package)
- * and `createJsonlSink`, `startRun` (core) imported, and `journal`, a JSONL sink to record into.
- * `terminal: true` runs it under `script`, in a pseudo-terminal (stdout then has both streams).
+ * and `createHttpSink`, `createJsonlSink`, `startRun` (core) imported, and `journal`, a JSONL
+ * sink to record into.
  */
 export function runChildScript(
   body: string,
-  options: { terminal?: boolean } = {},
+  options: ChildScriptOptions = {},
 ): Promise<ChildOutcome> {
   const folder = mkdtempSync(join(tmpdir(), 'livestep-loop-'));
   const journalPath = join(folder, 'run.jsonl');
@@ -46,7 +57,7 @@ export function runChildScript(
   writeFileSync(
     script,
     `import { startTimer, time, track, trackEach } from ${JSON.stringify(pathToFileURL(builtPackage).href)};
-import { createJsonlSink, startRun } from ${JSON.stringify(pathToFileURL(builtCore).href)};
+import { createHttpSink, createJsonlSink, startRun } from ${JSON.stringify(pathToFileURL(builtCore).href)};
 const journal = createJsonlSink({ path: ${JSON.stringify(journalPath)} });
 ${body}
 `,
@@ -60,24 +71,37 @@ ${body}
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command as string, args as string[], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1' },
+      env: { ...process.env, NO_COLOR: '1', ...options.env },
     });
     let stdout = '';
     let stderr = '';
+    let pendingSignal = options.signal;
+    let signalledAt: number | undefined;
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
+      if (pendingSignal !== undefined && stdout.includes(pendingSignal.whenStdoutHas)) {
+        child.kill(pendingSignal.signal);
+        signalledAt = performance.now();
+        pendingSignal = undefined;
+      }
     });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       stderr += chunk;
     });
     const killer = setTimeout(() => child.kill('SIGKILL'), CHILD_DEADLINE_MS);
     child.on('error', reject);
+    let exitedAt = 0;
+    child.on('exit', () => {
+      exitedAt = performance.now();
+    });
     child.on('close', (code, signal) => {
       clearTimeout(killer);
       const events = existsSync(journalPath)
         ? parseJsonl(readFileSync(journalPath, 'utf8')).flatMap((record) => record.events)
         : [];
-      resolvePromise({ code, signal, stdout, stderr, events });
+      const outcome: ChildOutcome = { code, signal, stdout, stderr, events };
+      if (signalledAt !== undefined) outcome.exitMsAfterSignal = exitedAt - signalledAt;
+      resolvePromise(outcome);
     });
   });
 }
