@@ -41,6 +41,8 @@ function wantsStudio(environment: NodeJS.ProcessEnv): boolean {
 export interface DefaultSinkContext {
   environment: NodeJS.ProcessEnv;
   warn: (message: string) => void;
+  /** Who writes the run folder, for the message another writer gets (e.g. `run "bright-owl" (id)`). */
+  writer?: string;
   loadStudio?: StudioLoader;
 }
 
@@ -54,7 +56,12 @@ export function createDefaultSinks(
   context?: DefaultSinkContext,
 ): Sink[] {
   const sinks: Sink[] = [
-    createDirectorySink({ directory: config.directory, resume: config.resume }),
+    createDirectorySink({
+      directory: config.directory,
+      resume: config.resume,
+      ...(context && { onWarning: context.warn }),
+      ...(context?.writer !== undefined && { writer: context.writer }),
+    }),
   ];
   if (config.url !== undefined) {
     sinks.push(

@@ -264,7 +264,7 @@ class SinkLane {
     this.lastError = errorMessage(error);
     this.warnOnce(
       `send_error:${this.lastError}`,
-      `livestep: sink "${this.sink.name}" failed to store ${count} events: ${this.lastError}`,
+      `livestep: sink "${this.sink.name}" failed to store ${count} event${count === 1 ? '' : 's'}: ${this.lastError}`,
     );
   }
 

@@ -52,11 +52,12 @@ export function mergeDvcYaml(
   entries: DvcYamlRunEntries,
   options: DvcYamlMergeOptions,
 ): string {
-  const document = YAML.parseDocument(existingText ?? '');
+  // Typed as a plain document: the parsed type forbids putting new (unparsed) nodes in it.
+  const document: YAML.Document = YAML.parseDocument(existingText ?? '');
   if (document.errors.length > 0) {
     throw new SyntaxError(`dvc.yaml is not valid YAML (${document.errors[0]!.message})`);
   }
-  if (document.contents === null) document.contents = document.createNode({}) as YAMLMap;
+  if (document.contents === null) document.contents = document.createNode({});
   if (!isMap(document.contents)) {
     throw new SyntaxError('dvc.yaml does not hold a mapping at its top level');
   }

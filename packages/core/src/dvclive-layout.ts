@@ -147,7 +147,8 @@ export function nestMetrics(
   values: Iterable<[string, MetricValue]>,
   step?: number,
 ): Record<string, unknown> {
-  const nested: Record<string, unknown> = {};
+  // No prototype anywhere: a name's segments become keys, and none may reach Object.prototype.
+  const nested: Record<string, unknown> = Object.create(null);
   for (const [name, value] of values) {
     const segments = name.split('/');
     let cursor = nested;
@@ -155,7 +156,7 @@ export function nestMetrics(
       const child = cursor[segment];
       if (typeof child === 'object' && child !== null) cursor = child as Record<string, unknown>;
       else {
-        const created: Record<string, unknown> = {};
+        const created: Record<string, unknown> = Object.create(null);
         cursor[segment] = created;
         cursor = created;
       }

@@ -54,6 +54,7 @@ export * from './protocol.js';
 export {
   type AnnotationOptions,
   type ArtifactOptions,
+  DEFAULT_END_TIMEOUT_MS,
   DEFAULT_EXIT_TIMEOUT_MS,
   DEFAULT_FLUSH_TIMEOUT_MS,
   DeliveryError,

@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { parseJsonl } from './sinks/jsonl-sink.js';
+import { readSavedRun } from './sinks/saved-run.js';
 import { yieldToEventLoop } from './yield-to-event-loop.js';
 
 const builtPackage = resolve(import.meta.dirname, '..', 'dist', 'index.js');
@@ -160,9 +161,11 @@ for (let step = 0; ; step++) {
       if (tsvs.length < 4) problems.push(`trial ${trial}: only ${tsvs.length} TSVs`);
       for (const name of tsvs) {
         check(name, () => {
+          // A kill can cut the last write short (Linux stops a large write at a fatal signal):
+          // readers skip that unfinished last row, and resume cuts it off. Every other row is whole.
           const text = readFileSync(join(tsvFolder, name), 'utf8');
-          if (!text.endsWith('\n')) throw new Error('a row was cut off');
-          const [header, ...rows] = text.trimEnd().split('\n');
+          if (!text.includes('\n')) return;
+          const [header, ...rows] = text.slice(0, text.lastIndexOf('\n')).split('\n');
           if (!header!.startsWith('timestamp\tstep\t')) throw new Error(`header ${header}`);
           for (const row of rows) {
             const cells = row.split('\t');
@@ -172,18 +175,17 @@ for (let step = 0; ; step++) {
           }
         });
       }
+      check('resuming the folder', () => {
+        const saved = readSavedRun(folder);
+        if (saved.step === undefined) throw new Error('no step to resume from');
+      });
       check('run.jsonl', () => {
-        let cutOff = false;
-        const runs = parseJsonl(readFileSync(join(child.folder, 'run.jsonl'), 'utf8'), {
-          onCutOffLine: () => {
-            cutOff = true;
-          },
-        });
-        if (cutOff) throw new Error('the last line was cut off');
+        // As for the TSVs, an unfinished last line is skipped (and reported) by the reader.
+        const runs = parseJsonl(readFileSync(join(child.folder, 'run.jsonl'), 'utf8'));
         if (runs.length !== 1 || runs[0]!.events.length === 0) throw new Error('no events');
       });
     }
-    expect(problems).toEqual([]);
+    expect(problems.join('\n')).toBe('');
   }, 120_000);
 });
 

@@ -1,4 +1,4 @@
-import { describeType } from './names.js';
+import { describeType, RESERVED_SEGMENTS } from './names.js';
 
 /** Deepest nesting accepted in params; deeper is almost always a cycle or a whole model object. */
 const MAX_PARAMS_DEPTH = 32;
@@ -33,7 +33,13 @@ function convertObject(
   seen.add(object);
   for (const [key, value] of Object.entries(object)) {
     if (value === undefined) continue;
-    result[key] = convertValue(value, path ? `${path}.${key}` : key, seen, depth + 1);
+    const keyPath = path ? `${path}.${key}` : key;
+    if (RESERVED_SEGMENTS.has(key)) {
+      throw new TypeError(
+        `livestep: param "${keyPath}" uses the reserved key "${key}" (it names JavaScript's object machinery); rename it`,
+      );
+    }
+    result[key] = convertValue(value, keyPath, seen, depth + 1);
   }
   seen.delete(object);
   return result;
@@ -56,7 +62,14 @@ function convertValue(value: unknown, path: string, seen: Set<unknown>, depth: n
       if (value === null) return null;
       if (seen.has(value))
         throw new TypeError(`livestep: param "${path}" refers to itself (a cycle)`);
-      if (value instanceof Date) return value.toISOString();
+      if (value instanceof Date) {
+        if (Number.isNaN(value.getTime())) {
+          throw new TypeError(
+            `livestep: param "${path}" is an invalid Date; pass a valid one or a string`,
+          );
+        }
+        return value.toISOString();
+      }
       if (Array.isArray(value)) {
         seen.add(value);
         const items = value.map((item, index) =>
@@ -83,7 +96,10 @@ export function mergeParams(
   update: Record<string, unknown>,
 ): void {
   for (const [key, value] of Object.entries(update)) {
-    const existing = target[key];
+    // Params from a file (a resumed params.yaml) are not checked by toParams: never let a key
+    // reach the prototype.
+    if (RESERVED_SEGMENTS.has(key)) continue;
+    const existing = Object.hasOwn(target, key) ? target[key] : undefined;
     if (isPlainObject(existing) && isPlainObject(value)) mergeParams(existing, value);
     else target[key] = isPlainObject(value) ? structuredClone(value) : value;
   }

@@ -14,7 +14,7 @@ import { collectGitInfo } from './git-info.js';
 import { hashFile } from './hash-file.js';
 import { collectMachineInfo } from './machine-info.js';
 import { encodeMetricValue } from './metric-value.js';
-import { assertValidName, describeType } from './names.js';
+import { assertValidName, describeType, explainBadLabels } from './names.js';
 import { toParams } from './params.js';
 import { type PlotInput, toPlotRows } from './plot-input.js';
 import type {
@@ -249,18 +249,9 @@ function checkTimestamp(timestamp: unknown, thing: string, name?: string): numbe
 }
 
 function checkLabels(labels: unknown, thing: string, name?: string): Labels {
-  const what = subject(thing, name);
-  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
-    throw new TypeError(
-      `livestep: ${what} got labels ${describeType(labels)}; pass an object of strings such as { class: "cat" }`,
-    );
-  }
-  for (const [key, value] of Object.entries(labels)) {
-    if (typeof value !== 'string') {
-      throw new TypeError(
-        `livestep: ${what} label "${key}" is ${describeType(value)}; label values must be strings`,
-      );
-    }
+  const problem = explainBadLabels(labels);
+  if (problem !== undefined) {
+    throw new TypeError(`livestep: ${subject(thing, name)} labels ${problem}`);
   }
   return { ...(labels as Labels) };
 }
@@ -337,7 +328,10 @@ export class Run implements AsyncDisposable {
     const sinks = disabled
       ? []
       : (options.sinks ??
-        createDefaultSinks({ ...config, directory, resume }, { environment, warn: this.warn }));
+        createDefaultSinks(
+          { ...config, directory, resume },
+          { environment, warn: this.warn, writer: `run "${this.name}" (${this.id})` },
+        ));
     if (resume) {
       // DVCLive's resume: continue at the saved step + 1.
       const saved = readSavedRun(directory);

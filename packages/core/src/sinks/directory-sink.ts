@@ -19,7 +19,7 @@
  * Unlike DVCLive it appends TSV rows without re-reading them and rewrites the summary once per
  * batch, not once per step, so a long run costs the same per point as a short one.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import YAML from 'yaml';
 import { type DvcYamlEntry, mergeDvcYaml } from '../dvc-yaml.js';
@@ -33,6 +33,7 @@ import { mergeParams } from '../params.js';
 import type { Batch, MetricValue, PlotEvent, RunEvent } from '../protocol.js';
 import type { Sink } from '../sink.js';
 import { createAppendFiles, writeFileAtomically } from './append-files.js';
+import { type FolderLock, lockFolder } from './folder-lock.js';
 import { readSavedRun } from './saved-run.js';
 
 export interface DirectorySinkOptions {
@@ -47,6 +48,11 @@ export interface DirectorySinkOptions {
   resume?: boolean;
   /** Where a problem that loses no data goes (an unreadable dvc.yaml). Default: process.emitWarning. */
   onWarning?: (message: string) => void;
+  /**
+   * Who writes the folder, for the message a second writer gets while this one holds it (default:
+   * the run named in the first batch, once it arrives).
+   */
+  writer?: string;
 }
 
 /** What a new (not resumed) run removes first, as DVCLive does. */
@@ -67,6 +73,14 @@ function toJson(value: unknown): string {
 
 function formatValue(value: MetricValue): string {
   return typeof value === 'number' ? String(value) : value;
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
 }
 
 function defaultWarning(message: string): void {
@@ -98,9 +112,22 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
   const metricsFile = join(directory, 'metrics.json');
   const paramsFile = join(directory, 'params.yaml');
   const files = createAppendFiles();
+  // One writer per folder (see folder-lock.ts): refused here, before the run starts, with the fix.
+  let lock: FolderLock | undefined = lockFolder(directory, options.writer ?? 'a livestep run');
+  const releaseLock = () => {
+    lock?.release();
+    lock = undefined;
+  };
 
   // A resumed run keeps what the folder holds: its summary, step and params.
   const saved = options.resume ? readSavedRun(directory) : undefined;
+  for (const torn of saved?.tornFiles ?? []) {
+    // A row cut off by a killed writer is not data; appending after it would glue two rows.
+    truncateSync(torn.path, torn.keepBytes);
+    warn(
+      `livestep: ${torn.path} ended in a row cut off when its writer was killed; that row was removed before resuming`,
+    );
+  }
   const latestValues = new Map<string, MetricValue>(saved?.latestValues);
   let latestStep: number | undefined = saved?.step;
   const params: Record<string, unknown> = saved?.params ?? {};
@@ -128,7 +155,7 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
     if (file === undefined) {
       const path = join(directory, 'plots', 'metrics', `${key}.tsv`);
       // A resumed run appends to an existing file, whose header is already there.
-      const hasHeader = options.resume === true && existsSync(path);
+      const hasHeader = options.resume === true && fileSize(path) > 0;
       file = { path, header: hasHeader ? undefined : `timestamp\tstep\t${basename(key)}\n` };
       seriesFiles.set(key, file);
     }
@@ -191,6 +218,7 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
   /** Writes one batch: TSV appends first (the data), then the summaries that describe it. */
   function write(batch: Batch): void {
     const appends = new Map<SeriesFile, string>();
+    let finished = false;
     let summaryChanged = false;
     let paramsChanged = false;
     let dvcYamlChanged = false;
@@ -202,6 +230,7 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
             reset();
             resetDone = true;
           }
+          if (options.writer === undefined) lock?.describe(`run "${event.name}" (${batch.run.id})`);
           dvcYamlChanged = true;
           break;
         case 'params':
@@ -249,6 +278,7 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
         }
         case 'done':
           summaryChanged = true;
+          finished = true;
           break;
         case 'annotation':
           // DVCLive's layout has no place for notes; the JSONL sink and the server keep them.
@@ -267,6 +297,8 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
     }
     if (paramsChanged) writeFileAtomically(paramsFile, YAML.stringify(params));
     if (dvcYamlChanged && dvcYamlPath !== undefined) writeDvcYaml(dvcYamlPath);
+    // The run is over: the folder is free for the next one at once, before close().
+    if (finished) releaseLock();
   }
 
   return {
@@ -276,6 +308,7 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
     sendSync: write,
     close() {
       files.closeAll();
+      releaseLock();
     },
   };
 }
