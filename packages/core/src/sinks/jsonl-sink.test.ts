@@ -111,3 +111,34 @@ describe('JSONL sink', () => {
     expect(() => createJsonlSink({} as { path: string })).toThrow(/needs \{ path \}/);
   });
 });
+
+describe('JSONL record after a killed writer', () => {
+  it('a run appended after a torn last line starts on a line of its own, and the record parses', async () => {
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { Run } = await import('../run.js');
+    const path = join(mkdtempSync(join(tmpdir(), 'livestep-jsonl-torn-')), 'run.jsonl');
+    const first = new Run({
+      exitHooks: false,
+      collectGit: false,
+      sinks: [createJsonlSink({ path })],
+    });
+    first.logMetric('loss', 1);
+    await first.end();
+    // A kill in the middle of an append leaves half a line.
+    writeFileSync(path, `${readFileSync(path, 'utf8')}{"id":"0000`, { flag: 'w' });
+    const second = new Run({
+      exitHooks: false,
+      collectGit: false,
+      sinks: [createJsonlSink({ path })],
+    });
+    second.logMetric('loss', 2);
+    await second.end();
+    const runs = parseJsonl(readFileSync(path, 'utf8'));
+    expect(runs.map((record) => record.events.map((event) => event.kind))).toEqual([
+      ['start', 'metric', 'done'],
+      ['start', 'metric', 'done'],
+    ]);
+  });
+});
