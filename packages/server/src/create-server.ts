@@ -1,0 +1,136 @@
+/**
+ * The composition root: one Fastify app, the store, the write queue, the live hub and the
+ * routes, listening on 127.0.0.1 unless told otherwise (another address needs a token).
+ *
+ *   import { createServer } from '@livestep/server';
+ *   const server = await createServer({ port: 0, dataDirectory: './runs' });
+ *   console.log(server.url); // LIVESTEP_URL for the HTTP sink
+ *   await server.close();    // stops accepting, commits what it acknowledged, ends streams
+ */
+import { resolve } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { isLoopbackHost, registerTokenAuth } from './auth/token-auth.js';
+import { HttpError, handleError, sendError } from './http/http-error.js';
+import { stringifyReply } from './http/json-reply.js';
+import { registerBatchesRoute } from './ingest/batches-route.js';
+import { IngestAdmission } from './ingest/ingest-admission.js';
+import { IngestQueue } from './ingest/ingest-queue.js';
+import { registerJsonBodyParser } from './ingest/json-body-parser.js';
+import {
+  DEFAULT_DATA_DIRECTORY,
+  DEFAULT_HOST,
+  DEFAULT_LIVENESS_SWEEP_MS,
+  DEFAULT_MAX_BATCH_EVENTS,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_EVENTS_PER_COMMIT,
+  DEFAULT_MAX_IN_FLIGHT_BODY_BYTES,
+  DEFAULT_MAX_QUEUED_EVENTS,
+  DEFAULT_PORT,
+  type ServerLimits,
+  type ServerOptions,
+} from './server-options.js';
+import type { RunStore } from './storage/run-store.js';
+import { SqliteRunStore } from './storage/sqlite/sqlite-run-store.js';
+
+/** Requests still running at close get this long to finish before their connections are cut. */
+const CLOSE_GRACE_MS = 10_000;
+
+export interface LivestepServer {
+  /** `http://127.0.0.1:<port>`: the base URL clients use (LIVESTEP_URL, DVC_STUDIO_URL). */
+  readonly url: string;
+  readonly port: number;
+  readonly app: FastifyInstance;
+  readonly store: RunStore;
+  /** Stops accepting, answers what is in flight, commits what it acknowledged, ends streams. */
+  close(): Promise<void>;
+}
+
+/** Where the embedded store lives when no folder is given. */
+export function resolveDataDirectory(
+  directory: string | undefined,
+  environment: NodeJS.ProcessEnv = process.env,
+): string {
+  return resolve(directory ?? (environment.LIVESTEP_SERVER_DATA || DEFAULT_DATA_DIRECTORY));
+}
+
+export async function createServer(options: ServerOptions = {}): Promise<LivestepServer> {
+  const host = options.host ?? DEFAULT_HOST;
+  const token = options.token === '' ? undefined : options.token;
+  if (!isLoopbackHost(host) && token === undefined) {
+    throw new Error(
+      `livestep server: refusing to listen on ${host} without a token: anyone who can reach it could read and write runs. Pass --token <secret> (or LIVESTEP_SERVER_TOKEN), or listen on 127.0.0.1`,
+    );
+  }
+  const limits: ServerLimits = {
+    maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+    maxBatchEvents: DEFAULT_MAX_BATCH_EVENTS,
+    maxQueuedEvents: DEFAULT_MAX_QUEUED_EVENTS,
+    maxEventsPerCommit: DEFAULT_MAX_EVENTS_PER_COMMIT,
+    maxInFlightBodyBytes: DEFAULT_MAX_IN_FLIGHT_BODY_BYTES,
+    ...options.limits,
+  };
+  const store: RunStore =
+    options.store ??
+    new SqliteRunStore({
+      directory: resolveDataDirectory(options.dataDirectory),
+      ...(options.synchronous && { synchronous: options.synchronous }),
+      ...(options.liveness && { liveness: options.liveness }),
+    });
+
+  const app = Fastify({
+    logger: options.logger ? { redact: ['req.headers.authorization'], level: 'info' } : false,
+    bodyLimit: limits.maxBodyBytes,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  app.setReplySerializer(stringifyReply);
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      reply,
+      new HttpError(
+        404,
+        'not_found',
+        `no such endpoint: ${request.method} ${request.url.split('?')[0]}; the API is described at /api/v1/openapi.json`,
+      ),
+    ),
+  );
+  registerJsonBodyParser(app, limits.maxBodyBytes);
+  if (token !== undefined) registerTokenAuth(app, token);
+
+  const queue = new IngestQueue(store, limits);
+  const admission = new IngestAdmission(limits.maxInFlightBodyBytes, limits.maxBodyBytes);
+  registerBatchesRoute(app, { queue, admission, maxBatchEvents: limits.maxBatchEvents });
+  app.get('/api/v1/health', async () => ({ status: 'ok', protocol: 1 }));
+
+  const sweepMs = options.livenessSweepMs ?? DEFAULT_LIVENESS_SWEEP_MS;
+  const sweeper = setInterval(() => {
+    void store.sweepSilentRuns(Date.now()).catch(() => {});
+  }, sweepMs);
+  sweeper.unref();
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      clearInterval(sweeper);
+      const force = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
+      force.unref();
+      await app.close();
+      clearTimeout(force);
+      await queue.drain();
+      await store.close();
+    })();
+    return closing;
+  };
+
+  try {
+    await app.listen({ host, port: options.port ?? DEFAULT_PORT });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return { url: `http://${shownHost}:${port}`, port, app, store, close };
+}
