@@ -144,7 +144,27 @@ function programHandlesUncaught(): boolean {
 }
 
 function endAll(status: RunStatus, error?: unknown): Promise<unknown> {
-  return Promise.all([...participants].map((participant) => participant.endForExit(status, error)));
+  return Promise.all(
+    [...participants].map(async (participant) => {
+      try {
+        await participant.endForExit(status, error);
+      } catch {
+        // A run that cannot end (its disk is failing) must not keep the process from exiting.
+      }
+    }),
+  );
+}
+
+/**
+ * Prints to stderr, never throwing: on a full disk stderr itself fails (ENOSPC, EFBIG), and an
+ * exception here would come back as an uncaught one, and again, at 100% CPU.
+ */
+function printSafely(...parts: unknown[]): void {
+  try {
+    console.error(...parts);
+  } catch {
+    // Nowhere left to report to; the exit code still tells.
+  }
 }
 
 function onBeforeExit(): void {
@@ -168,7 +188,7 @@ function onUncaughtException(error: unknown, origin: NodeJS.UncaughtExceptionOri
   const programHandlesIt = programHandlesUncaught();
   if (handlingCrash) {
     // A second crash while the first is being recorded: report it and keep going with the exit.
-    console.error(error);
+    printSafely(error);
     return;
   }
   handlingCrash = true;
@@ -178,12 +198,18 @@ function onUncaughtException(error: unknown, origin: NodeJS.UncaughtExceptionOri
     process.off('uncaughtException', onUncaughtException);
     const label =
       origin === 'unhandledRejection' ? 'Unhandled promise rejection' : 'Uncaught exception';
-    console.error(`${label}:`, error);
+    printSafely(`${label}:`, error);
     process.exit(1);
   });
 }
 
 function onExit(code: number): void {
   const status: RunStatus = code === 0 ? 'completed' : 'failed';
-  for (const participant of participants) participant.endSynchronously(status);
+  for (const participant of participants) {
+    try {
+      participant.endSynchronously(status);
+    } catch {
+      // The process is exiting anyway; a failing disk must not change how.
+    }
+  }
 }

@@ -367,3 +367,42 @@ console.log('started');
     expect(performance.now() - started).toBeLessThan(2_500);
   });
 });
+
+describe('stopping while nvidia-smi has not even started', () => {
+  it('a monitor stopped in the tick it started never signals its own process group', async () => {
+    // Node sends SIGTERM to the whole process group when kill() reaches a child whose spawn has
+    // not reported yet. The scenario runs in a process group of its own, so that a regression
+    // kills the scenario (and is seen), not the test runner.
+    const folder = mkdtempSync(join(tmpdir(), 'livestep-monitor-kill-'));
+    const script = join(folder, 'scenario.mjs');
+    const built = pathToFileURL(resolve(import.meta.dirname, '..', 'dist', 'index.js')).href;
+    writeFileSync(
+      script,
+      `import { createMemorySink, startRun, startSystemMonitor } from ${JSON.stringify(built)};
+const run = startRun({ sinks: [createMemorySink()], exitHooks: false, collectGit: false });
+for (let index = 0; index < 20; index++) {
+  const monitor = startSystemMonitor(run, { nvidiaSmiPath: ${JSON.stringify(join(folder, 'missing-nvidia-smi'))} });
+  monitor.stop();
+}
+await run.end();
+setTimeout(() => console.log('still alive'), 200);
+`,
+    );
+    const child = spawn(process.execPath, [script], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+    });
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((done) =>
+      child.on('exit', (exitCode, exitSignal) => done([exitCode, exitSignal])),
+    );
+    expect({ code, signal, output: output.trim() }).toEqual({
+      code: 0,
+      signal: null,
+      output: 'still alive',
+    });
+  });
+});

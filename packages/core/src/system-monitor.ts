@@ -197,7 +197,7 @@ export function startSystemMonitor(
     }
     gpuChild = child;
     // execFile's own `timeout` holds the event loop; this deadline does not.
-    const deadline = setTimeout(() => child.kill(), NVIDIA_SMI_TIMEOUT_MS);
+    const deadline = setTimeout(() => killSpawned(child), NVIDIA_SMI_TIMEOUT_MS);
     deadline.unref();
     // A background query must never keep the process alive.
     child.unref();
@@ -303,7 +303,7 @@ export function startSystemMonitor(
     stopped = true;
     clearTimeout(timer);
     eventLoopDelay.disable();
-    gpuChild?.kill();
+    if (gpuChild !== undefined) killSpawned(gpuChild);
   }
 
   const timer = setTimeout(function sampleOnTimer() {
@@ -327,6 +327,15 @@ export function startSystemMonitor(
 }
 
 /** One line on why a query failed: no answer in time, exit code and the first line it printed, or bad output. */
+/**
+ * Kills a child only once its spawn succeeded: Node 20 sends SIGTERM to the whole process group
+ * when kill() is called on a child whose spawn has not reported yet (no pid), which would stop
+ * the training process itself and its parent shell.
+ */
+function killSpawned(child: ChildProcess): void {
+  if (child.pid !== undefined && child.exitCode === null) child.kill();
+}
+
 function describeFailure(error: ExecFileException | null, stderr: string): string {
   if (error === null) return 'output not in the expected CSV form';
   if (error.killed) return `no answer within ${NVIDIA_SMI_TIMEOUT_MS / 1000} s`;

@@ -87,6 +87,9 @@ function defaultWarning(message: string): void {
   process.emitWarning(message, { type: 'LivestepWarning' });
 }
 
+/** Errors of a full or failing disk, explained as such rather than passed on bare. */
+const DISK_ERRORS = new Set(['ENOSPC', 'EFBIG', 'EDQUOT', 'EIO', 'EROFS']);
+
 /** A metric series' file, resolved once per series rather than once per point. */
 interface SeriesFile {
   path: string;
@@ -301,11 +304,25 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
     if (finished) releaseLock();
   }
 
+  /** Disk errors say what they mean for the run: the dispatcher counts the batch as not stored. */
+  function writeOrExplain(batch: Batch): void {
+    try {
+      write(batch);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === undefined || !DISK_ERRORS.has(code)) throw error;
+      throw new Error(
+        `the disk refused a write in ${directory} (${(error as Error).message}); the batch's events are not in the folder, and the flush report counts them. Free space, or point LIVESTEP_DIR at another disk`,
+        { cause: error },
+      );
+    }
+  }
+
   return {
     name: `directory:${directory}`,
     // Synchronous: see the top of this file.
-    send: write,
-    sendSync: write,
+    send: writeOrExplain,
+    sendSync: writeOrExplain,
     close() {
       files.closeAll();
       releaseLock();
