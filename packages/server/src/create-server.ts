@@ -16,6 +16,9 @@ import { registerBatchesRoute } from './ingest/batches-route.js';
 import { IngestAdmission } from './ingest/ingest-admission.js';
 import { IngestQueue } from './ingest/ingest-queue.js';
 import { registerJsonBodyParser } from './ingest/json-body-parser.js';
+import { registerCompareRoutes } from './query/compare-routes.js';
+import { openApiDocument } from './query/openapi-document.js';
+import { registerRunsRoutes } from './query/runs-routes.js';
 import {
   DEFAULT_DATA_DIRECTORY,
   DEFAULT_HOST,
@@ -102,6 +105,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Liveste
   const admission = new IngestAdmission(limits.maxInFlightBodyBytes, limits.maxBodyBytes);
   registerBatchesRoute(app, { queue, admission, maxBatchEvents: limits.maxBatchEvents });
   app.get('/api/v1/health', async () => ({ status: 'ok', protocol: 1 }));
+  app.get('/api/v1/openapi.json', async () => openApiDocument);
+  registerRunsRoutes(app, store);
+  registerCompareRoutes(app, store);
 
   const sweepMs = options.livenessSweepMs ?? DEFAULT_LIVENESS_SWEEP_MS;
   const sweeper = setInterval(() => {
