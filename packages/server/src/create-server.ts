@@ -16,6 +16,8 @@ import { registerBatchesRoute } from './ingest/batches-route.js';
 import { IngestAdmission } from './ingest/ingest-admission.js';
 import { IngestQueue } from './ingest/ingest-queue.js';
 import { registerJsonBodyParser } from './ingest/json-body-parser.js';
+import { LiveHub } from './live/live-hub.js';
+import { registerStreamRoutes } from './live/stream-routes.js';
 import { registerCompareRoutes } from './query/compare-routes.js';
 import { openApiDocument } from './query/openapi-document.js';
 import { registerRunsRoutes } from './query/runs-routes.js';
@@ -44,6 +46,7 @@ export interface LivestepServer {
   readonly port: number;
   readonly app: FastifyInstance;
   readonly store: RunStore;
+  readonly hub: LiveHub;
   /** Stops accepting, answers what is in flight, commits what it acknowledged, ends streams. */
   close(): Promise<void>;
 }
@@ -109,9 +112,31 @@ export async function createServer(options: ServerOptions = {}): Promise<Liveste
   registerRunsRoutes(app, store);
   registerCompareRoutes(app, store);
 
+  const hub = new LiveHub(options.live);
+  registerStreamRoutes(app, hub);
+  /** Runs announced stale, so each is announced once (until it sends again). */
+  const announcedStale = new Set<string>();
+  queue.onCommitted((committed) => {
+    for (const batch of committed) announcedStale.delete(batch.run.id);
+    hub.publishCommits(committed);
+  });
+  // Streams never end by themselves: end them first, or closing would wait for them.
+  app.addHook('preClose', async () => hub.close());
+
   const sweepMs = options.livenessSweepMs ?? DEFAULT_LIVENESS_SWEEP_MS;
   const sweeper = setInterval(() => {
-    void store.sweepSilentRuns(Date.now()).catch(() => {});
+    store.sweepSilentRuns(Date.now()).then(
+      (changes) => {
+        for (const change of changes) {
+          if (change.state === 'stale') {
+            if (announcedStale.has(change.run.id)) continue;
+            announcedStale.add(change.run.id);
+          } else announcedStale.delete(change.run.id);
+          hub.publishState(change.run, change.state);
+        }
+      },
+      () => {},
+    );
   }, sweepMs);
   sweeper.unref();
 
@@ -138,5 +163,5 @@ export async function createServer(options: ServerOptions = {}): Promise<Liveste
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
   const shownHost = host.includes(':') ? `[${host}]` : host;
-  return { url: `http://${shownHost}:${port}`, port, app, store, close };
+  return { url: `http://${shownHost}:${port}`, port, app, store, hub, close };
 }

@@ -1,6 +1,7 @@
 /**
  * What `createServer` takes, and the defaults: each limit a named constant with its reason.
  */
+import type { LiveHubOptions } from './live/live-hub.js';
 import type { LivenessPolicy, RunStore } from './storage/run-store.js';
 
 /** The port `livestep serve` listens on by default (LIVESTEP_URL's example, http://127.0.0.1:4318). */
@@ -55,6 +56,8 @@ export interface ServerOptions {
   liveness?: Partial<LivenessPolicy>;
   /** How often to look for silent runs (ms). */
   livenessSweepMs?: number;
+  /** Bounds of the live stream: frames kept for resuming, unsent bytes per subscriber. */
+  live?: LiveHubOptions;
   /** Origins allowed to call the API from a browser (CORS); none by default. */
   corsOrigins?: string[];
   /** Log requests (pino, via Fastify). Off by default; the token is never logged. */

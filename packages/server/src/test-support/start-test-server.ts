@@ -24,7 +24,12 @@ export function temporaryFolder(prefix = 'livestep-server-'): string {
 export async function startTestServer(options: ServerOptions = {}): Promise<LivestepServer> {
   const store: RunStore | undefined =
     options.store ??
-    (options.dataDirectory ? undefined : new SqliteRunStore({ directory: ':memory:' }));
+    (options.dataDirectory
+      ? undefined
+      : new SqliteRunStore({
+          directory: ':memory:',
+          ...(options.liveness && { liveness: options.liveness }),
+        }));
   const server = await createServer({ port: 0, ...options, ...(store && { store }) });
   started.push(server);
   return server;
