@@ -154,6 +154,7 @@ describe('hostile names and keys, through every sink', () => {
       // Nothing outside the run's folder but the JSONL record and dvc.yaml beside it.
       expect(readdirSync(root).sort()).toEqual(['dvc.yaml', 'run', 'run.jsonl']);
       expect(listFiles(join(root, 'run')).sort()).toEqual([
+        'livestep.json',
         'metrics.json',
         'params.yaml',
         'plots',

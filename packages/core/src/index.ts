@@ -98,6 +98,11 @@ export {
 export { createMemorySink, type MemorySink } from './sinks/memory-sink.js';
 export { createNoopSink } from './sinks/noop-sink.js';
 export {
+  RUN_IDENTITY_FILE,
+  type RunIdentityRecord,
+  readRunIdentity,
+} from './sinks/run-identity.js';
+export {
   DEFAULT_SYSTEM_MONITOR_INTERVAL_MS,
   SYSTEM_METRICS,
   type SystemMetricsTarget,

@@ -56,7 +56,9 @@ describe('directory sink (DVCLive layout)', () => {
     }
     await run.end();
 
+    // DVCLive's files, plus livestep.json: the run's identity and status, for `livestep sync`.
     expect(listFiles(directory)).toEqual([
+      'livestep.json',
       'metrics.json',
       'params.yaml',
       'plots/metrics/eval/loss.tsv',
@@ -317,10 +319,35 @@ describe('directory sink (DVCLive layout)', () => {
     run.logMetric('eval/recall', 0.7, { labels: { class: '../../escape' } });
     await run.end();
     expect(listFiles(directory)).toEqual([
+      'livestep.json',
       'metrics.json',
       'plots/metrics/eval/recall/class=.._.._escape.tsv',
       'plots/metrics/eval/recall/class=setosa.tsv',
     ]);
+  });
+
+  it('records the run, its status and which file holds which labelled series in livestep.json', async () => {
+    const { directory } = workspace();
+    const run = runInto(directory);
+    run.logMetric('eval/recall', 0.5, { labels: { class: 'setosa' } });
+    run.logMetric('eval/recall', 0.7, { labels: { class: '../../escape' } });
+    run.logMetric('train/loss', 1);
+    await run.flush();
+    expect(JSON.parse(read(join(directory, 'livestep.json'))).status).toBe('running');
+    await run.end('failed', { error: new Error('diverged') });
+    expect(JSON.parse(read(join(directory, 'livestep.json')))).toEqual({
+      protocol: 1,
+      run: { id: run.id, experiment: 'layout', name: 'layout-run' },
+      status: 'failed',
+      error: expect.objectContaining({ name: 'Error', message: 'diverged' }),
+      series: {
+        'eval/recall/class=setosa': { name: 'eval/recall', labels: { class: 'setosa' } },
+        'eval/recall/class=.._.._escape': {
+          name: 'eval/recall',
+          labels: { class: '../../escape' },
+        },
+      },
+    });
   });
 
   it('writes what is queued synchronously at process exit', () => {

@@ -34,6 +34,12 @@ import type { Batch, MetricValue, PlotEvent, RunEvent } from '../protocol.js';
 import type { Sink } from '../sink.js';
 import { createAppendFiles, writeFileAtomically } from './append-files.js';
 import { type FolderLock, lockFolder } from './folder-lock.js';
+import {
+  RUN_IDENTITY_FILE,
+  type RunIdentityRecord,
+  readRunIdentity,
+  writeRunIdentity,
+} from './run-identity.js';
 import { readSavedRun } from './saved-run.js';
 
 export interface DirectorySinkOptions {
@@ -65,6 +71,7 @@ const RESET_PATHS = [
   'params.yaml',
   'report.html',
   'report.md',
+  RUN_IDENTITY_FILE,
 ];
 
 function toJson(value: unknown): string {
@@ -92,7 +99,11 @@ const DISK_ERRORS = new Set(['ENOSPC', 'EFBIG', 'EDQUOT', 'EIO', 'EROFS']);
 
 /** A metric series' file, resolved once per series rather than once per point. */
 interface SeriesFile {
+  /** The series' name: the metric's, plus a `key=value` segment per label. */
+  series: string;
   path: string;
+  /** Whether its points carry labels; undefined until the first point was seen. */
+  labelled: boolean | undefined;
   /** The TSV's header, until it is written. */
   header: string | undefined;
 }
@@ -134,6 +145,9 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
   const latestValues = new Map<string, MetricValue>(saved?.latestValues);
   let latestStep: number | undefined = saved?.step;
   const params: Record<string, unknown> = saved?.params ?? {};
+  /** livestep.json: who wrote the folder; a resumed run keeps the labelled series before it. */
+  let identity: RunIdentityRecord | undefined;
+  const earlierSeries = options.resume ? readRunIdentity(directory)?.series : undefined;
   const seriesFiles = new Map<string, SeriesFile>();
   /** Plot files written so far, with their dvc.yaml properties. */
   const plotFiles = new Map<string, DvcPlotProperties>();
@@ -159,7 +173,12 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
       const path = join(directory, 'plots', 'metrics', `${key}.tsv`);
       // A resumed run appends to an existing file, whose header is already there.
       const hasHeader = options.resume === true && fileSize(path) > 0;
-      file = { path, header: hasHeader ? undefined : `timestamp\tstep\t${basename(key)}\n` };
+      file = {
+        series: key,
+        path,
+        labelled: undefined,
+        header: hasHeader ? undefined : `timestamp\tstep\t${basename(key)}\n`,
+      };
       seriesFiles.set(key, file);
     }
     return file;
@@ -222,6 +241,7 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
   function write(batch: Batch): void {
     const appends = new Map<SeriesFile, string>();
     let finished = false;
+    let identityChanged = false;
     let summaryChanged = false;
     let paramsChanged = false;
     let dvcYamlChanged = false;
@@ -234,6 +254,13 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
             resetDone = true;
           }
           if (options.writer === undefined) lock?.describe(`run "${event.name}" (${batch.run.id})`);
+          identity = {
+            protocol: 1,
+            run: { id: batch.run.id, experiment: batch.run.experiment, name: batch.run.name },
+            status: 'running',
+            series: Object.assign(Object.create(null), earlierSeries),
+          };
+          identityChanged = true;
           dvcYamlChanged = true;
           break;
         case 'params':
@@ -243,6 +270,11 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
           break;
         case 'metric': {
           const file = seriesFile(event.name, event.labels);
+          if (file.labelled === undefined && event.labels !== undefined && identity !== undefined) {
+            identity.series[file.series] = { name: event.name, labels: event.labels };
+            identityChanged = true;
+          }
+          file.labelled = event.labels !== undefined;
           const row = `${Math.round(event.ts)}\t${event.step}\t${formatValue(event.value)}\n`;
           const pending = appends.get(file);
           appends.set(file, pending === undefined ? row : pending + row);
@@ -282,6 +314,11 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
         case 'done':
           summaryChanged = true;
           finished = true;
+          if (identity !== undefined) {
+            identity.status = event.status;
+            if (event.error !== undefined) identity.error = event.error;
+            identityChanged = true;
+          }
           break;
         case 'annotation':
           // DVCLive's layout has no place for notes; the JSONL sink and the server keep them.
@@ -299,6 +336,7 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
       writeFileAtomically(metricsFile, toJson(nestMetrics(latestValues, latestStep)));
     }
     if (paramsChanged) writeFileAtomically(paramsFile, YAML.stringify(params));
+    if (identityChanged && identity !== undefined) writeRunIdentity(directory, identity);
     if (dvcYamlChanged && dvcYamlPath !== undefined) writeDvcYaml(dvcYamlPath);
     // The run is over: the folder is free for the next one at once, before close().
     if (finished) releaseLock();
