@@ -113,7 +113,8 @@ describe('livestep sync', () => {
     });
     expect(first.code).toBe(0);
     const events = [...server.events.values()];
-    expect(events[0]).toMatchObject({ kind: 'start', experiment: 'iris', name: 'livestep' });
+    // --experiment wins; the name is the run's own, from the folder's livestep.json.
+    expect(events[0]).toMatchObject({ kind: 'start', experiment: 'iris', name: 'recorded' });
     expect(events.filter((event) => event.kind === 'params')).toEqual([
       expect.objectContaining({ params: { learningRate: 0.1 } }),
     ]);
@@ -125,6 +126,81 @@ describe('livestep sync', () => {
     const stored = server.events.size;
     await livestep(['sync', runFolder, '--experiment', 'iris'], { LIVESTEP_URL: server.url });
     expect(server.events.size).toBe(stored);
+  });
+
+  it('syncs a run folder as the run that wrote it: its name, experiment, failed status with its error, and labels', async () => {
+    const runFolder = join(mkdtempSync(join(tmpdir(), 'livestep-cli-')), 'livestep');
+    const run = new Run({
+      experiment: 'iris',
+      name: 'mlp-array',
+      sinks: [createDirectorySink({ directory: runFolder })],
+      exitHooks: false,
+      collectGit: false,
+    });
+    run.logMetric('eval/f1', 0.9, { labels: { class: 'setosa' } });
+    run.logMetric('eval/f1', 0.7, { labels: { class: 'virginica' } });
+    run.logMetric('eval/accuracy', 0.8);
+    await run.end('failed', { error: new Error('evaluate() threw: batch 3 has no rows') });
+
+    const result = await livestep(['sync', runFolder, '--to', server.url]);
+    expect(result.code, result.stderr).toBe(0);
+    const events = [...server.events.values()];
+    expect(events[0]).toMatchObject({ kind: 'start', experiment: 'iris', name: 'mlp-array' });
+    const f1 = events.filter((event) => event.kind === 'metric' && event.name === 'eval/f1');
+    expect(f1.map((event) => (event as { labels?: unknown }).labels)).toEqual([
+      { class: 'setosa' },
+      { class: 'virginica' },
+    ]);
+    expect(events.some((event) => event.kind === 'metric' && event.name.includes('class='))).toBe(
+      false,
+    );
+    expect(events.at(-1)).toMatchObject({
+      kind: 'done',
+      status: 'failed',
+      error: expect.objectContaining({ message: 'evaluate() threw: batch 3 has no rows' }),
+    });
+  });
+
+  it('delivers a second run trained in the same folder, and re-syncing either stores nothing twice', async () => {
+    const runFolder = join(mkdtempSync(join(tmpdir(), 'livestep-cli-')), 'livestep');
+    await recordRun([createDirectorySink({ directory: runFolder })], 50);
+    expect((await livestep(['sync', runFolder, '--to', server.url])).code).toBe(0);
+    const afterFirst = server.events.size;
+    expect(afterFirst).toBe(50 * 2 + 3);
+    // A new training in the same default folder: a new run, whose rows are new events.
+    await recordRun([createDirectorySink({ directory: runFolder })], 50);
+    expect((await livestep(['sync', runFolder, '--to', server.url])).code).toBe(0);
+    expect(server.events.size).toBe(2 * afterFirst);
+    expect([...server.events.values()].filter((event) => event.kind === 'start')).toHaveLength(2);
+    await livestep(['sync', runFolder, '--to', server.url]);
+    expect(server.events.size).toBe(2 * afterFirst);
+  });
+
+  it('syncs a run whose writer was killed as interrupted, and says so', async () => {
+    const runFolder = join(mkdtempSync(join(tmpdir(), 'livestep-cli-')), 'livestep');
+    const run = new Run({
+      name: 'killed',
+      sinks: [createDirectorySink({ directory: runFolder })],
+      exitHooks: false,
+      collectGit: false,
+    });
+    run.logMetric('train/loss', 1);
+    await run.flush();
+    // As after kill -9: livestep.json says running, and the lock names a process that is gone.
+    writeFileSync(
+      join(runFolder, '.livestep.lock'),
+      JSON.stringify({ pid: 2 ** 22 + 12_345, host: 'here', owner: 'run "killed"', since: 'then' }),
+    );
+    const result = await livestep(['sync', runFolder, '--to', server.url]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(
+      'was left running by a writer that is gone (killed?); syncing it as interrupted',
+    );
+    expect([...server.events.values()].at(-1)).toMatchObject({
+      kind: 'done',
+      status: 'interrupted',
+    });
+    await run.end();
   });
 
   it('uploads what an HTTP sink spooled while the server was down', async () => {

@@ -1,11 +1,25 @@
 /**
  * Reads a run folder in DVCLive's layout (written by livestep's directory sink, or by DVCLive
  * itself) back into protocol v1 events, so a run recorded with no network can be uploaded later.
- * Event ids are derived from the folder and the row, so a second sync stores nothing twice.
+ *
+ * A folder livestep wrote has `livestep.json`: the run's id, experiment, name, status (and error)
+ * and the labels of each labelled series. The run is then sent as it was, and event ids derive
+ * from its id and the row: syncing it twice stores nothing twice, and a new run in the same
+ * folder (a new id) is a new run. A folder without one (DVCLive's) takes its identity from the
+ * folder's path and names, and is sent as completed.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join, relative, resolve, sep } from 'node:path';
-import type { MetricValue, PlotKind, RunEvent, RunIdentity } from '@livestep/core';
+import {
+  type DoneEvent,
+  LOCK_FILE_NAME,
+  type MetricEvent,
+  type MetricValue,
+  type PlotKind,
+  type RunEvent,
+  type RunIdentity,
+  readRunIdentity,
+} from '@livestep/core';
 import YAML from 'yaml';
 import { deterministicUuid } from './deterministic-id.js';
 
@@ -76,11 +90,12 @@ export function readDvcliveFolder(folder: string, options: ReadOptions = {}): Re
   if (!existsSync(root) || !statSync(root).isDirectory()) {
     throw new Error(`livestep: ${folder} is not a folder`);
   }
-  const runId = deterministicUuid(`livestep-run:${root}`);
+  const recorded = readRunIdentity(root);
+  const runId = recorded?.run.id ?? deterministicUuid(`livestep-run:${root}`);
   const run: RunIdentity = {
     id: runId,
-    experiment: options.experiment ?? basename(resolve(root, '..')),
-    name: options.name ?? basename(root),
+    experiment: options.experiment ?? recorded?.run.experiment ?? basename(resolve(root, '..')),
+    name: options.name ?? recorded?.run.name ?? basename(root),
   };
   const eventId = (key: string) => deterministicUuid(`${runId}:${key}`);
   /** Events after start, before done; seq is assigned at the end. */
@@ -104,7 +119,10 @@ export function readDvcliveFolder(folder: string, options: ReadOptions = {}): Re
   const metricRows: Array<{ event: RunEvent; order: number }> = [];
   let order = 0;
   for (const file of filesUnder(metricsFolder).filter((path) => path.endsWith('.tsv'))) {
-    const name = posix(relative(metricsFolder, file)).replace(/\.tsv$/, '');
+    const series = posix(relative(metricsFolder, file)).replace(/\.tsv$/, '');
+    // A labelled series' file is `<metric>/<key=value>...`: the record says which.
+    const labelled = recorded?.series[series];
+    const name = labelled?.name ?? series;
     const lines = readFileSync(file, 'utf8')
       .split('\n')
       .filter((line) => line.trim() !== '');
@@ -128,18 +146,17 @@ export function readDvcliveFolder(folder: string, options: ReadOptions = {}): Re
       }
       firstTimestamp = Math.min(firstTimestamp, ts);
       lastTimestamp = Math.max(lastTimestamp, ts);
-      metricRows.push({
-        event: {
-          id: eventId(`metric:${name}:${index}`),
-          seq: 0,
-          ts,
-          kind: 'metric',
-          name,
-          value,
-          step: Math.max(0, Math.trunc(Number(cells[stepColumn]))),
-        },
-        order: order++,
-      });
+      const event: MetricEvent = {
+        id: eventId(`metric:${series}:${index}`),
+        seq: 0,
+        ts,
+        kind: 'metric',
+        name,
+        value,
+        step: Math.max(0, Math.trunc(Number(cells[stepColumn]))),
+      };
+      if (labelled !== undefined) event.labels = { ...labelled.labels };
+      metricRows.push({ event, order: order++ });
     });
   }
   // Replay in the order the points were recorded.
@@ -234,12 +251,55 @@ export function readDvcliveFolder(folder: string, options: ReadOptions = {}): Re
     },
   ];
   for (const event of body) events.push({ ...event, seq: events.length });
-  events.push({
-    id: eventId('done'),
-    seq: events.length,
-    ts: Math.max(lastTimestamp, start),
-    kind: 'done',
-    status: 'completed',
-  });
+  const ending = endingOf(root, recorded?.status ?? 'completed', options);
+  if (ending !== undefined) {
+    const done: DoneEvent = {
+      id: eventId('done'),
+      seq: events.length,
+      ts: Math.max(lastTimestamp, start),
+      kind: 'done',
+      status: ending,
+    };
+    if (recorded?.error !== undefined) done.error = recorded.error;
+    events.push(done);
+  }
   return { run, events, folder: root };
+}
+
+/**
+ * How a run that the folder says is still `running` ended: `interrupted` when its writer is gone
+ * (killed, or a crash the exit hooks could not record); no ending yet while a live process on
+ * this host still writes it (a later sync sends the rest).
+ */
+function endingOf(
+  root: string,
+  status: 'running' | DoneEvent['status'],
+  options: ReadOptions,
+): DoneEvent['status'] | undefined {
+  if (status !== 'running') return status;
+  let writer: { pid?: unknown } | undefined;
+  try {
+    writer = JSON.parse(readFileSync(join(root, LOCK_FILE_NAME), 'utf8'));
+  } catch {
+    writer = undefined;
+  }
+  if (typeof writer?.pid === 'number' && isRunning(writer.pid)) {
+    options.onWarning?.(
+      `livestep: ${root} is still being written (pid ${writer.pid}); syncing what it holds so far, without an end: sync it again when the run ends`,
+    );
+    return undefined;
+  }
+  options.onWarning?.(
+    `livestep: ${root} was left running by a writer that is gone (killed?); syncing it as interrupted`,
+  );
+  return 'interrupted';
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

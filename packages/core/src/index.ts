@@ -95,6 +95,7 @@ export {
   serializeEventLine,
   serializeRunHeader,
 } from './sinks/jsonl-sink.js';
+export { LOCK_FILE_NAME } from './sinks/folder-lock.js';
 export { createMemorySink, type MemorySink } from './sinks/memory-sink.js';
 export { createNoopSink } from './sinks/noop-sink.js';
 export {
