@@ -16,6 +16,7 @@ import { registerBatchesRoute } from './ingest/batches-route.js';
 import { IngestAdmission } from './ingest/ingest-admission.js';
 import { IngestQueue } from './ingest/ingest-queue.js';
 import { registerJsonBodyParser } from './ingest/json-body-parser.js';
+import { registerStudioLiveRoute } from './ingest/studio-live-route.js';
 import { LiveHub } from './live/live-hub.js';
 import { registerStreamRoutes } from './live/stream-routes.js';
 import { registerCompareRoutes } from './query/compare-routes.js';
@@ -106,7 +107,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Liveste
 
   const queue = new IngestQueue(store, limits);
   const admission = new IngestAdmission(limits.maxInFlightBodyBytes, limits.maxBodyBytes);
-  registerBatchesRoute(app, { queue, admission, maxBatchEvents: limits.maxBatchEvents });
+  const ingestContext = { queue, admission, maxBatchEvents: limits.maxBatchEvents };
+  registerBatchesRoute(app, ingestContext);
+  registerStudioLiveRoute(app, ingestContext);
   app.get('/api/v1/health', async () => ({ status: 'ok', protocol: 1 }));
   app.get('/api/v1/openapi.json', async () => openApiDocument);
   registerRunsRoutes(app, store);

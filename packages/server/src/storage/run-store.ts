@@ -22,6 +22,8 @@ export interface IngestBatch {
   source: RunSource;
   /** Replaces the run's summary (a Studio metrics.json), beside the one `done` carries. */
   summary?: Record<string, unknown>;
+  /** The sender has no sequence numbers (Studio): the store numbers new events after the run's last. */
+  assignSequence?: boolean;
 }
 
 /** What one committed batch changed, for the live stream. */

@@ -251,6 +251,7 @@ export class SqliteIngest {
         continue;
       }
       stored++;
+      if (batch.assignSequence) event.seq = maxSeq + 1;
       if (event.seq > maxSeq) maxSeq = event.seq;
       if (event.ts < earliestTs) earliestTs = event.ts;
       if (event.kind === 'metric') {
