@@ -468,7 +468,7 @@ function createPostingSink(config: StudioConfig, token: string, options: StudioS
       lastError ??= 'the run ended before DVC Studio acknowledged everything';
       warnOnce(
         'left_at_close',
-        `livestep: the run ended before DVC Studio acknowledged ${left} metric rows and plots (last error: ${lastError}); they are not in Studio, the run folder has them`,
+        `livestep: the run ended before DVC Studio acknowledged ${left} metric rows and plots (last error: ${lastError}); they are not in Studio, but ${config.directory} has every one: send them with \`npx livestep sync ${config.directory} --to studio\` (same DVC_STUDIO_* settings)`,
       );
     }
     if (!startFinished || context === undefined) {
