@@ -10,6 +10,7 @@
 import { resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { isLoopbackHost, registerTokenAuth } from './auth/token-auth.js';
+import { registerCors } from './http/cors.js';
 import { HttpError, handleError, sendError } from './http/http-error.js';
 import { stringifyReply } from './http/json-reply.js';
 import { registerBatchesRoute } from './ingest/batches-route.js';
@@ -103,6 +104,10 @@ export async function createServer(options: ServerOptions = {}): Promise<Liveste
     ),
   );
   registerJsonBodyParser(app, limits.maxBodyBytes);
+  // CORS first: a preflight carries no token.
+  if (options.corsOrigins !== undefined && options.corsOrigins.length > 0) {
+    registerCors(app, options.corsOrigins);
+  }
   if (token !== undefined) registerTokenAuth(app, token);
 
   const queue = new IngestQueue(store, limits);
@@ -144,6 +149,11 @@ export async function createServer(options: ServerOptions = {}): Promise<Liveste
   sweeper.unref();
 
   let closing: Promise<void> | undefined;
+  // While closing, an answer also ends its connection, or a keep-alive client would hold the
+  // server open after its last request.
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing !== undefined) reply.header('connection', 'close');
+  });
   const close = () => {
     closing ??= (async () => {
       clearInterval(sweeper);
