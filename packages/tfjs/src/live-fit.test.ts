@@ -214,32 +214,38 @@ describe.each(BACKENDS)('a live fit on the %s backend (real child process)', (ba
     child.process.kill('SIGKILL');
   });
 
-  it('Ctrl-C after 1 s stops a 200-epoch fit within 1 s: the run is interrupted, every epoch before the signal kept', async () => {
-    const child = startFit(backend, { epochs: 200 });
-    await waitFor(() => child.output().includes('training'), 15_000, 'the fit to start');
-    await waitFor(() => progressOf(child) >= 0, 15_000, 'the first epoch');
-    await sleep(1_000);
-    const epochsBeforeSignal = progressOf(child);
-    const signalledAt = performance.now();
-    child.process.kill('SIGINT');
-    const exit = await child.exited;
-    expect(exit.signal ?? exit.code).toMatch(/SIGINT|130/);
-    expect(exit.at - signalledAt).toBeLessThan(1_000);
-    expect(epochsBeforeSignal).toBeLessThan(190);
+  it.each([
+    ['Ctrl-C (SIGINT)', 'SIGINT', 130],
+    ['SIGTERM', 'SIGTERM', 143],
+  ] as const)(
+    '%s after 1 s stops a 200-epoch fit within 1 s: the run is interrupted, every epoch before the signal kept',
+    async (_, signal, exitCode) => {
+      const child = startFit(backend, { epochs: 200 });
+      await waitFor(() => child.output().includes('training'), 15_000, 'the fit to start');
+      await waitFor(() => progressOf(child) >= 0, 15_000, 'the first epoch');
+      await sleep(1_000);
+      const epochsBeforeSignal = progressOf(child);
+      const signalledAt = performance.now();
+      child.process.kill(signal);
+      const exit = await child.exited;
+      expect([exit.signal, exit.code]).toContainEqual(exit.signal === null ? exitCode : signal);
+      expect(exit.at - signalledAt).toBeLessThan(1_000);
+      expect(epochsBeforeSignal).toBeLessThan(190);
 
-    const steps = lines(lossFile(child))
-      .slice(1)
-      .map((row) => Number(row.split('\t')[1]));
-    expect(steps.length).toBeGreaterThan(epochsBeforeSignal);
-    expect(steps).toEqual(steps.map((_, index) => index));
-    const [record] = parseJsonl(readFileSync(journalOf(child), 'utf8'));
-    const done = record!.events.filter((event) => event.kind === 'done');
-    expect(done).toEqual([expect.objectContaining({ status: 'interrupted' })]);
-    const summary = JSON.parse(
-      readFileSync(join(child.folder, 'livestep', 'metrics.json'), 'utf8'),
-    );
-    expect(summary.step).toBe(steps.at(-1));
-  });
+      const steps = lines(lossFile(child))
+        .slice(1)
+        .map((row) => Number(row.split('\t')[1]));
+      expect(steps.length).toBeGreaterThan(epochsBeforeSignal);
+      expect(steps).toEqual(steps.map((_, index) => index));
+      const [record] = parseJsonl(readFileSync(journalOf(child), 'utf8'));
+      const done = record!.events.filter((event) => event.kind === 'done');
+      expect(done).toEqual([expect.objectContaining({ status: 'interrupted' })]);
+      const summary = JSON.parse(
+        readFileSync(join(child.folder, 'livestep', 'metrics.json'), 'utf8'),
+      );
+      expect(summary.step).toBe(steps.at(-1));
+    },
+  );
 });
 
 describe('a second Ctrl-C', () => {
