@@ -76,6 +76,7 @@ export type {
   SinkReport,
 } from './sink.js';
 export { createDirectorySink, type DirectorySinkOptions } from './sinks/directory-sink.js';
+export { LOCK_FILE_NAME } from './sinks/folder-lock.js';
 export {
   createHttpSink,
   DEFAULT_MAX_MEMORY_EVENTS,
@@ -95,7 +96,6 @@ export {
   serializeEventLine,
   serializeRunHeader,
 } from './sinks/jsonl-sink.js';
-export { LOCK_FILE_NAME } from './sinks/folder-lock.js';
 export { createMemorySink, type MemorySink } from './sinks/memory-sink.js';
 export { createNoopSink } from './sinks/noop-sink.js';
 export {

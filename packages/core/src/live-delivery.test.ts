@@ -14,8 +14,6 @@ import { readSavedRun } from './sinks/saved-run.js';
 import { yieldToEventLoop } from './yield-to-event-loop.js';
 
 const builtPackage = resolve(import.meta.dirname, '..', 'dist', 'index.js');
-/** How often the test looks at the child's files. */
-const POLL_MS = 100;
 /** kill -9 trials: the review saw a 0-byte metrics.json in about 1 of 50. */
 const KILL_TRIALS = 50;
 
