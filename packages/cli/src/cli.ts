@@ -2,21 +2,44 @@
 /**
  * The livestep command line.
  *
+ *   livestep serve [--port 4318] [--host 127.0.0.1] [--data DIR] [--token T]
+ *   livestep ls [--experiment x] [--status s] [--filter f] [--sort s] [--limit n] [--json]
+ *   livestep show RUN [--json]
  *   livestep sync <run folder | record.jsonl | folder of records>... [--to <url> | --to studio]
  */
 import { parseArgs } from 'node:util';
 import { isTruthy } from '@livestep/core';
 import { createProgressDisplay } from './progress.js';
+import { listRuns, showRun } from './query-commands.js';
 import { findRecordedRuns } from './recorded-runs.js';
+import { serve } from './serve-command.js';
 import { syncToServer } from './sync-to-server.js';
 import { syncToStudio } from './sync-to-studio.js';
 
 const USAGE = `Usage: livestep <command> [options]
 
 Commands:
+  serve              Run a livestep server: ingest (HTTP sink, DVCLive via DVC Studio's api/live),
+                     an embedded store, the query API and live stream. Ctrl-C stops it.
+  ls                 List the runs on a livestep server (LIVESTEP_URL, or --url).
+  show <run>         One run (its id, the start of its id, or its name): params, state, metrics.
   sync <source>...   Replay recorded runs to a livestep server or to DVC Studio.
                      <source> is a run folder (DVCLive layout), a .jsonl record (from the JSONL
                      sink or an HTTP sink spool), or a folder of .jsonl records.
+
+Options for serve:
+  --port <n>         port (default 4318; 0 = a free one)
+  --host <address>   address to listen on (default 127.0.0.1; another one needs a token)
+  --data <dir>       data folder (default LIVESTEP_SERVER_DATA, else ./livestep-server)
+  --token <t>        require this token (default LIVESTEP_SERVER_TOKEN, which other users
+                     cannot see in the process list)
+
+Options for ls and show:
+  --url <url>        the server (default LIVESTEP_URL, else http://127.0.0.1:4318); token
+                     from LIVESTEP_TOKEN
+  --json             the server's JSON instead of a table
+  --experiment <x>, --status <s,...>, --filter "<params.lr > 0.01 and eval/acc >= 0.9>",
+  --sort <[-]created|name|params.x|metric|max(metric)>, --limit <n>, --metrics <a,b>   (ls)
 
 Options for sync:
   --to <url>         a livestep server (default: LIVESTEP_URL); token from LIVESTEP_TOKEN
@@ -41,6 +64,17 @@ export async function main(
         experiment: { type: 'string' },
         name: { type: 'string' },
         quiet: { type: 'boolean', default: false },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        data: { type: 'string' },
+        token: { type: 'string' },
+        url: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        status: { type: 'string' },
+        filter: { type: 'string' },
+        sort: { type: 'string' },
+        limit: { type: 'string' },
+        metrics: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -52,6 +86,34 @@ export async function main(
   if (parsed.values.help || command === undefined) {
     process.stdout.write(USAGE);
     return command === undefined && !parsed.values.help ? 2 : 0;
+  }
+  const output = {
+    out: (text: string) => process.stdout.write(text),
+    error: (text: string) => process.stderr.write(text),
+  };
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const strings = (keys: string[]) =>
+    Object.fromEntries(
+      keys
+        .filter((key) => typeof values[key] === 'string')
+        .map((key) => [key, values[key] as string]),
+    );
+  if (command === 'serve') {
+    return serve(strings(['port', 'host', 'data', 'token']), environment, output);
+  }
+  if (command === 'ls' || command === 'show') {
+    const options = {
+      ...strings(['url', 'experiment', 'status', 'filter', 'sort', 'limit', 'metrics']),
+      json: values.json === true,
+    };
+    try {
+      return command === 'ls'
+        ? await listRuns(options, environment, output)
+        : await showRun(sources[0], options, environment, output);
+    } catch (error) {
+      output.error(`${(error as Error).message}\n`);
+      return 1;
+    }
   }
   if (command !== 'sync') {
     process.stderr.write(`livestep: unknown command "${command}"\n\n${USAGE}`);

@@ -106,9 +106,11 @@ export function buildRunListQuery(query: RunListQuery, staleBefore: number): Bui
     where.push(`EXISTS (SELECT 1 FROM json_each(r.tags) WHERE value = ${bind(tag)})`);
   }
   if (query.text !== undefined && query.text !== '') {
-    const pattern = bind(`%${query.text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`);
+    const escaped = query.text.replace(/[\\%_]/g, (character) => `\\${character}`);
+    const pattern = bind(`%${escaped}%`);
+    const idPrefix = bind(`${escaped}%`);
     where.push(
-      `(r.name LIKE ${pattern} ESCAPE '\\' OR r.experiment LIKE ${pattern} ESCAPE '\\' OR r.message LIKE ${pattern} ESCAPE '\\' OR r.id = ${bind(query.text)})`,
+      `(r.name LIKE ${pattern} ESCAPE '\\' OR r.experiment LIKE ${pattern} ESCAPE '\\' OR r.message LIKE ${pattern} ESCAPE '\\' OR r.id LIKE ${idPrefix} ESCAPE '\\')`,
     );
   }
   for (const condition of query.conditions ?? [])

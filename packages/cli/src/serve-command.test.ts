@@ -1,0 +1,183 @@
+/** `livestep serve`, `ls` and `show` as real commands (child processes) against each other. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createHttpSink, Run } from '@livestep/core';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const cli = resolve(import.meta.dirname, '..', 'dist', 'cli.js');
+/** A server that has not printed its URL in this long is not starting. */
+const START_TIMEOUT_MS = 20_000;
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+});
+
+function livestep(args: string[], environment: Record<string, string> = {}) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolvePromise) => {
+    const child = spawn(process.execPath, [cli, ...args], {
+      env: {
+        ...process.env,
+        LIVESTEP_URL: '',
+        LIVESTEP_TOKEN: '',
+        LIVESTEP_SERVER_TOKEN: '',
+        ...environment,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('exit', (code) => {
+      clearTimeout(killer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Starts `livestep serve` and resolves with its URL once it prints it. */
+function startServe(args: string[], environment: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', ...args], {
+    env: { ...process.env, LIVESTEP_SERVER_TOKEN: '', ...environment },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const url = new Promise<string>((resolvePromise, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`serve did not start: ${stderr}`)),
+      START_TIMEOUT_MS,
+    );
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(stdout);
+      if (match) {
+        clearTimeout(timer);
+        resolvePromise(match[1]!);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+  });
+  const exited = new Promise<number | null>((resolvePromise) => child.on('exit', resolvePromise));
+  return { child, url, exited, output: () => stdout, errors: () => stderr };
+}
+
+async function streamRun(url: string, token?: string) {
+  const run = new Run({
+    experiment: 'iris',
+    name: 'cli-run',
+    sinks: [
+      createHttpSink({
+        url,
+        ...(token && { token }),
+        spoolDirectory: mkdtempSync(join(tmpdir(), 'livestep-spool-')),
+        onWarning() {},
+      }),
+    ],
+    exitHooks: false,
+    collectGit: false,
+  });
+  run.logParams({ lr: 0.02 });
+  for (let step = 0; step < 100; step++) {
+    run.logMetric('train/loss', 1 / (step + 1));
+    run.logMetric('eval/acc', step / 100);
+    run.nextStep();
+  }
+  const report = await run.end();
+  expect(report.ok).toBe(true);
+  return run;
+}
+
+describe('livestep serve, ls, show', () => {
+  it('serves a data folder, lists and shows its runs, and stops cleanly on SIGTERM keeping them', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'livestep-serve-'));
+    const server = startServe(['--data', data]);
+    const url = await server.url;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(server.output()).toContain(`data: ${data}`);
+    const run = await streamRun(url);
+
+    const table = await livestep(['ls'], { LIVESTEP_URL: url });
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(
+      /id\s+experiment\s+name\s+state\s+started\s+eval\/acc\s+train\/loss/,
+    );
+    expect(table.stdout).toMatch(
+      new RegExp(`${run.id.slice(0, 8)}\\s+iris\\s+cli-run\\s+completed`),
+    );
+    expect(table.stdout).toContain('0.99');
+    const json = await livestep(['ls', '--json', '--url', url, '--filter', 'eval/acc >= 0.5']);
+    expect(JSON.parse(json.stdout).runs.map((item: { id: string }) => item.id)).toEqual([run.id]);
+    const none = await livestep(['ls', '--url', url, '--filter', 'eval/acc > 2']);
+    expect(none.stdout).toContain('no runs on');
+
+    const shown = await livestep(['show', 'cli-run', '--url', url]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain(`run        ${run.id}`);
+    expect(shown.stdout).toContain('params     {"lr":0.02}');
+    expect(shown.stdout).toMatch(/train\/loss\s+0\.01\s+99\s+0\.01\s+1\s+100/);
+    const shownJson = await livestep(['show', run.id.slice(0, 8), '--json', '--url', url]);
+    expect(JSON.parse(shownJson.stdout)).toMatchObject({ id: run.id, state: 'completed' });
+    const missing = await livestep(['show', 'nope', '--url', url]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('no run named or starting with "nope"');
+
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    expect(server.output()).toContain('stopped');
+
+    const again = startServe(['--data', data]);
+    const secondUrl = await again.url;
+    const kept = await livestep(['ls', '--json', '--url', secondUrl]);
+    expect(JSON.parse(kept.stdout).runs).toHaveLength(1);
+    again.child.kill('SIGINT');
+    expect(await again.exited).toBe(0);
+  });
+
+  it('needs a token to listen off loopback, and then asks it of every client', async () => {
+    const refused = await livestep([
+      'serve',
+      '--port',
+      '0',
+      '--host',
+      '0.0.0.0',
+      '--data',
+      mkdtempSync(join(tmpdir(), 'livestep-serve-')),
+    ]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('refusing to listen on 0.0.0.0 without a token');
+
+    const token = 'lst_cli_serve_token_31';
+    const server = startServe(['--data', mkdtempSync(join(tmpdir(), 'livestep-serve-'))], {
+      LIVESTEP_SERVER_TOKEN: token,
+    });
+    const url = await server.url;
+    expect(server.output()).not.toContain(token);
+    await streamRun(url, token);
+    const denied = await livestep(['ls', '--url', url]);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toContain('refused the token; set LIVESTEP_TOKEN');
+    const allowed = await livestep(['ls', '--url', url], { LIVESTEP_TOKEN: token });
+    expect(allowed.code).toBe(0);
+    expect(allowed.stdout).toContain('cli-run');
+  });
+
+  it('says what to do when no server answers', async () => {
+    const result = await livestep(['ls', '--url', 'http://127.0.0.1:9']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('cannot reach the server at http://127.0.0.1:9');
+    expect(result.stderr).toContain('livestep serve');
+  });
+});
