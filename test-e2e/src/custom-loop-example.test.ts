@@ -21,7 +21,9 @@ const EXIT_DEADLINE_MS = 20_000;
 /** The run folder's name inside each temporary folder; dvc.yaml is written beside it. */
 const RUN_FOLDER = 'livestep';
 const METRICS = ['train/loss', 'train/accuracy', 'eval/loss', 'eval/accuracy'];
+/** DVCLive's files, plus livestep.json: the run's identity and status, for `livestep sync`. */
 const EXPECTED_FILES = [
+  'livestep.json',
   'metrics.json',
   'params.yaml',
   'plots/metrics/eval/accuracy.tsv',
@@ -203,7 +205,7 @@ describe('examples/custom-loop', () => {
     const { project, runFolder } = freshProject();
     const result = await runExampleSuccessfully(runFolder);
 
-    // Exactly the files DVCLive would write, and dvc.yaml beside the run folder.
+    // Exactly the files DVCLive would write (and livestep.json), and dvc.yaml beside the run folder.
     expect(await filesUnder(runFolder)).toEqual(EXPECTED_FILES);
     expect((await readdir(project)).sort()).toEqual(['dvc.yaml', RUN_FOLDER]);
 

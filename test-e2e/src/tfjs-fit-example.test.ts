@@ -75,6 +75,7 @@ describe('examples/tfjs-fit', () => {
     const files = await filesUnder(runFolder);
     expect(files).toEqual(
       [
+        'livestep.json',
         'metrics.json',
         'params.yaml',
         ...EPOCH_METRICS.map((name) => `plots/metrics/${name}.tsv`),
@@ -123,6 +124,8 @@ describe('examples/tfjs-fit', () => {
       steps: 8,
       validation: true,
       metrics: ['loss', 'acc', 'val_loss', 'val_acc'],
+      // Every epoch ran: no early stop to record.
+      stoppedEpoch: null,
     });
     expect(params.model).toMatchObject({
       class: 'Sequential',

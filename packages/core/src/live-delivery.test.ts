@@ -132,8 +132,9 @@ for (let step = 0; ; step++) {
     const problems: string[] = [];
     for (let trial = 0; trial < KILL_TRIALS; trial++) {
       const child = startChild(body);
-      await waitFor(() => child.stdout().includes('ready'), 5_000);
-      await sleep(20 + ((trial * 37) % 200));
+      // Killed while it logs: after its first batch is on disk, at a different moment each time.
+      await waitFor(() => existsSync(join(child.folder, 'run', 'params.yaml')), 10_000);
+      await sleep((trial * 37) % 200);
       child.process.kill('SIGKILL');
       await child.exited;
       const folder = join(child.folder, 'run');
