@@ -133,7 +133,12 @@ for (let step = 0; ; step++) {
     for (let trial = 0; trial < KILL_TRIALS; trial++) {
       const child = startChild(body);
       // Killed while it logs: after its first batch is on disk, at a different moment each time.
-      await waitFor(() => existsSync(join(child.folder, 'run', 'params.yaml')), 10_000);
+      await waitFor(
+        () =>
+          existsSync(join(child.folder, 'run', 'params.yaml')) &&
+          existsSync(join(child.folder, 'run.jsonl')),
+        10_000,
+      );
       await sleep((trial * 37) % 200);
       child.process.kill('SIGKILL');
       await child.exited;
