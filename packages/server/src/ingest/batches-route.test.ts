@@ -76,6 +76,12 @@ describe('POST /api/v1/batches', () => {
     });
     expect(version.status).toBe(400);
     expect(version.body.message).toContain('protocol: expected 1, got 2');
+    const huge = await postJson(
+      `${server.url}/api/v1/batches`,
+      run.batch([{ ...good, step: 1e300 } as never]),
+    );
+    expect(huge.status).toBe(400);
+    expect(huge.body.message).toContain('events[0].step: is 1e+300; at most 9007199254740991');
     const kind = await postJson(
       `${server.url}/api/v1/batches`,
       run.batch([{ ...good, kind: 'constructor' } as never]),

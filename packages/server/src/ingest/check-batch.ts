@@ -12,6 +12,7 @@ import {
   explainBadName,
   PROTOCOL_VERSION,
   RunIdentitySchema,
+  type ValidationIssue,
   validateBatch,
 } from '@livestep/core';
 import type { TSchema } from '@sinclair/typebox';
@@ -21,6 +22,8 @@ import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 const NAME_CACHE_SIZE = 10_000;
 
 const NAMED_KINDS = new Set(['metric', 'plot', 'image', 'artifact']);
+/** Issues reported at most, as core's validator does. */
+const MAX_ISSUES = 10;
 const BATCH_KEYS = new Set(['protocol', 'run', 'events']);
 
 let eventChecks: Map<string, TypeCheck<TSchema>> | undefined;
@@ -60,8 +63,31 @@ function isValidFast(input: unknown): boolean {
   return true;
 }
 
+/**
+ * Integers the protocol's schema allows but a database cannot hold exactly (1e300 is an integer
+ * to JSON Schema): a step or seq above 2^53 - 1 is refused here, naming the field.
+ */
+function unsafeIntegers(batch: Batch): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  batch.events.forEach((event, index) => {
+    for (const field of ['seq', 'step'] as const) {
+      const value = (event as { seq: number; step?: number })[field];
+      if (value !== undefined && value > Number.MAX_SAFE_INTEGER && issues.length < MAX_ISSUES) {
+        issues.push({
+          path: `events[${index}].${field}`,
+          message: `is ${value}; at most ${Number.MAX_SAFE_INTEGER} (2^53 - 1)`,
+        });
+      }
+    }
+  });
+  return issues;
+}
+
 export function checkBatch(input: unknown): BatchValidation {
-  if (isValidFast(input)) return { ok: true, batch: input as Batch };
+  if (isValidFast(input)) {
+    const issues = unsafeIntegers(input as Batch);
+    return issues.length === 0 ? { ok: true, batch: input as Batch } : { ok: false, issues };
+  }
   try {
     const result = validateBatch(input);
     // Both checks apply the same schemas; should they ever disagree, refusing is the safe side.

@@ -152,7 +152,9 @@ export function studioBodyToBatch(body: Body, now: number): StudioConversion {
   }
 
   const step = typeof body.step === 'number' ? body.step : 0;
-  if (body.type === 'data' && step < 0) fail('step', `must be 0 or more, got ${step}`);
+  if (body.type === 'data' && (step < 0 || step > Number.MAX_SAFE_INTEGER)) {
+    fail('step', `must be 0 or more and at most 2^53 - 1, got ${step}`);
+  }
   if (isObject(body.plots)) {
     for (const [path, plot] of Object.entries(body.plots)) {
       if (!isObject(plot)) continue;
@@ -163,8 +165,11 @@ export function studioBodyToBatch(body: Body, now: number): StudioConversion {
         const column = metric.slice(metric.lastIndexOf('/') + 1);
         plot.data.forEach((row: Record<string, unknown>, index: number) => {
           const rowStep = row.step as number;
-          if (rowStep < 0) {
-            fail(`${where}.data[${index}].step`, `must be 0 or more, got ${rowStep}`);
+          if (rowStep < 0 || rowStep > Number.MAX_SAFE_INTEGER) {
+            fail(
+              `${where}.data[${index}].step`,
+              `must be 0 or more and at most 2^53 - 1, got ${rowStep}`,
+            );
             return;
           }
           const ts = timestampOf(row.timestamp, now);

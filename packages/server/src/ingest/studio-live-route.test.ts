@@ -179,6 +179,7 @@ describe('POST /api/live (DVC Studio protocol)', () => {
         'PNG, JPEG or GIF',
       ],
       [{ ...common, type: 'data', step: -1 }, 'step: must be 0 or more'],
+      [{ ...common, type: 'data', step: 1e300 }, 'at most 2^53 - 1'],
     ];
     for (const [body, message] of cases) {
       const answer = await postJson(`${server.url}/api/live`, body, auth);
