@@ -12,6 +12,7 @@ describe('retry policy', () => {
     expect([408, 429, 500, 502, 503, 504].map(judgeStatus)).toEqual(Array(6).fill('retry'));
     expect([401, 403].map(judgeStatus)).toEqual(['unauthorized', 'unauthorized']);
     expect(judgeStatus(413)).toBe('too_large');
+    expect([301, 302, 303, 307, 308].map(judgeStatus)).toEqual(Array(5).fill('redirected'));
     expect([400, 404, 409, 422].map(judgeStatus)).toEqual(Array(4).fill('rejected'));
   });
 

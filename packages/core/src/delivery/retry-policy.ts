@@ -28,10 +28,22 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
 /** Statuses that say "try again later"; every other 4xx is the client's mistake and final. */
 const RETRYABLE_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 
-export type ResponseVerdict = 'delivered' | 'retry' | 'unauthorized' | 'too_large' | 'rejected';
+/**
+ * What a status says about a request: `delivered` (2xx; a sink may still check the body),
+ * `retry`, `unauthorized` (401, 403), `too_large` (413), `redirected` (3xx: never followed for
+ * ingest, so data and token go only where the user pointed them) or `rejected` (another 4xx).
+ */
+export type ResponseVerdict =
+  | 'delivered'
+  | 'retry'
+  | 'unauthorized'
+  | 'too_large'
+  | 'redirected'
+  | 'rejected';
 
 export function judgeStatus(status: number): ResponseVerdict {
   if (status >= 200 && status < 300) return 'delivered';
+  if (status >= 300 && status < 400) return 'redirected';
   if (RETRYABLE_STATUSES.has(status)) return 'retry';
   if (status === 401 || status === 403) return 'unauthorized';
   if (status === 413) return 'too_large';

@@ -4,9 +4,14 @@
  * Batches are appended; a reader takes them back in order from a byte offset, which is saved
  * beside the file (`<file>.offset`) as delivery advances, so a later replay starts where this one
  * stopped.
+ *
+ * Appends are synchronous, one write per batch: a training loop that never yields to the event
+ * loop never lets an asynchronous write run, so a spool written asynchronously would pile its
+ * text up in memory for as long as the loop runs. Written at once, what the spool holds is on
+ * disk when `append` returns, and its memory is what one batch takes.
  */
-import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
-import { type FileHandle, mkdir, open, rm, writeFile } from 'node:fs/promises';
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Batch, RunEvent, RunIdentity } from '../protocol.js';
 import { serializeEventLine, serializeRunHeader } from '../sinks/jsonl-sink.js';
@@ -25,12 +30,8 @@ export class Spool {
   private size = 0;
   private readOffset = 0;
   private headerWritten = false;
-  /** Text appended but not yet written: one write takes all of it, so appends never queue up. */
-  private unwritten: string[] = [];
-  private writing: Promise<void> | undefined;
-  /** A removal in progress: appends made meanwhile start the next file once it is gone. */
-  private removing: Promise<void> | undefined;
-  private file: FileHandle | undefined;
+  /** The file, open for appending while the spool is in use. */
+  private descriptor: number | undefined;
 
   constructor(
     readonly path: string,
@@ -39,73 +40,49 @@ export class Spool {
 
   private render(batch: Batch): string {
     let text = '';
-    if (!this.headerWritten) {
-      text = serializeRunHeader(this.run);
-      this.headerWritten = true;
-    }
+    if (!this.headerWritten) text = serializeRunHeader(this.run);
     for (const event of batch.events) text += serializeEventLine(event);
     return text;
   }
 
-  /** Appends a batch; resolves once it is on disk. Appends made meanwhile share one write. */
-  append(batch: Batch): Promise<void> {
-    this.unwritten.push(this.render(batch));
-    this.writing ??= this.writeAll().finally(() => {
-      this.writing = undefined;
-    });
-    return this.writing;
-  }
-
-  private async writeAll(): Promise<void> {
-    await this.removing;
-    while (this.unwritten.length > 0) {
-      const text = this.unwritten.join('');
-      this.unwritten = [];
-      if (this.file === undefined) {
-        await mkdir(dirname(this.path), { recursive: true });
-        this.file = await open(this.path, 'a');
-      }
-      await this.file.appendFile(text);
-      this.size += Buffer.byteLength(text);
+  /** Appends a batch; it is on disk when this returns. Throws when the disk fails. */
+  append(batch: Batch): void {
+    const text = this.render(batch);
+    if (this.descriptor === undefined) {
+      mkdirSync(dirname(this.path), { recursive: true });
+      this.descriptor = openSync(this.path, 'a');
     }
+    const bytes = Buffer.from(text);
+    let written = 0;
+    while (written < bytes.length) {
+      written += writeSync(this.descriptor, bytes, written, bytes.length - written);
+    }
+    this.headerWritten = true;
+    this.size += bytes.length;
   }
 
-  /** For the last moment of a process, when nothing asynchronous can finish. */
-  appendSync(batch: Batch): void {
-    const text = this.unwritten.join('') + this.render(batch);
-    this.unwritten = [];
-    mkdirSync(dirname(this.path), { recursive: true });
-    appendFileSync(this.path, text);
-    this.size += Buffer.byteLength(text);
+  close(): void {
+    const descriptor = this.descriptor;
+    this.descriptor = undefined;
+    if (descriptor !== undefined) closeSync(descriptor);
   }
 
-  async close(): Promise<void> {
-    await this.writing;
-    const file = this.file;
-    this.file = undefined;
-    await file?.close();
-  }
-
-  /** True when every appended byte was written, read and acknowledged. */
+  /** True when every appended byte was read and acknowledged. */
   get drained(): boolean {
-    return (
-      this.readOffset >= this.size &&
-      this.unwritten.length === 0 &&
-      this.writing === undefined &&
-      this.removing === undefined
-    );
+    return this.readOffset >= this.size;
   }
 
   /** Reads up to `maxEvents` events after the acknowledged offset (skipping the header line). */
   async read(maxEvents: number): Promise<SpoolChunk> {
+    const from = this.readOffset;
+    const remaining = this.size - from;
     const handle = await open(this.path, 'r');
     try {
-      const remaining = this.size - this.readOffset;
       let length = Math.min(READ_CHUNK_BYTES, remaining);
       let text = '';
       for (;;) {
         const buffer = Buffer.alloc(length);
-        const { bytesRead } = await handle.read(buffer, 0, length, this.readOffset);
+        const { bytesRead } = await handle.read(buffer, 0, length, from);
         text = buffer.subarray(0, bytesRead).toString('utf8');
         // One line longer than a chunk (a large image): read more until it is whole.
         if (text.includes('\n') || length >= remaining) break;
@@ -121,7 +98,7 @@ export class Spool {
         const record = JSON.parse(line) as Record<string, unknown>;
         if ('kind' in record) events.push(record as unknown as RunEvent);
       }
-      const endOffset = this.readOffset + Buffer.byteLength(text.slice(0, consumed));
+      const endOffset = from + Buffer.byteLength(text.slice(0, consumed));
       return { events, endOffset };
     } finally {
       await handle.close();
@@ -129,33 +106,20 @@ export class Spool {
   }
 
   /** Marks everything before `offset` delivered, and remembers it on disk for a later replay. */
-  async acknowledge(offset: number): Promise<void> {
+  acknowledge(offset: number): void {
     this.readOffset = offset;
-    await writeFile(`${this.path}.offset`, String(offset));
+    writeFileSync(`${this.path}.offset`, String(offset));
   }
 
   /**
    * Deletes the file once everything in it was delivered. The next append starts a new file with
-   * its own header: it may come while the deletion is under way, and then waits for it.
+   * its own header.
    */
-  async remove(): Promise<void> {
-    const removal = (async () => {
-      await this.close();
-      await rm(this.path, { force: true });
-      await rm(`${this.path}.offset`, { force: true });
-    })();
-    // At once, not after the await: an append made during the removal belongs to the next file.
+  remove(): void {
+    this.close();
     this.size = 0;
     this.readOffset = 0;
     this.headerWritten = false;
-    const tracked = removal.finally(() => {
-      if (this.removing === tracked) this.removing = undefined;
-    });
-    this.removing = tracked;
-    await tracked;
-  }
-
-  removeSync(): void {
     rmSync(this.path, { force: true });
     rmSync(`${this.path}.offset`, { force: true });
   }

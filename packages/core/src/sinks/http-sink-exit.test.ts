@@ -4,12 +4,13 @@
  * Real child processes against a real receiver on 127.0.0.1.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DoneEvent } from '../protocol.js';
+import { DEFAULT_EXIT_TIMEOUT_MS } from '../run.js';
 import { type FaultReceiver, startFaultReceiver } from '../test-support/fault-receiver.js';
 import { parseJsonl } from './jsonl-sink.js';
 
@@ -51,16 +52,18 @@ ${body}`,
     let stderr = '';
     let stdout = '';
     let from = performance.now();
+    let ready = false;
     const killer = setTimeout(() => child.kill('SIGKILL'), CHILD_DEADLINE_MS);
     child.stderr.on('data', (chunk) => {
       stderr += chunk;
     });
     child.stdout.on('data', (chunk) => {
       stdout += chunk;
-      if (signal && stdout.includes('ready')) {
+      // exitMs counts from the script's "ready" (where it sends a signal, if any).
+      if (!ready && stdout.includes('ready')) {
+        ready = true;
         from = performance.now();
-        child.kill(signal);
-        signal = undefined;
+        if (signal) child.kill(signal);
       }
     });
     child.on('exit', (code, exitSignal) => {
@@ -157,4 +160,33 @@ console.log(JSON.stringify({ endMs: performance.now() - started, steps: step, ht
     expect(outcome.stderr).toContain(`livestep sync ${http.spoolPath}`);
     expect(outcome.stderr).not.toContain(TOKEN);
   });
+
+  it('exits within the exit deadline when the script never calls end() and the server hangs', async () => {
+    // The report: a request in flight to a server that never answers kept the process alive
+    // (no beforeExit, so no exit hook) through two 10 s request timeouts: 24.8 s to exit.
+    const hanging = await startFaultReceiver();
+    hanging.token = TOKEN;
+    hanging.delayNext(1_000, 60_000);
+    try {
+      const outcome = await runScript(
+        `for (let step = 0; step < 1000; step++) run.logMetric('loss', 1 / (step + 1), { step });
+await new Promise((resolve) => setTimeout(resolve, 400)); // the first request is on its way
+console.log('ready');`,
+        undefined,
+        hanging.url,
+      );
+      expect(outcome.code, outcome.stderr).toBe(0);
+      expect(outcome.exitMs).toBeLessThan(DEFAULT_EXIT_TIMEOUT_MS + 1_000);
+      const spoolFolder = join(outcome.folder, '.livestep', 'spool');
+      const [record] = parseJsonl(
+        readFileSync(join(spoolFolder, readdirSync(spoolFolder)[0]!), 'utf8'),
+      );
+      expect(record!.events).toHaveLength(1_002);
+      expect(record!.events.at(-1)).toMatchObject({ kind: 'done', status: 'completed' });
+      expect(outcome.stderr).toContain('livestep sync');
+      expect(outcome.stderr).not.toContain(TOKEN);
+    } finally {
+      await hanging.stop();
+    }
+  }, 30_000);
 });

@@ -128,21 +128,59 @@ describe('HTTP sink', () => {
     expect(server.events.size).toBe(3);
   });
 
-  it('reports a permanent refusal once with the server message, and goes on with later batches', async () => {
+  it('keeps the one event a server refuses (400), found by halving, with its message, for a sync', async () => {
     const server = await receiver();
-    server.failNext(1, 400, { body: 'events[0].value: expected a number' });
-    const { run, warnings } = httpRun(server.url);
-    run.logMetric('m', 1);
-    await run.flush();
-    run.logMetric('m', 2);
+    server.refuseEvent = (event) =>
+      event.kind === 'metric' && event.value === 13
+        ? `events[${event.seq}].value: 13 is not accepted here`
+        : undefined;
+    const { run, warnings, spoolDirectory } = httpRun(server.url);
+    logPoints(run, 1_000);
     const report = await run.end();
-    expect(report.failed).toBe(2); // start + the first point were in the refused batch
-    expect(report.sinks[0]!.failedByReason).toEqual({ rejected: 2 });
+    // Everything else was stored; the refused event was not dropped.
+    expect(server.events.size).toBe(1_001);
+    expect(report.failed).toBe(1);
+    expect(report.sinks[0]!.failedByReason).toEqual({ rejected: 1 });
     expect(report.sinks[0]!.lastError).toBe(
-      'server answered 400: events[0].value: expected a number',
+      'server answered 400: events[14].value: 13 is not accepted here',
     );
-    expect(warnings.filter((warning) => warning.includes('refused'))).toHaveLength(1);
-    expect(server.metricValues('m')).toEqual([2]);
+    const refusedPath = join(spoolDirectory, `${run.id}.refused.jsonl`);
+    const [record, ...others] = parseJsonl(readFileSync(refusedPath, 'utf8'));
+    expect(others).toEqual([]);
+    expect(record!.events).toEqual([expect.objectContaining({ kind: 'metric', value: 13 })]);
+    expect(validateBatch({ protocol: 1, run: record!.run, events: record!.events }).ok).toBe(true);
+    const header = JSON.parse(readFileSync(refusedPath, 'utf8').split('\n')[0]!);
+    expect(header.refused).toMatchObject({
+      status: 400,
+      message: 'events[14].value: 13 is not accepted here',
+    });
+    expect(warnings.filter((warning) => warning.includes('refused'))).toEqual([
+      expect.stringContaining(`livestep sync ${refusedPath}`),
+    ]);
+    // The batch holding it (1,000 events): 1 request + 2 per halving (10); the other batch: 1.
+    expect(server.requests.length).toBeLessThanOrEqual(22);
+  });
+
+  it('sends a server that answers 413 to everything a bounded number of requests, and keeps every event it refused', async () => {
+    const server = await receiver();
+    server.everyRequest = { status: 413, body: 'request entity too large' };
+    const { run, spoolDirectory } = httpRun(server.url);
+    logPoints(run, 6_001);
+    const report = await run.end();
+    // Today's sink halved every batch down to single events: 12,003 requests for 6,003 events.
+    // Now: 16 refusals in a row (13 halvings deep), the halves left at those levels, then one
+    // request per batch.
+    expect(server.requests.length).toBeLessThanOrEqual(40);
+    expect(report.failed).toBe(6_003);
+    expect(report.sinks[0]!.failedByReason).toEqual({ rejected: 6_003 });
+    const records = parseJsonl(
+      readFileSync(join(spoolDirectory, `${run.id}.refused.jsonl`), 'utf8'),
+    );
+    const refused = records.flatMap((record) => record.events);
+    expect(new Set(refused.map((event) => event.id)).size).toBe(6_003);
+    expect(refused.map((event) => event.seq)).toEqual(
+      Array.from({ length: 6_003 }, (_, index) => index),
+    );
   });
 
   it('splits a batch the server finds too large (413)', async () => {
@@ -180,14 +218,113 @@ describe('HTTP sink', () => {
     expect(JSON.stringify(report) + warnings.join('\n')).not.toContain(TOKEN);
   });
 
-  it('keeps a token the server echoes back out of messages', async () => {
+  it('keeps a token the server echoes back out of messages, even where the message is cut', async () => {
     const server = await receiver();
-    server.failNext(1, 400, { body: `bad request from token ${TOKEN}` });
+    // The second copy of the token starts 290 characters in: a cut at 300 before redaction left
+    // its first 10 characters in the message.
+    const body = `bad token ${TOKEN}${'x'.repeat(290 - 10 - TOKEN.length)}${TOKEN} and more`;
+    server.failNext(1, 401, { body });
     const { run, warnings } = httpRun(server.url, { token: TOKEN });
     run.logMetric('m', 1);
     const report = await run.end();
-    expect(JSON.stringify(report) + warnings.join('\n')).not.toContain(TOKEN);
+    const shown = JSON.stringify(report) + warnings.join('\n');
+    expect(shown).not.toContain(TOKEN.slice(0, 8));
     expect(report.sinks[0]!.lastError).toContain('[redacted]');
+  });
+
+  it('never shows the password of a URL, even one that does not parse', () => {
+    for (const url of [
+      'http://alice:pa55word@host name:4318',
+      'http://alice:pa55/word@127.0.0.1:port',
+      'https://alice:pa55word@@example.com:99999',
+    ]) {
+      let message = '';
+      try {
+        createHttpSink({ url });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/is not a URL/);
+      expect(message).not.toContain('pa55');
+      expect(message).toContain('[credentials hidden]');
+    }
+    expect(() => resolveIngestUrl('https://alice:pa55word@example.com')).toThrow(
+      /must not contain credentials/,
+    );
+  });
+
+  it.each([
+    [307, (port: number) => `http://127.0.0.1:${port}/api/v1/batches`],
+    [308, (port: number) => `http://alice:hunter2@127.0.0.1:${port}/api/v1/batches?key=abc123`],
+  ])(
+    'does not follow a %i redirect to another origin; stops posting and keeps every event in the spool',
+    async (status, location) => {
+      const server = await receiver();
+      const elsewhere = await receiver();
+      elsewhere.token = undefined;
+      server.everyRequest = {
+        status,
+        headers: { location: location(Number(new URL(elsewhere.url).port)) },
+      };
+      const { run, warnings } = httpRun(server.url, { token: TOKEN });
+      logPoints(run, 100);
+      await run.flush({ timeoutMs: 2_000 });
+      logPoints(run, 100, 100);
+      const report = await run.end();
+      expect(elsewhere.requests).toEqual([]);
+      expect(server.requests).toHaveLength(1);
+      expect(report.sinks[0]).toMatchObject({ pending: 202, spooled: 202 });
+      expect(kindsOf(readSpool(report.sinks[0]!.spoolPath!))).toEqual([
+        'start',
+        ...Array(200).fill('metric'),
+        'done',
+      ]);
+      const shown = JSON.stringify(report) + warnings.join('\n');
+      expect(shown).toContain(`redirecting to ${elsewhere.url}`);
+      expect(shown).toContain('Set LIVESTEP_URL');
+      expect(shown).not.toContain('hunter2');
+      expect(shown).not.toContain('abc123');
+      expect(shown).not.toContain(TOKEN);
+    },
+  );
+
+  it('counts nothing delivered on a 200 whose body is cut off, and keeps every event for a sync', async () => {
+    const server = await receiver();
+    server.cutOffNext(100_000);
+    const { run, warnings } = httpRun(server.url);
+    logPoints(run, 10_000);
+    while (server.requests.length < 3) await sleep(10);
+    const report = await run.end();
+    expect(server.events.size).toBe(0);
+    expect(report.sinks[0]).toMatchObject({ delivered: 0, pending: 10_002, spooled: 10_002 });
+    expect(readSpool(report.sinks[0]!.spoolPath!)).toHaveLength(10_002);
+    expect(warnings.join('\n')).toContain('without acknowledging the batch (its body was cut off');
+  });
+
+  it('sends again after an answer that is not an acknowledgement (cut off, empty 200, an HTML page); a 204 acknowledges', async () => {
+    const server = await receiver();
+    server.cutOffNext(1);
+    server.failNext(1, 200, { body: '' });
+    server.failNext(1, 200, { body: '<html>Sign in to the proxy</html>' });
+    const { run, warnings } = httpRun(server.url);
+    logPoints(run, 100);
+    const report = await run.end();
+    expect(report.ok).toBe(true);
+    expect(server.metricValues('m')).toEqual(Array.from({ length: 100 }, (_, index) => index));
+    expect(server.requests.map((request) => request.status)).toEqual([200, 200, 200, 200]);
+    expect(warnings.join('\n')).toContain('answered 200 without acknowledging the batch');
+    expect(report.sinks[0]!.lastError).toBe(
+      'server answered 200 but its body is not JSON ("<html>Sign in to the proxy</html>")',
+    );
+
+    const quiet = await receiver();
+    quiet.failNext(1, 204, { body: '' });
+    const second = httpRun(quiet.url);
+    second.run.logMetric('m', 1);
+    const acknowledged = await second.run.end();
+    // No body by definition: the protocol takes a 204 as the server's acknowledgement.
+    expect(acknowledged.ok).toBe(true);
+    expect(quiet.requests).toHaveLength(1);
   });
 
   it('delivers a 100,000-point run complete, once and in order, when the receiver is down for the middle half', async () => {

@@ -1,12 +1,19 @@
 /**
  * The HTTP sink streams protocol v1 batches to a livestep server (LIVESTEP_URL), and loses nothing
- * when the server is slow, down or restarting:
+ * while its spool can be written, whether the server is slow, down, restarting or refusing:
  *
- * - `send` only queues (in memory) and returns, so the dispatcher never waits on the network;
- *   a background loop posts batches in order, one at a time.
- * - Failures that can heal (429, 502, 503, 504, timeouts, refused or reset connections) are
- *   retried with exponential backoff and jitter; Retry-After wins over the computed wait. Event
- *   ids are stable, so a retried batch cannot be stored twice.
+ * - `send` takes custody and returns, so the dispatcher never waits on the network; a
+ *   background loop posts batches in order, one at a time. Up to `maxMemoryEvents` wait in
+ *   memory; past that, and while a spool is in use, `send` appends each batch to the spool file
+ *   synchronously (one write per batch), so memory stays bounded even in a training loop that
+ *   never yields to the event loop (where nothing asynchronous can ever run).
+ * - Failures that can heal (429, 5xx, timeouts, refused or reset connections, an answer cut off
+ *   before its end) are retried with exponential backoff and jitter; Retry-After wins over the
+ *   computed wait. Event ids are stable, so a retried batch cannot be stored twice.
+ * - A batch counts as delivered only on an acknowledgement: a 2xx whose body arrived complete and
+ *   is a JSON object (a livestep server answers `{"stored": n, "duplicates": m}`), or a 204 (no
+ *   body by definition). Anything else (a body cut off, an empty 200, a proxy's HTML page) is
+ *   retried: the server may not have stored the batch.
  * - When the memory bound is reached, or the server stays unreachable past `spillAfterMs`,
  *   batches spill to a spool file (JSONL, beside the run) and are replayed from it, in order,
  *   when the server is back. What is still spooled at exit stays there for `livestep sync`.
@@ -16,16 +23,31 @@
  *   server that cannot be reached, or asks for a wait past the deadline, no retry at all. Then
  *   what is unsent goes to the spool at once and close returns. A server that answers (or fails
  *   for the first time during close: a 503 burst) is given until the deadline; then the rest
- *   goes to the spool.
- * - A permanent refusal (another 4xx) is reported once, with the server's message, and counted.
- *   A refused token (401/403) stops posting; everything goes to the spool for a later sync.
+ *   goes to the spool. A request in flight does not keep the process alive by itself (see
+ *   post-request.ts), so a script that never calls `end()` reaches its exit hooks, which end the
+ *   run within their deadline.
+ * - A refusal (another 4xx): a batch refused with 400, 413 or 422 is halved until the server
+ *   takes what it can, and what it still refuses (one event, or a batch once the server has
+ *   refused `MAX_REFUSALS_IN_A_ROW` requests in a row) is kept in `<run id>.refused.jsonl` with
+ *   the server's message, for `livestep sync` once the server is fixed; it is counted as
+ *   `rejected` and reported once. A refused token (401/403) or a redirect (3xx, never followed)
+ *   stops posting: everything goes to the spool for a later sync.
  * - Plain http is allowed only to loopback addresses, unless explicitly allowed, so a token never
- *   crosses a network in clear text. The token never appears in a message, a log or a file.
+ *   crosses a network in clear text; a redirect cannot send it elsewhere. The token never appears
+ *   in a message, a log or a file, nor does a URL's user name or password.
  */
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { abortableSleep } from '../delivery/abortable-sleep.js';
+import {
+  MAX_ANSWER_BYTES,
+  type PostOptions,
+  type PostResult,
+  postRequest,
+  postWithFetch,
+} from '../delivery/post-request.js';
+import { RefusalRecord } from '../delivery/refusal-record.js';
 import {
   backoffDelay,
   DEFAULT_RETRY_POLICY,
@@ -39,6 +61,8 @@ import type { Batch } from '../protocol.js';
 import { PROTOCOL_VERSION } from '../protocol.js';
 import type { DropReason, Sink, SinkDeliveryState } from '../sink.js';
 
+export { describeNetworkError } from '../delivery/post-request.js';
+
 const gzipAsync = promisify(gzip);
 
 /** The ingest path under LIVESTEP_URL. */
@@ -49,7 +73,7 @@ export const GZIP_THRESHOLD_BYTES = 32 * 1024;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** After failing this long, stop holding batches in memory and spill them to the spool. */
 export const DEFAULT_SPILL_AFTER_MS = 10_000;
-/** Events held in memory for this sink before spilling to the spool (about 100 bytes each). */
+/** Events held in memory for this sink before spilling to the spool (about 200 bytes each). */
 export const DEFAULT_MAX_MEMORY_EVENTS = 50_000;
 /** Most events in one request, when a backlog lets batches be merged or the spool is replayed. */
 const MAX_REQUEST_EVENTS = 5_000;
@@ -66,8 +90,26 @@ const CLOSE_SPOOL_RESERVE_MS = 500;
  * and one that hangs must not hold the end of the script for the whole deadline.
  */
 const FAILING_CLOSE_BUDGET_MS = 1_000;
-/** A server message quoted in a warning is cut to this length. */
+/**
+ * A server message quoted in a warning is cut to this length, after the token was taken out of
+ * the whole answer (MAX_ANSWER_BYTES, far longer), so no cut can leave a piece of the token.
+ */
 const MAX_QUOTED_MESSAGE_LENGTH = 300;
+/**
+ * Refusals that can be about some of a batch's events (a value the server's schema refuses, a
+ * body over its limit): halving finds the events it takes. Other refusals (404, 405, 415...) are
+ * about the endpoint, the same for every event, and splitting them only multiplies requests.
+ */
+const SPLITTABLE_REFUSALS = new Set([400, 413, 422]);
+/**
+ * Refused requests in a row (nothing accepted in between) after which a refused batch is kept
+ * whole, no longer split: a server that refuses everything then costs about this many requests
+ * plus one per batch, where splitting every batch down to single events cost two per event. Deep
+ * enough to isolate one bad event in a 5,000-event batch (13 halvings).
+ */
+const MAX_REFUSALS_IN_A_ROW = 16;
+/** Control characters in a server's message are shown as spaces: it must not drive a terminal. */
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]+/g;
 
 export interface HttpSinkOptions {
   /** The server's base URL, e.g. `http://127.0.0.1:4318`; batches go to `<url>/api/v1/batches`. */
@@ -84,7 +126,11 @@ export interface HttpSinkOptions {
   retryPolicy?: Partial<RetryPolicy>;
   /** Where warnings go (default: process.emitWarning). */
   onWarning?: (message: string) => void;
-  /** For tests: the fetch to use. */
+  /**
+   * A fetch to post with instead of the built-in node:http transport (tests, custom transports).
+   * It is called with `redirect: 'manual'`. Unlike the built-in transport, a fetch in flight keeps
+   * the process alive, so a script that never calls `end()` waits for it before its exit hooks run.
+   */
   fetch?: typeof fetch;
 }
 
@@ -94,6 +140,21 @@ function isLoopback(hostname: string): boolean {
   return LOOPBACK_HOSTS.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 
+/**
+ * A URL as it may be shown: without the user name and password (even when the rest does not
+ * parse, where everything before the last `@` of the authority is taken for them) and without
+ * its query, which may carry a key.
+ */
+export function describeUrlSafely(url: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0] ?? '';
+  let rest = url.slice(scheme.length);
+  const query = rest.search(/[?#]/);
+  if (query !== -1) rest = `${rest.slice(0, query)}?[query hidden]`;
+  const at = rest.lastIndexOf('@');
+  if (at !== -1) rest = `[credentials hidden]@${rest.slice(at + 1)}`;
+  return `${scheme}${rest}`;
+}
+
 /** Checks the URL and returns the ingest endpoint; throws a clear error naming the fix. */
 export function resolveIngestUrl(url: string, allowInsecureHttp = false): URL {
   let base: URL;
@@ -101,7 +162,7 @@ export function resolveIngestUrl(url: string, allowInsecureHttp = false): URL {
     base = new URL(url);
   } catch {
     throw new TypeError(
-      `livestep: LIVESTEP_URL ${JSON.stringify(url)} is not a URL; use e.g. http://127.0.0.1:4318`,
+      `livestep: LIVESTEP_URL ${JSON.stringify(describeUrlSafely(url))} is not a URL; use e.g. http://127.0.0.1:4318`,
     );
   }
   if (base.protocol !== 'http:' && base.protocol !== 'https:') {
@@ -121,24 +182,36 @@ export function resolveIngestUrl(url: string, allowInsecureHttp = false): URL {
   return new URL(`${base.origin}${path}${INGEST_PATH}`);
 }
 
-/** The most telling part of a fetch failure: ECONNREFUSED rather than "fetch failed". */
-export function describeNetworkError(error: unknown): string {
-  const cause = (
-    error as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } }
-  ).cause;
-  return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? errorMessage(error);
+/** Where a redirect points, as may be shown: its origin only (never credentials, path or query). */
+function describeLocation(location: string | undefined, base: URL): string {
+  if (location === undefined || location.trim() === '') return 'no address (no Location header)';
+  try {
+    const target = new URL(location, base);
+    return target.origin === 'null' ? `a ${target.protocol} address` : target.origin;
+  } catch {
+    return 'an address that does not parse';
+  }
 }
 
 type Outcome =
   | { verdict: 'delivered' }
   /** `unreachable`: no connection (refused, reset, unknown host), as opposed to an answer or a timeout. */
   | { verdict: 'retry'; waitMs?: number; reason: string; unreachable?: boolean }
-  | { verdict: 'unauthorized' | 'too_large' | 'rejected'; reason: string };
+  /** Posting stops: a refused token, or a redirect (the configured address is not the ingest). */
+  | { verdict: 'unauthorized' | 'redirected'; reason: string }
+  /** `message`: the server's own words, for the record of refused events. */
+  | { verdict: 'refused'; status: number; reason: string; message: string };
+
+type Delivery = 'done' | 'stopped' | 'spilled' | 'gave_up';
 
 export function createHttpSink(options: HttpSinkOptions): Sink {
   const endpoint = resolveIngestUrl(options.url, options.allowInsecureHttp);
   const token = options.token;
-  const post = options.fetch ?? globalThis.fetch;
+  const fetchFunction = options.fetch;
+  const post = (body: PostOptions): Promise<PostResult> =>
+    fetchFunction === undefined
+      ? postRequest(endpoint, body)
+      : postWithFetch(fetchFunction, endpoint, body);
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retryPolicy };
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const spillAfterMs = options.spillAfterMs ?? DEFAULT_SPILL_AFTER_MS;
@@ -153,13 +226,31 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
   /** Removes the token from anything that will be shown, in case a server echoes it back. */
   const redact = (text: string) => (token ? text.split(token).join('[redacted]') : text);
 
+  /** A server's answer as it may be quoted: its `message` if JSON, token out first, then cut. */
+  function quoteAnswer(body: Buffer): string {
+    let text = body.toString('utf8');
+    try {
+      const parsed = JSON.parse(text) as { message?: unknown };
+      if (typeof parsed?.message === 'string') text = parsed.message;
+    } catch {
+      // Not JSON: quoted as it is.
+    }
+    text = redact(text).replace(CONTROL_CHARACTERS, ' ').trim();
+    return text.length > MAX_QUOTED_MESSAGE_LENGTH
+      ? `${text.slice(0, MAX_QUOTED_MESSAGE_LENGTH)}…`
+      : text;
+  }
+
   const memory: Batch[] = [];
   let memoryEvents = 0;
   let spool: Spool | undefined;
   let spoolEvents = 0;
   let spooling = false;
-  /** A refused token: nothing later can succeed in this process; keep everything for a sync. */
-  let unauthorized = false;
+  let refusalRecord: RefusalRecord | undefined;
+  /** Refused requests since the last accepted one (see MAX_REFUSALS_IN_A_ROW). */
+  let refusalsInARow = 0;
+  /** A refused token or a redirect: nothing later can succeed in this process; keep everything for a sync. */
+  let stoppedPosting = false;
   const failedByReason: Partial<Record<DropReason, number>> = {};
   let lastError: string | undefined;
   const warned = new Set<string>();
@@ -188,43 +279,73 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
     lastError = redact(message);
   };
 
+  const spoolPathFor = (batch: Batch) => join(spoolDirectory, `${batch.run.id}.jsonl`);
+
   function spoolFor(batch: Batch): Spool {
-    spool ??= new Spool(join(spoolDirectory, `${batch.run.id}.jsonl`), batch.run);
+    spool ??= new Spool(spoolPathFor(batch), batch.run);
     return spool;
   }
 
-  /** Hands batches to the spool; they count as spooled at once, and as failed if the write fails. */
-  function toSpool(batches: Batch[]): Promise<void> {
-    const writes = batches.map((batch) => {
+  /**
+   * Writes batches to the spool, synchronously (see spool.ts); they count as spooled, or as
+   * failed (`spool_error`) when the disk refuses them.
+   */
+  function toSpool(batches: Batch[]): void {
+    for (const batch of batches) {
       const count = batch.events.length;
-      spoolEvents += count;
-      return spoolFor(batch)
-        .append(batch)
-        .catch((error: unknown) => {
-          spoolEvents -= count;
-          countFailed('spool_error', count, `cannot write the spool: ${errorMessage(error)}`);
-          warnOnce(
-            'spool_error',
-            `livestep: http sink cannot write its spool file: ${errorMessage(error)}`,
-          );
-        });
-    });
-    return Promise.all(writes).then(() => {});
+      try {
+        spoolFor(batch).append(batch);
+        spoolEvents += count;
+      } catch (error) {
+        countFailed('spool_error', count, `cannot write the spool: ${errorMessage(error)}`);
+        warnOnce(
+          'spool_error',
+          `livestep: http sink cannot write its spool file ${spool?.path ?? spoolDirectory}: ${errorMessage(error)}; events it cannot deliver now are lost (the file sinks still have them)`,
+        );
+      }
+    }
   }
 
-  /** Moves everything held in memory to the spool, keeping order; later batches follow it there. */
-  async function spill(reason: string): Promise<void> {
+  /**
+   * Moves everything held in memory to the spool, keeping order; later batches follow it there.
+   * `reason`, when given, is told once (with the file and the promise of a replay).
+   */
+  function spill(reason?: string): void {
     const batches = memory.splice(0);
-    if (!spooling) {
-      spooling = true;
+    memoryEvents = 0;
+    if (!spooling && reason !== undefined) {
       const path = batches[0] === undefined ? spool?.path : spoolFor(batches[0]).path;
       warnOnce(
         'spill',
         `livestep: ${reason}; keeping events in ${path ?? spoolDirectory} and replaying them when the server is back`,
       );
     }
-    memoryEvents = 0;
-    await toSpool(batches);
+    spooling = true;
+    toSpool(batches);
+  }
+
+  /** Keeps what the server refused for good, with its message, for a sync once it is fixed. */
+  function keepRefused(batch: Batch, outcome: Extract<Outcome, { verdict: 'refused' }>): void {
+    const count = batch.events.length;
+    refusalRecord ??= new RefusalRecord(
+      join(spoolDirectory, `${batch.run.id}.refused.jsonl`),
+      batch.run,
+    );
+    const path = refusalRecord.path;
+    countFailed('rejected', count, outcome.reason);
+    try {
+      refusalRecord.append(batch, { status: outcome.status, message: outcome.message });
+    } catch (error) {
+      warnOnce(
+        'refusal_record_error',
+        `livestep: the server refused ${count} events (${outcome.reason}) and they cannot be kept in ${path}: ${errorMessage(error)}; they are lost here (the file sinks still have them)`,
+      );
+      return;
+    }
+    warnOnce(
+      `refused:${outcome.status}`,
+      `livestep: the server refused ${count} events: ${outcome.reason}. They are kept in ${path}; once the server takes them, deliver them with \`livestep sync ${path}\``,
+    );
   }
 
   async function attempt(batch: Batch): Promise<Outcome> {
@@ -239,46 +360,126 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
       body = await gzipAsync(json);
       requestHeaders['content-encoding'] = 'gzip';
     }
-    const timeout = AbortSignal.timeout(requestTimeoutMs);
-    const signal = AbortSignal.any([timeout, stopping.signal]);
-    let response: Response;
-    try {
-      response = await post(endpoint, { method: 'POST', headers: requestHeaders, body, signal });
-    } catch (error) {
-      const cause = describeNetworkError(error);
-      if (timeout.aborted) {
+    const answer = await post({
+      headers: requestHeaders,
+      body,
+      timeoutMs: requestTimeoutMs,
+      signal: stopping.signal,
+    });
+    if (!answer.answered) {
+      if (answer.reason === 'timeout') {
         return { verdict: 'retry', reason: `no answer within ${requestTimeoutMs} ms` };
       }
+      if (answer.reason === 'stopped') return { verdict: 'retry', reason: 'stopped' };
       return {
         verdict: 'retry',
-        reason: `cannot reach ${endpoint.host} (${cause})`,
+        reason: `cannot reach ${endpoint.host} (${answer.cause})`,
         unreachable: true,
       };
     }
-    const verdict = judgeStatus(response.status);
+    const { status } = answer;
+    const verdict = judgeStatus(status);
     if (verdict === 'delivered') {
-      await response.body?.cancel();
-      return { verdict };
+      const problem = checkAcknowledgement(answer);
+      if (problem === undefined) return { verdict };
+      warnOnce(
+        `not_acknowledged:${status}`,
+        `livestep: ${endpoint.host} answered ${status} without acknowledging the batch (${problem}); the batch is sent again (event ids keep it from being stored twice). Check that LIVESTEP_URL is a livestep server`,
+      );
+      return { verdict: 'retry', reason: `server answered ${status} but ${problem}` };
     }
-    const text = (await response.text().catch(() => '')).slice(0, MAX_QUOTED_MESSAGE_LENGTH);
-    const reason = `server answered ${response.status}${text ? `: ${text}` : ''}`;
+    if (verdict === 'redirected') {
+      const target = describeLocation(answer.headers.location, endpoint);
+      return {
+        verdict: 'redirected',
+        reason: `server answered ${status}, redirecting to ${target}; redirects are not followed for ingest`,
+      };
+    }
+    const message = quoteAnswer(answer.body);
+    const reason = `server answered ${status}${message ? `: ${message}` : ''}`;
     if (verdict === 'retry') {
-      const waitMs = parseRetryAfter(response.headers.get('retry-after'));
+      const waitMs = parseRetryAfter(answer.headers['retry-after']);
       return waitMs === undefined ? { verdict, reason } : { verdict, reason, waitMs };
     }
-    return { verdict, reason };
+    if (verdict === 'unauthorized') return { verdict, reason };
+    return { verdict: 'refused', status, reason, message };
+  }
+
+  /** Undefined for a proper acknowledgement; else what is wrong with it, to be quoted. */
+  function checkAcknowledgement(
+    answer: Extract<PostResult, { answered: true }>,
+  ): string | undefined {
+    if (answer.status === 204) return undefined;
+    if (answer.truncated) return `its body is longer than ${MAX_ANSWER_BYTES} bytes`;
+    if (!answer.complete) return 'its body was cut off before its end';
+    const text = answer.body.toString('utf8');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      const quoted = quoteAnswer(answer.body);
+      return `its body is not JSON (${quoted ? JSON.stringify(quoted) : 'empty'})`;
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      return 'its body is not a JSON object';
+    }
+    return undefined;
+  }
+
+  /** Halves a refused batch (see SPLITTABLE_REFUSALS), or keeps it as refused. */
+  async function refused(
+    batch: Batch,
+    outcome: Extract<Outcome, { verdict: 'refused' }>,
+    fromSpool: boolean,
+  ): Promise<Delivery> {
+    refusalsInARow++;
+    if (
+      batch.events.length > 1 &&
+      SPLITTABLE_REFUSALS.has(outcome.status) &&
+      refusalsInARow < MAX_REFUSALS_IN_A_ROW
+    ) {
+      // Halve until the server takes what it can; ids keep the halves idempotent.
+      const middle = Math.ceil(batch.events.length / 2);
+      for (const events of [batch.events.slice(0, middle), batch.events.slice(middle)]) {
+        const result = await deliver({ ...batch, events }, fromSpool);
+        if (result !== 'done') return result;
+      }
+      return 'done';
+    }
+    keepRefused(batch, outcome);
+    return 'done';
+  }
+
+  /** A refused token or a redirect: every event from now on, and those in memory, go to the spool. */
+  function stopPosting(
+    batch: Batch,
+    outcome: Extract<Outcome, { verdict: 'unauthorized' | 'redirected' }>,
+  ): void {
+    stoppedPosting = true;
+    lastError = redact(outcome.reason);
+    // At once, before a later batch can reach the spool ahead of the older ones in memory.
+    spill();
+    const path = spool?.path ?? spoolPathFor(batch);
+    if (outcome.verdict === 'unauthorized') {
+      warnOnce(
+        'unauthorized',
+        `livestep: the server refused the token (${outcome.reason}); events are kept in the spool. Fix LIVESTEP_TOKEN, then run \`livestep sync ${path}\``,
+      );
+      return;
+    }
+    warnOnce(
+      'redirected',
+      `livestep: ${endpoint.origin} ${outcome.reason.replace(/^server /, '')}, so the events and the token go only to the address you set. Set LIVESTEP_URL to the address that takes the batches; events are kept in ${path}: deliver them with \`livestep sync ${path} --to <url>\``,
+    );
   }
 
   /**
    * Posts one batch until it is delivered or refused for good ('done'). 'spilled': the outage
    * lasted past spillAfterMs and the batch went to the spool with the rest; 'stopped': the sink
-   * stopped or the token was refused; 'gave_up': the sink is closing and will not retry a failing
-   * server (see the top of this file), so the batch is left for the spool.
+   * stopped, or posting stopped (token refused, redirect); 'gave_up': the sink is closing and will
+   * not retry a failing server (see the top of this file), so the batch is left for the spool.
    */
-  async function deliver(
-    batch: Batch,
-    fromSpool: boolean,
-  ): Promise<'done' | 'stopped' | 'spilled' | 'gave_up'> {
+  async function deliver(batch: Batch, fromSpool: boolean): Promise<Delivery> {
     const firstFailure = Date.now();
     for (let failures = 0; ; ) {
       if (stopping.signal.aborted) return 'stopped';
@@ -286,37 +487,13 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
       if (outcome.verdict !== 'retry') failing = false;
       switch (outcome.verdict) {
         case 'delivered':
+          refusalsInARow = 0;
           return 'done';
-        case 'rejected':
-          countFailed('rejected', batch.events.length, outcome.reason);
-          warnOnce(
-            `rejected:${outcome.reason}`,
-            `livestep: the server refused ${batch.events.length} events: ${outcome.reason}`,
-          );
-          return 'done';
-        case 'too_large':
-          if (batch.events.length > 1) {
-            // Halve until it fits; ids keep the halves idempotent.
-            const middle = Math.ceil(batch.events.length / 2);
-            for (const events of [batch.events.slice(0, middle), batch.events.slice(middle)]) {
-              const result = await deliver({ ...batch, events }, fromSpool);
-              if (result !== 'done') return result;
-            }
-            return 'done';
-          }
-          countFailed('rejected', 1, outcome.reason);
-          warnOnce(
-            'too_large',
-            `livestep: the server refused an event as too large: ${outcome.reason}`,
-          );
-          return 'done';
+        case 'refused':
+          return refused(batch, outcome, fromSpool);
         case 'unauthorized':
-          unauthorized = true;
-          lastError = redact(outcome.reason);
-          warnOnce(
-            'unauthorized',
-            `livestep: the server refused the token (${outcome.reason}); events are kept in the spool. Fix LIVESTEP_TOKEN, then run \`livestep sync\` on the spool file`,
-          );
+        case 'redirected':
+          stopPosting(batch, outcome);
           return 'stopped';
         case 'retry': {
           // Cut off by close at the deadline: not the server's failure.
@@ -325,7 +502,7 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
           failing = true;
           lastError = redact(outcome.reason);
           if (!fromSpool && !spooling && Date.now() - firstFailure >= spillAfterMs) {
-            await spill(
+            spill(
               `the server has been failing for ${Math.round((Date.now() - firstFailure) / 1000)} s (${outcome.reason})`,
             );
             return 'spilled';
@@ -357,22 +534,22 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
     return loopStopped;
   }
 
-  /** Delivers the spool, then memory, in order, until both are empty, the sink closes or the token is refused. */
+  /** Delivers the spool, then memory, in order, until both are empty, the sink closes or posting stops. */
   async function deliverInOrder(): Promise<void> {
     try {
-      while (!stopping.signal.aborted && !unauthorized) {
+      while (!stopping.signal.aborted && !stoppedPosting) {
         if (spooling) {
           if (spool === undefined || spool.drained) {
             // Everything spooled is delivered: later batches go to memory again, from this very
-            // moment (before any await), so none can land in the file being deleted.
+            // moment (the file is removed synchronously), so none can land in the file deleted.
             spooling = false;
             spoolEvents = 0;
-            if (spool !== undefined) await spool.remove();
+            spool?.remove();
             continue;
           }
           const chunk = await spool.read(MAX_REQUEST_EVENTS);
           if (chunk.events.length === 0) {
-            await spool.acknowledge(chunk.endOffset);
+            spool.acknowledge(chunk.endOffset);
             continue;
           }
           const result = await deliver(
@@ -381,7 +558,7 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
           );
           if (result === 'gave_up') gaveUp = true;
           if (result !== 'done') break;
-          await spool.acknowledge(chunk.endOffset);
+          spool.acknowledge(chunk.endOffset);
           spoolEvents = Math.max(0, spoolEvents - chunk.events.length);
           continue;
         }
@@ -408,7 +585,6 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
           memoryEvents -= events.length;
         }
       }
-      if (unauthorized) await spill('the server refused the token');
     } catch (error) {
       lastError = redact(errorMessage(error));
       warnOnce(`loop:${lastError}`, `livestep: http sink stopped delivering: ${lastError}`);
@@ -423,11 +599,11 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
   const pending = () => memoryEvents + spoolEvents;
 
   /**
-   * Waits until everything is delivered, the token was refused, delivery gave up (closing while
-   * the server fails), or the deadline passed.
+   * Waits until everything is delivered, posting stopped, delivery gave up (closing while the
+   * server fails), or the deadline passed.
    */
   async function whenIdleOrDeadline(deadline: number): Promise<void> {
-    while (pending() > 0 && !unauthorized && !gaveUp && Date.now() < deadline) {
+    while (pending() > 0 && !stoppedPosting && !gaveUp && Date.now() < deadline) {
       if (!looping) void loop();
       await new Promise<void>((resolve) => {
         // A ref'd timer: while a run is ending, delivery is what keeps the process alive.
@@ -445,35 +621,25 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
 
   return {
     name: `http:${endpoint.origin}`,
-    // Takes custody and returns at once: the dispatcher must never wait on the network or disk.
+    // Takes custody and returns at once: the dispatcher must never wait on the network. Past the
+    // memory bound the batch is written to the spool here, synchronously (see the top of the file).
     send(batch) {
-      if (spooling || unauthorized) {
-        void toSpool([batch]);
+      if (spooling || stoppedPosting) {
+        toSpool([batch]);
       } else {
         memory.push(batch);
         memoryEvents += batch.events.length;
         if (memoryEvents > maxMemoryEvents) {
-          void spill(`more than ${maxMemoryEvents} events are waiting for the server`);
+          spill(`more than ${maxMemoryEvents} events are waiting for the server`);
         }
       }
-      if (!unauthorized) void loop();
+      if (!stoppedPosting) void loop();
     },
     sendSync(batch) {
       // The process is exiting: nothing asynchronous will finish, so write everything down.
       const batches = [...memory.splice(0), batch];
       memoryEvents = 0;
-      for (const queued of batches) {
-        try {
-          spoolFor(queued).appendSync(queued);
-          spoolEvents += queued.events.length;
-        } catch (error) {
-          countFailed(
-            'spool_error',
-            queued.events.length,
-            `cannot write the spool: ${errorMessage(error)}`,
-          );
-        }
-      }
+      toSpool(batches);
     },
     async flush({ deadline }) {
       await whenIdleOrDeadline(deadline);
@@ -496,14 +662,14 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
         const batches = memory.splice(0);
         memoryEvents = 0;
         spooling = true;
-        await toSpool(batches);
+        toSpool(batches);
       }
       if (spool?.drained && spoolEvents === 0) {
-        await spool.remove();
+        spool.remove();
         return;
       }
-      await spool?.close();
-      if (spoolEvents > 0 && !unauthorized && spool !== undefined) {
+      spool?.close();
+      if (spoolEvents > 0 && !stoppedPosting && spool !== undefined) {
         const why =
           gaveUp || failingWhenClosing
             ? (lastError ?? 'the server failed')

@@ -2,16 +2,27 @@
  * A livestep receiver for tests: a real HTTP server on 127.0.0.1 (port chosen at run time) that
  * stores events once per id, like the real server, and injects faults on demand: bursts of
  * 5xx/429 (with Retry-After), answers slower than the client's timeout, permanent refusals
- * (400, 401, 413), and a stop/restart on the same port (refused connections meanwhile).
+ * (400, 401, 413; of every request, or of the batches holding some event), redirects, 200s cut
+ * off in the middle of their body, and a stop/restart on the same port (refused connections
+ * meanwhile). It acknowledges a stored batch as a livestep server does: 200 and a JSON object.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import type { Batch, RunEvent } from '../protocol.js';
 
+interface StatusAnswer {
+  status: number;
+  body?: string;
+  retryAfter?: string;
+  headers?: Record<string, string>;
+}
+
 type Fault =
-  | { type: 'status'; status: number; body?: string; retryAfter?: string }
-  | { type: 'delay'; milliseconds: number };
+  | ({ type: 'status' } & StatusAnswer)
+  | { type: 'delay'; milliseconds: number }
+  /** 200 and the start of a JSON body, then the connection is cut; nothing is stored. */
+  | { type: 'cut_off' };
 
 export interface ReceivedRequest {
   status: number;
@@ -32,6 +43,13 @@ export class FaultReceiver {
   token: string | undefined;
   /** When set, batches with more events than this get 413. */
   maxEventsPerBatch: number | undefined;
+  /** When set, every request gets this answer (after the queued faults), and nothing is stored. */
+  everyRequest: StatusAnswer | undefined;
+  /**
+   * When set, a batch holding an event for which this returns a message gets 400 with that
+   * message, and nothing of it is stored (a server's schema refusing one value).
+   */
+  refuseEvent: ((event: RunEvent) => string | undefined) | undefined;
   private readonly faults: Fault[] = [];
   private server: Server | undefined;
   private port = 0;
@@ -65,14 +83,19 @@ export class FaultReceiver {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  /** The next `count` requests get `status` (optionally with Retry-After and a body). */
+  /** The next `count` requests get `status` (optionally with Retry-After, headers and a body). */
   failNext(
     count: number,
     status: number,
-    options: { retryAfter?: string; body?: string } = {},
+    options: { retryAfter?: string; body?: string; headers?: Record<string, string> } = {},
   ): void {
     for (let index = 0; index < count; index++)
       this.faults.push({ type: 'status', status, ...options });
+  }
+
+  /** The next `count` requests get a 200 whose body is cut off by a closed connection. */
+  cutOffNext(count: number): void {
+    for (let index = 0; index < count; index++) this.faults.push({ type: 'cut_off' });
   }
 
   /** The next `count` requests are answered only after `milliseconds`. */
@@ -101,14 +124,25 @@ export class FaultReceiver {
         at: Date.now(),
       });
 
-    const fault = this.faults.shift();
+    const fault =
+      this.faults.shift() ??
+      (this.everyRequest && ({ type: 'status', ...this.everyRequest } as const));
     if (fault?.type === 'delay')
       await new Promise((resolve) => setTimeout(resolve, fault.milliseconds));
     if (fault?.type === 'status') {
       record(fault.status, 0);
-      const headers: Record<string, string> = { 'content-type': 'text/plain' };
+      const headers: Record<string, string> = { 'content-type': 'text/plain', ...fault.headers };
       if (fault.retryAfter !== undefined) headers['retry-after'] = fault.retryAfter;
       response.writeHead(fault.status, headers).end(fault.body ?? `injected ${fault.status}`);
+      return;
+    }
+    if (fault?.type === 'cut_off') {
+      record(200, 0);
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': '40' });
+      response.write('{"stored":');
+      // Let the start of the body reach the client, then cut the connection.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      response.socket?.destroy();
       return;
     }
     if (this.token !== undefined && request.headers.authorization !== `Bearer ${this.token}`) {
@@ -127,6 +161,16 @@ export class FaultReceiver {
     if (this.maxEventsPerBatch !== undefined && batch.events.length > this.maxEventsPerBatch) {
       record(413, batch.events.length);
       response.writeHead(413).end(`at most ${this.maxEventsPerBatch} events per batch`);
+      return;
+    }
+    const refusal =
+      this.refuseEvent &&
+      batch.events.map((event) => this.refuseEvent!(event)).find((message) => message);
+    if (refusal) {
+      record(400, batch.events.length);
+      response
+        .writeHead(400, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: 'invalid_batch', message: refusal }));
       return;
     }
     for (const event of batch.events) {
