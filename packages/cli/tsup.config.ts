@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
+
+/** `livestep --version` prints the version the package was built as. */
+const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
 
 export default defineConfig({
   entry: { index: 'src/index.ts', cli: 'src/cli.ts' },
@@ -9,4 +13,5 @@ export default defineConfig({
   target: 'node20',
   splitting: false,
   treeshake: true,
+  define: { PACKAGE_VERSION: JSON.stringify(version) },
 });

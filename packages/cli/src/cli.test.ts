@@ -74,7 +74,7 @@ describe('livestep sync', () => {
     await recordRun([createJsonlSink({ path: record })], 1_500);
     const first = await livestep(['sync', record, '--to', server.url], { LIVESTEP_TOKEN: TOKEN });
     expect(first.code).toBe(0);
-    expect(first.stderr).toContain('3003/3003 events'); // progress, one line when not a terminal
+    expect(first.stderr).toContain(`sync ${record}: 3003 events`); // progress, one line when not a terminal
     expect(first.stdout).toContain('1 run(s) ("recorded"): 3003 events stored, 0 failed');
     expect(server.events.size).toBe(3_003);
     expect(server.metricValues('eval/loss')[3]).toBe('nan');
@@ -237,7 +237,9 @@ describe('livestep sync', () => {
     server.token = 'another-token';
     const result = await livestep(['sync', record, '--to', server.url], { LIVESTEP_TOKEN: TOKEN });
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('events not stored: server answered 401: invalid token');
+    expect(result.stderr).toMatch(
+      /events not stored: 127\.0\.0\.1:\d+ answered 401: invalid token/,
+    );
     expect(result.stdout + result.stderr).not.toContain(TOKEN);
   });
 
@@ -264,7 +266,66 @@ describe('livestep sync', () => {
       '--to',
       'http://example.com',
     ]);
-    expect(insecure.code).toBe(1);
+    expect(insecure.code).toBe(2);
+    expect(insecure.stderr).toMatch(/refusing plain http to example\.com .*use https/);
+    expect(insecure.stderr).not.toContain('LIVESTEP_URL');
+    expect(insecure.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('names the flag, never the password, and prints no stack for a target that cannot be one', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'livestep-cli-'));
+    const record = join(folder, 'run.jsonl');
+    await recordRun([createJsonlSink({ path: record })], 5);
+    const ftp = await livestep(['sync', record, '--to', 'ftp://x']);
+    expect(ftp.code).toBe(2);
+    expect(ftp.stderr).toMatch(/--to ftp:\/\/x uses ftp; a livestep server takes http or https/);
+    const secret = await livestep(['sync', record, '--to', 'https://user:hunter2@example.com']);
+    expect(secret.code).toBe(2);
+    expect(secret.stderr).toContain('carries credentials; put the token in LIVESTEP_TOKEN');
+    const unparsable = await livestep(['sync', record, '--to', 'http://user:hunter2@[bad']);
+    expect(unparsable.code).toBe(2);
+    expect(unparsable.stderr).toContain('--to is not a URL');
+    for (const result of [ftp, secret, unparsable]) {
+      expect(result.stderr).not.toContain('hunter2');
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('says which file is not a record (an ONNX model passed by mistake)', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'livestep-cli-'));
+    const model = join(folder, 'model.onnx');
+    writeFileSync(model, Buffer.from([0x08, 0x07, 0x12, 0x0a, 0x0a, 0x00, 0xff, 0x0a, 0x01, 0x02]));
+    const result = await livestep(['sync', model, '--to', server.url]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `line 1 of ${model} is not JSON; livestep sync takes a run folder`,
+    );
+  });
+
+  it('gives up on a dead server after a bounded time, announcing each retry, and says how to resume', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'livestep-cli-'));
+    const record = join(folder, 'run.jsonl');
+    await recordRun([createJsonlSink({ path: record })], 5_000);
+    await server.stop();
+    const started = Date.now();
+    const result = await livestep(['sync', record, '--to', server.url, '--give-up-after', '2']);
+    const elapsed = Date.now() - started;
+    expect(result.code).toBe(1);
+    expect(elapsed).toBeLessThan(10_000);
+    expect(result.stderr).toMatch(
+      /cannot reach 127\.0\.0\.1:\d+ \(.*\); retrying in \d+\.\d s \(attempt 2/,
+    );
+    expect(result.stderr).toContain('Run the same command again once the server answers');
+    expect(result.stdout).toContain('0 events stored');
+  });
+
+  it('prints its version', async () => {
+    const result = await livestep(['--version']);
+    expect(result.code).toBe(0);
+    const { version } = JSON.parse(
+      readFileSync(resolve(import.meta.dirname, '..', 'package.json'), 'utf8'),
+    );
+    expect(result.stdout.trim()).toBe(version);
   });
 });
 

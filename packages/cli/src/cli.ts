@@ -8,13 +8,16 @@
  *   livestep sync <run folder | record.jsonl | folder of records>... [--to <url> | --to studio]
  */
 import { parseArgs } from 'node:util';
-import { isTruthy } from '@livestep/core';
+import { isTruthy, resolveIngestUrl } from '@livestep/core';
 import { createProgressDisplay } from './progress.js';
 import { listRuns, showRun } from './query-commands.js';
-import { findRecordedRuns } from './recorded-runs.js';
+import { openRecordedSources, type RecordedSource } from './recorded-runs.js';
 import { serve } from './serve-command.js';
-import { syncToServer } from './sync-to-server.js';
+import { emptyResult, type ServerTarget, syncToServer } from './sync-to-server.js';
 import { syncToStudio } from './sync-to-studio.js';
+
+/** Replaced with the package's version when the CLI is built (tsup.config.ts). */
+declare const PACKAGE_VERSION: string;
 
 const USAGE = `Usage: livestep <command> [options]
 
@@ -46,7 +49,9 @@ Options for sync:
   --to studio        DVC Studio; token and settings from DVC_STUDIO_* (see @livestep/studio)
   --experiment <x>   experiment for a run folder (default: the name of its parent folder)
   --name <x>         run name for a run folder (default: the folder's name)
+  --give-up-after <s>  stop when the server has taken nothing for this many seconds (default 60)
   --quiet            no progress output
+  --version          the version of livestep
   -h, --help         this help
 `;
 
@@ -64,6 +69,8 @@ export async function main(
         experiment: { type: 'string' },
         name: { type: 'string' },
         quiet: { type: 'boolean', default: false },
+        'give-up-after': { type: 'string' },
+        version: { type: 'boolean', default: false },
         port: { type: 'string' },
         host: { type: 'string' },
         data: { type: 'string' },
@@ -83,6 +90,10 @@ export async function main(
     return 2;
   }
   const [command, ...sources] = parsed.positionals;
+  if (parsed.values.version) {
+    process.stdout.write(`${PACKAGE_VERSION}\n`);
+    return 0;
+  }
   if (parsed.values.help || command === undefined) {
     process.stdout.write(USAGE);
     return command === undefined && !parsed.values.help ? 2 : 0;
@@ -131,11 +142,41 @@ export async function main(
     return 2;
   }
 
+  let target: ServerTarget | undefined;
+  if (to !== 'studio') {
+    const problem = explainSyncTarget(
+      to,
+      parsed.values.to === undefined ? 'LIVESTEP_URL' : '--to',
+      environment,
+    );
+    if (problem !== undefined) {
+      process.stderr.write(`${problem}\n`);
+      return 2;
+    }
+    const giveUpAfter = parsed.values['give-up-after'] as string | undefined;
+    const giveUpAfterSeconds = giveUpAfter === undefined ? undefined : Number(giveUpAfter);
+    if (
+      giveUpAfterSeconds !== undefined &&
+      (!Number.isFinite(giveUpAfterSeconds) || giveUpAfterSeconds <= 0)
+    ) {
+      process.stderr.write(
+        `livestep: --give-up-after ${JSON.stringify(giveUpAfter)} is not a number of seconds > 0\n`,
+      );
+      return 2;
+    }
+    target = {
+      url: to,
+      ...(environment.LIVESTEP_TOKEN && { token: environment.LIVESTEP_TOKEN }),
+      allowInsecureHttp: isTruthy(environment.LIVESTEP_ALLOW_INSECURE_HTTP),
+      ...(giveUpAfterSeconds !== undefined && { giveUpAfterMs: giveUpAfterSeconds * 1000 }),
+    };
+  }
+
   let failed = 0;
   for (const source of sources) {
-    let runs: ReturnType<typeof findRecordedRuns>;
+    let opened: RecordedSource[];
     try {
-      runs = findRecordedRuns(source, {
+      opened = openRecordedSources(source, {
         ...(parsed.values.experiment !== undefined && {
           experiment: parsed.values.experiment as string,
         }),
@@ -148,27 +189,72 @@ export async function main(
       continue;
     }
     const display = createProgressDisplay(`sync ${source}`, parsed.values.quiet ? 'quiet' : 'auto');
-    const result =
-      to === 'studio'
-        ? await syncToStudio(runs, environment, display.update)
-        : await syncToServer(
-            runs,
-            {
-              url: to,
-              ...(environment.LIVESTEP_TOKEN && { token: environment.LIVESTEP_TOKEN }),
-              allowInsecureHttp: isTruthy(environment.LIVESTEP_ALLOW_INSECURE_HTTP),
-            },
-            display.update,
-          );
+    const listeners = {
+      onProgress: display.update,
+      onRetry: (message: string) => process.stderr.write(`${message}\n`),
+    };
+    let result = emptyResult();
+    try {
+      for (const recorded of opened) {
+        result =
+          target === undefined
+            ? await syncToStudio(recorded.chunks(), environment, listeners, result)
+            : await syncToServer(recorded.chunks(), target, listeners, result);
+        if (result.stopped !== undefined) break;
+      }
+    } catch (error) {
+      // A record that turns out not to be one, part way through: what came before it was sent.
+      result.errors.push((error as Error).message);
+      result.failed++;
+    }
     display.stop();
-    const names = runs.map((run) => `"${run.run.name}"`).join(', ');
+    const names = result.runNames.map((name) => `"${name}"`).join(', ');
     process.stdout.write(
-      `${source}: ${runs.length} run(s) (${names}): ${result.delivered} events stored, ${result.failed} failed\n`,
+      `${source}: ${result.runNames.length} run(s) (${names}): ${result.delivered} events stored, ${result.failed} failed\n`,
     );
     for (const error of result.errors) process.stderr.write(`${error}\n`);
+    if (result.stopped !== undefined) {
+      process.stderr.write(`${result.stopped}\n`);
+      return 1;
+    }
     if (result.failed > 0) failed++;
   }
   return failed > 0 ? 1 : 0;
+}
+
+/**
+ * Why `url` cannot be a sync target, naming where it came from (`--to` or LIVESTEP_URL) and the
+ * fix; undefined when it can. Never shows credentials a URL carries.
+ */
+function explainSyncTarget(
+  url: string,
+  from: string,
+  environment: NodeJS.ProcessEnv,
+): string | undefined {
+  let parsedUrl: URL;
+  try {
+    parsedUrl = new URL(url);
+  } catch {
+    return `livestep: ${from} is not a URL (${JSON.stringify(withoutCredentials(url))}); pass http(s)://host:port of a livestep server, or --to studio`;
+  }
+  const shown = withoutCredentials(url);
+  if (parsedUrl.protocol !== 'http:' && parsedUrl.protocol !== 'https:') {
+    return `livestep: ${from} ${shown} uses ${parsedUrl.protocol.replace(/:$/, '')}; a livestep server takes http or https (or pass --to studio)`;
+  }
+  if (parsedUrl.username || parsedUrl.password) {
+    return `livestep: ${from} ${shown} carries credentials; put the token in LIVESTEP_TOKEN instead`;
+  }
+  try {
+    resolveIngestUrl(url, isTruthy(environment.LIVESTEP_ALLOW_INSECURE_HTTP));
+  } catch (error) {
+    return (error as Error).message.replace(/LIVESTEP_URL/g, from);
+  }
+  return undefined;
+}
+
+/** A URL as it may be shown: without user and password (they may hold a token). */
+function withoutCredentials(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/?#]*@/i, '$1');
 }
 
 main(process.argv.slice(2)).then(
@@ -176,6 +262,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    // A bug of ours, not the user's input: the message, and the stack for a report.
     process.stderr.write(`livestep: ${(error as Error).stack ?? String(error)}\n`);
     process.exitCode = 1;
   },

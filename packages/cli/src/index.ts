@@ -6,9 +6,18 @@ export {
   type RecordedRun,
   readDvcliveFolder,
 } from './dvclive-reader.js';
-export { findRecordedRuns } from './recorded-runs.js';
 export {
+  RECORD_CHUNK_EVENTS,
+  type ReadRecordOptions,
+  type RecordChunk,
+  readJsonlRecord,
+} from './jsonl-record-reader.js';
+export { findRecordedRuns, openRecordedSources, type RecordedSource } from './recorded-runs.js';
+export {
+  DEFAULT_GIVE_UP_AFTER_MS,
+  emptyResult,
   type ServerTarget,
+  type SyncListeners,
   type SyncProgress,
   type SyncResult,
   syncToServer,

@@ -5,6 +5,9 @@
 import cliProgress from 'cli-progress';
 import type { SyncProgress } from './sync-to-server.js';
 
+/** The bar's resolution: a tenth of a percent of the source. */
+const PROGRESS_STEPS = 1_000;
+
 export interface ProgressDisplay {
   update(progress: SyncProgress): void;
   stop(): void;
@@ -23,14 +26,14 @@ export function createProgressDisplay(
         last = progress;
       },
       stop() {
-        if (last) stream.write(`${label}: ${last.done}/${last.total} events\n`);
+        if (last) stream.write(`${label}: ${last.events} events\n`);
       },
     };
   }
   const bar = new cliProgress.SingleBar(
     {
       stream,
-      format: `${label} [{bar}] {percentage}% | {value}/{total} events | {eta_formatted} left`,
+      format: `${label} [{bar}] {percentage}% | {events} events | {eta_formatted} left`,
       hideCursor: true,
       clearOnComplete: false,
       fps: 10,
@@ -41,10 +44,11 @@ export function createProgressDisplay(
   return {
     update(progress) {
       if (!started) {
-        bar.start(progress.total, 0);
+        bar.start(PROGRESS_STEPS, 0, { events: 0 });
         started = true;
       }
-      bar.update(progress.done);
+      // The share of the source read so far: a record's size in events is known only at its end.
+      bar.update(Math.round(progress.fraction * PROGRESS_STEPS), { events: progress.events });
     },
     stop() {
       if (started) bar.stop();

@@ -1,7 +1,11 @@
 /**
- * Replays recorded runs to a livestep server: batches in order, retried like the HTTP sink
- * (backoff, jitter, Retry-After), halved on 413. Ingestion is idempotent by event id, so a sync
- * can be repeated or resumed safely.
+ * Replays recorded runs to a livestep server: batches in order, read from the source as they are
+ * sent (bounded memory), retried like the HTTP sink (backoff, jitter, Retry-After), halved on
+ * 413. Ingestion is idempotent by event id, so a sync can be repeated or resumed safely.
+ *
+ * A sync is interactive: every retry is announced as it happens, and when the server has taken
+ * nothing for `giveUpAfterMs` the sync stops, says what was stored, and how to resume (the same
+ * command again: what is stored is skipped by its ids).
  */
 import {
   type Batch,
@@ -14,24 +18,32 @@ import {
   type RetryPolicy,
   resolveIngestUrl,
 } from '@livestep/core';
-import type { RecordedRun } from './dvclive-reader.js';
+import type { RecordChunk } from './jsonl-record-reader.js';
 
 /** Events per request: the size the live pipeline uses. */
 const SYNC_BATCH_EVENTS = 1_000;
-/** A sync is interactive: give up on a batch after this many failed attempts and say why. */
-const MAX_ATTEMPTS = 8;
-const REQUEST_TIMEOUT_MS = 30_000;
+/** One request's wait for an answer; as the HTTP sink's. */
+const REQUEST_TIMEOUT_MS = 10_000;
+/** Stop when the server has taken nothing for this long, rather than retry for many minutes. */
+export const DEFAULT_GIVE_UP_AFTER_MS = 60_000;
+/** A server message is cut to this length (after any token in it is redacted). */
+const MAX_MESSAGE_LENGTH = 300;
 
 export interface SyncProgress {
-  /** Events handled so far (delivered or failed) and in all. */
-  done: number;
-  total: number;
+  /** Events handled so far (stored or failed). */
+  events: number;
+  /** How much of the source was read, from 0 to 1. */
+  fraction: number;
 }
 
 export interface SyncResult {
   delivered: number;
   failed: number;
   errors: string[];
+  /** The runs met, by name, in order. */
+  runNames: string[];
+  /** Set when the sync stopped early: why, and how to resume. */
+  stopped?: string;
 }
 
 export interface ServerTarget {
@@ -39,24 +51,41 @@ export interface ServerTarget {
   token?: string;
   allowInsecureHttp?: boolean;
   retryPolicy?: Partial<RetryPolicy>;
+  giveUpAfterMs?: number;
   fetch?: typeof fetch;
 }
 
+export interface SyncListeners {
+  onProgress?: (progress: SyncProgress) => void;
+  /** A line about a retry that is about to wait (the server is down, busy or slow). */
+  onRetry?: (message: string) => void;
+}
+
+class GiveUp extends Error {}
+
+export function emptyResult(): SyncResult {
+  return { delivered: 0, failed: 0, errors: [], runNames: [] };
+}
+
 export async function syncToServer(
-  runs: RecordedRun[],
+  chunks: AsyncIterable<RecordChunk>,
   target: ServerTarget,
-  onProgress: (progress: SyncProgress) => void = () => {},
+  listeners: SyncListeners = {},
+  result: SyncResult = emptyResult(),
 ): Promise<SyncResult> {
   const endpoint = resolveIngestUrl(target.url, target.allowInsecureHttp);
   const policy = { ...DEFAULT_RETRY_POLICY, ...target.retryPolicy };
+  const giveUpAfterMs = target.giveUpAfterMs ?? DEFAULT_GIVE_UP_AFTER_MS;
   const post = target.fetch ?? globalThis.fetch;
+  // Redacted before anything is cut, so that no part of a token echoed by a server is shown.
   const redact = (text: string) =>
     target.token ? text.split(target.token).join('[redacted]') : text;
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (target.token) headers.authorization = `Bearer ${target.token}`;
-  const total = runs.reduce((sum, run) => sum + run.events.length, 0);
-  const result: SyncResult = { delivered: 0, failed: 0, errors: [] };
-  const report = () => onProgress({ done: result.delivered + result.failed, total });
+  let fraction = 0;
+  let lastTakenAt = Date.now();
+  const report = () =>
+    listeners.onProgress?.({ events: result.delivered + result.failed, fraction });
 
   async function send(batch: Batch): Promise<void> {
     for (let attempt = 1; ; attempt++) {
@@ -68,54 +97,75 @@ export async function syncToServer(
           method: 'POST',
           headers,
           body: JSON.stringify(batch),
+          redirect: 'manual',
           signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
         });
         status = response.status;
-        message = (await response.text().catch(() => '')).slice(0, 300);
+        message = redact(await response.text().catch(() => '')).slice(0, MAX_MESSAGE_LENGTH);
         retryAfter = parseRetryAfter(response.headers.get('retry-after'));
       } catch (error) {
         status = 0;
-        message = describeNetworkError(error);
+        message = redact(describeNetworkError(error));
       }
       const verdict = status === 0 ? 'retry' : judgeStatus(status);
       if (verdict === 'delivered') {
+        lastTakenAt = Date.now();
         result.delivered += batch.events.length;
         return report();
       }
       if (verdict === 'too_large' && batch.events.length > 1) {
+        lastTakenAt = Date.now();
         const middle = Math.ceil(batch.events.length / 2);
         await send({ ...batch, events: batch.events.slice(0, middle) });
         await send({ ...batch, events: batch.events.slice(middle) });
         return;
       }
-      const reason = redact(
+      const reason =
         status === 0
           ? `cannot reach ${endpoint.host} (${message})`
-          : `server answered ${status}${message ? `: ${message}` : ''}`,
-      );
-      if (verdict !== 'retry' || attempt >= MAX_ATTEMPTS) {
+          : `${endpoint.host} answered ${status}${message ? `: ${message}` : ''}`;
+      if (verdict !== 'retry') {
         result.failed += batch.events.length;
         result.errors.push(
           `run "${batch.run.name}": ${batch.events.length} events not stored: ${reason}`,
         );
         return report();
       }
-      const wait =
-        retryAfter === undefined
-          ? backoffDelay(attempt, policy)
-          : Math.min(retryAfter, policy.maxRetryAfterMs);
+      const silentFor = Date.now() - lastTakenAt;
+      if (silentFor >= giveUpAfterMs) {
+        result.failed += batch.events.length;
+        throw new GiveUp(
+          `livestep: stopped: ${reason}, and it has taken nothing for ${Math.round(silentFor / 1000)} s. ${result.delivered} events were stored; the rest of this source was not sent. Run the same command again once the server answers: what is stored already is skipped (by event id).`,
+        );
+      }
+      const wait = Math.min(
+        retryAfter === undefined ? backoffDelay(attempt, policy) : retryAfter,
+        policy.maxRetryAfterMs,
+        Math.max(0, giveUpAfterMs - silentFor),
+      );
+      listeners.onRetry?.(
+        `livestep: ${reason}; retrying in ${(wait / 1000).toFixed(1)} s (attempt ${attempt + 1}; stops after ${Math.round(giveUpAfterMs / 1000)} s without progress)`,
+      );
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
 
-  for (const recorded of runs) {
-    for (let start = 0; start < recorded.events.length; start += SYNC_BATCH_EVENTS) {
-      await send({
-        protocol: PROTOCOL_VERSION,
-        run: recorded.run,
-        events: recorded.events.slice(start, start + SYNC_BATCH_EVENTS),
-      });
+  try {
+    for await (const chunk of chunks) {
+      if (!result.runNames.includes(chunk.run.name)) result.runNames.push(chunk.run.name);
+      for (let start = 0; start < chunk.events.length; start += SYNC_BATCH_EVENTS) {
+        await send({
+          protocol: PROTOCOL_VERSION,
+          run: chunk.run,
+          events: chunk.events.slice(start, start + SYNC_BATCH_EVENTS),
+        });
+      }
+      fraction = chunk.fraction;
+      report();
     }
+  } catch (error) {
+    if (!(error instanceof GiveUp)) throw error;
+    result.stopped = error.message;
   }
   return result;
 }
