@@ -12,7 +12,7 @@
  * Written synchronously: refusals are rare, and a refused batch must be on disk before the sink
  * lets go of it.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Batch, RunIdentity } from '../protocol.js';
 import { PROTOCOL_VERSION } from '../protocol.js';
@@ -39,6 +39,22 @@ export class RefusalRecord {
     })}\n`;
     for (const event of batch.events) text += serializeEventLine(event);
     mkdirSync(dirname(this.path), { recursive: true });
-    appendFileSync(this.path, text);
+    const descriptor = openSync(this.path, 'a');
+    try {
+      const before = fstatSync(descriptor).size;
+      try {
+        writeFileSync(descriptor, text);
+      } catch (error) {
+        // Never half a record: a later header must start on a line of its own.
+        try {
+          ftruncateSync(descriptor, before);
+        } catch {
+          // The disk refuses even that.
+        }
+        throw error;
+      }
+    } finally {
+      closeSync(descriptor);
+    }
   }
 }

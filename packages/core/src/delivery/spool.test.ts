@@ -108,4 +108,21 @@ describe('Spool', () => {
     }
     expect(ids).toEqual(['long', 'e1']);
   });
+
+  it('does not replay a file it finds there (one it could not delete), and adds no second header', async () => {
+    const path = spoolFile();
+    const first = new Spool(path, RUN);
+    first.append(batchOf(0, 2));
+    first.close();
+    const spool = new Spool(path, RUN);
+    spool.append(batchOf(2, 1));
+    expect(await drain(spool, 10)).toEqual([2]);
+    const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+    expect(lines.map((line) => JSON.parse(line).id ?? 'header')).toEqual([
+      'header',
+      'e0',
+      'e1',
+      'e2',
+    ]);
+  });
 });

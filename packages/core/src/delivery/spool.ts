@@ -10,7 +10,16 @@
  * text up in memory for as long as the loop runs. Written at once, what the spool holds is on
  * disk when `append` returns, and its memory is what one batch takes.
  */
-import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Batch, RunEvent, RunIdentity } from '../protocol.js';
@@ -32,6 +41,8 @@ export class Spool {
   private headerWritten = false;
   /** The file, open for appending while the spool is in use. */
   private descriptor: number | undefined;
+  /** True once size and offsets describe the file on disk (until it is removed). */
+  private tracking = false;
 
   constructor(
     readonly path: string,
@@ -45,17 +56,37 @@ export class Spool {
     return text;
   }
 
-  /** Appends a batch; it is on disk when this returns. Throws when the disk fails. */
+  /**
+   * Appends a batch; it is on disk when this returns. Throws when the disk fails, after cutting
+   * off what part of the batch was written, so the file never holds half a line.
+   */
   append(batch: Batch): void {
-    const text = this.render(batch);
     if (this.descriptor === undefined) {
       mkdirSync(dirname(this.path), { recursive: true });
       this.descriptor = openSync(this.path, 'a');
+      if (!this.tracking) {
+        // A file found there (one this spool could not delete) is not replayed again: reading
+        // starts at its end, and it has its header already.
+        const existing = fstatSync(this.descriptor).size;
+        this.size = existing;
+        this.readOffset = existing;
+        this.headerWritten = existing > 0;
+        this.tracking = true;
+      }
     }
-    const bytes = Buffer.from(text);
-    let written = 0;
-    while (written < bytes.length) {
-      written += writeSync(this.descriptor, bytes, written, bytes.length - written);
+    const bytes = Buffer.from(this.render(batch));
+    try {
+      let written = 0;
+      while (written < bytes.length) {
+        written += writeSync(this.descriptor, bytes, written, bytes.length - written);
+      }
+    } catch (error) {
+      try {
+        ftruncateSync(this.descriptor, this.size);
+      } catch {
+        // The disk refuses even that; the reader stops at `size` all the same.
+      }
+      throw error;
     }
     this.headerWritten = true;
     this.size += bytes.length;
@@ -117,6 +148,7 @@ export class Spool {
    */
   remove(): void {
     this.close();
+    this.tracking = false;
     this.size = 0;
     this.readOffset = 0;
     this.headerWritten = false;

@@ -208,10 +208,10 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
   const endpoint = resolveIngestUrl(options.url, options.allowInsecureHttp);
   const token = options.token;
   const fetchFunction = options.fetch;
-  const post = (body: PostOptions): Promise<PostResult> =>
+  const post = (request: PostOptions): Promise<PostResult> =>
     fetchFunction === undefined
-      ? postRequest(endpoint, body)
-      : postWithFetch(fetchFunction, endpoint, body);
+      ? postRequest(endpoint, request)
+      : postWithFetch(fetchFunction, endpoint, request);
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retryPolicy };
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const spillAfterMs = options.spillAfterMs ?? DEFAULT_SPILL_AFTER_MS;
