@@ -29,6 +29,7 @@ import {
   type RegressionAccumulator,
   type RegressionSummary,
 } from './regression-metrics.js';
+import { evaluationRunOptions } from './run-folder.js';
 import { describeSessionOptions } from './session-options.js';
 import { type BatchTargets, toClassIndices, toNumbers } from './targets.js';
 
@@ -90,7 +91,9 @@ export interface EvaluateOptions {
   task: EvaluationTask;
   /**
    * The run to record into (left open), or options for a run that evaluate() starts and ends
-   * (ended as failed when the evaluation throws). Default: a new run with core's defaults.
+   * (ended as failed when the evaluation throws). A run evaluate() starts is named after the
+   * model file unless `name` says otherwise, and written to its own folder,
+   * `<LIVESTEP_DIR or livestep>/<run name>`, unless `directory` or `sinks` say otherwise.
    */
   run?: Run | StartRunOptions;
   /** First segment of every name (default `eval`). */
@@ -261,7 +264,9 @@ export async function evaluate(
   }
 
   const ownsRun = !isRun(options.run);
-  const run = isRun(options.run) ? options.run : startRun(options.run ?? {});
+  const run = isRun(options.run)
+    ? options.run
+    : startRun(evaluationRunOptions(options.run ?? {}, isPath ? model : undefined));
   try {
     await recordModel(run, session, settings, {
       outputName,
