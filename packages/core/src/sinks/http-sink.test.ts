@@ -183,6 +183,29 @@ describe('HTTP sink', () => {
     );
   });
 
+  it('bounds the requests for a batch with many refused events, and keeps what it could not deliver', async () => {
+    const server = await receiver();
+    // Every odd value is refused: isolating each one would cost about two requests per event.
+    server.refuseEvent = (event) =>
+      event.kind === 'metric' && (event.value as number) % 2 === 1
+        ? `events: value ${event.value} is odd`
+        : undefined;
+    const { run, spoolDirectory } = httpRun(server.url);
+    logPoints(run, 1_000);
+    const report = await run.end();
+    // Two batches (start + 999 points, then the last point and done): each split at most 64
+    // times, so at most 2 x 64 + 1 requests each.
+    expect(server.requests.length).toBeLessThanOrEqual(2 * (2 * 64 + 1));
+    const refused = parseJsonl(
+      readFileSync(join(spoolDirectory, `${run.id}.refused.jsonl`), 'utf8'),
+    ).flatMap((record) => record.events);
+    // Nothing lost: every event was stored or kept as refused.
+    const kept = new Set([...server.events.keys(), ...refused.map((event) => event.id)]);
+    expect(kept.size).toBe(1_002);
+    expect(report.sinks[0]!.failedByReason.rejected).toBe(refused.length);
+    expect(refused.length).toBeGreaterThanOrEqual(500);
+  });
+
   it('splits a batch the server finds too large (413)', async () => {
     const server = await receiver();
     server.maxEventsPerBatch = 100;

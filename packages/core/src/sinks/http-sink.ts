@@ -28,7 +28,8 @@
  *   run within their deadline.
  * - A refusal (another 4xx): a batch refused with 400, 413 or 422 is halved until the server
  *   takes what it can, and what it still refuses (one event, or a batch once the server has
- *   refused `MAX_REFUSALS_IN_A_ROW` requests in a row) is kept in `<run id>.refused.jsonl` with
+ *   refused `MAX_REFUSALS_IN_A_ROW` requests in a row, or one split `MAX_SPLITS_PER_BATCH`
+ *   times) is kept in `<run id>.refused.jsonl` with
  *   the server's message, for `livestep sync` once the server is fixed; it is counted as
  *   `rejected` and reported once. A refused token (401/403) or a redirect (3xx, never followed)
  *   stops posting: everything goes to the spool for a later sync.
@@ -108,6 +109,13 @@ const SPLITTABLE_REFUSALS = new Set([400, 413, 422]);
  * enough to isolate one bad event in a 5,000-event batch (13 halvings).
  */
 const MAX_REFUSALS_IN_A_ROW = 16;
+/**
+ * Halvings of one batch (as taken from memory or the spool, at most 5,000 events), so a server
+ * that refuses many scattered events cannot cost two requests per event: at most about twice this
+ * many requests per batch. Enough to fit a 5,000-event batch to a 100-event limit (63 halvings) or
+ * to find 4 bad events in it; what is left unsplit is kept whole as refused, for a later sync.
+ */
+const MAX_SPLITS_PER_BATCH = 64;
 /** Control characters in a server's message are shown as spaces: it must not drive a terminal. */
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]+/g;
 
@@ -203,6 +211,11 @@ type Outcome =
   | { verdict: 'refused'; status: number; reason: string; message: string };
 
 type Delivery = 'done' | 'stopped' | 'spilled' | 'gave_up';
+
+/** How many more times a batch and its halves may be split (see MAX_SPLITS_PER_BATCH). */
+interface SplitBudget {
+  left: number;
+}
 
 export function createHttpSink(options: HttpSinkOptions): Sink {
   const endpoint = resolveIngestUrl(options.url, options.allowInsecureHttp);
@@ -431,17 +444,20 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
     batch: Batch,
     outcome: Extract<Outcome, { verdict: 'refused' }>,
     fromSpool: boolean,
+    splits: SplitBudget,
   ): Promise<Delivery> {
     refusalsInARow++;
     if (
       batch.events.length > 1 &&
       SPLITTABLE_REFUSALS.has(outcome.status) &&
-      refusalsInARow < MAX_REFUSALS_IN_A_ROW
+      refusalsInARow < MAX_REFUSALS_IN_A_ROW &&
+      splits.left > 0
     ) {
+      splits.left--;
       // Halve until the server takes what it can; ids keep the halves idempotent.
       const middle = Math.ceil(batch.events.length / 2);
       for (const events of [batch.events.slice(0, middle), batch.events.slice(middle)]) {
-        const result = await deliver({ ...batch, events }, fromSpool);
+        const result = await deliver({ ...batch, events }, fromSpool, splits);
         if (result !== 'done') return result;
       }
       return 'done';
@@ -479,7 +495,11 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
    * stopped, or posting stopped (token refused, redirect); 'gave_up': the sink is closing and will
    * not retry a failing server (see the top of this file), so the batch is left for the spool.
    */
-  async function deliver(batch: Batch, fromSpool: boolean): Promise<Delivery> {
+  async function deliver(
+    batch: Batch,
+    fromSpool: boolean,
+    splits: SplitBudget = { left: MAX_SPLITS_PER_BATCH },
+  ): Promise<Delivery> {
     const firstFailure = Date.now();
     for (let failures = 0; ; ) {
       if (stopping.signal.aborted) return 'stopped';
@@ -490,7 +510,7 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
           refusalsInARow = 0;
           return 'done';
         case 'refused':
-          return refused(batch, outcome, fromSpool);
+          return refused(batch, outcome, fromSpool, splits);
         case 'unauthorized':
         case 'redirected':
           stopPosting(batch, outcome);
