@@ -206,6 +206,45 @@ export const openApiDocument = {
         },
       },
     },
+    '/api/v1/runs/latest': {
+      get: {
+        summary:
+          'A runs table: the runs /api/v1/runs selects (same parameters), each with only the latest values of `metrics`',
+        responses: {
+          '200': json({
+            type: 'object',
+            properties: {
+              runs: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    id: { type: 'string' },
+                    experiment: { type: 'string' },
+                    name: { type: 'string' },
+                    state: { type: 'string' },
+                    startedAt: { type: 'number' },
+                    metrics: {
+                      type: 'object',
+                      additionalProperties: {
+                        type: 'object',
+                        properties: {
+                          step: { type: 'integer' },
+                          value: metricValue,
+                          lastLogged: metricValue,
+                        },
+                      },
+                    },
+                  },
+                },
+              },
+              nextCursor: { type: 'string' },
+            },
+          }),
+          ...errors,
+        },
+      },
+    },
     '/api/v1/runs/{id}': {
       get: {
         summary: "One run, with every series' summary",

@@ -74,6 +74,25 @@ describe('query API', () => {
     expect(adam.body.runs.map((run: { name: string }) => run.name)).toEqual(['run-1']);
     const running = await getJson(`${server.url}/api/v1/runs?status=running`);
     expect(running.body.runs.map((run: { name: string }) => run.name)).toEqual(['run-4']);
+    const table = await getJson(
+      `${server.url}/api/v1/runs/latest?metrics=eval/acc,train/loss&limit=3`,
+    );
+    expect(table.body.runs).toHaveLength(3);
+    expect(table.body.runs[0]).toEqual({
+      id: expect.any(String),
+      experiment: 'iris',
+      name: 'run-4',
+      state: 'running',
+      startedAt: expect.any(Number),
+      metrics: {
+        'eval/acc': { step: 2_400, value: 0.8 + 2_400 / 1e5, lastLogged: 0.8 + 2_400 / 1e5 },
+        'train/loss': { step: 2_499, value: 1 / 2_504, lastLogged: 1 / 2_504 },
+      },
+    });
+    const rest = await getJson(
+      `${server.url}/api/v1/runs/latest?metrics=eval/acc&limit=3&cursor=${table.body.nextCursor}`,
+    );
+    expect(rest.body.runs.map((run: { name: string }) => run.name)).toEqual(['run-1', 'run-0']);
     const names: string[] = [];
     let cursor: string | undefined;
     do {

@@ -2,6 +2,7 @@
  * The query API for runs and what they hold, under /api/v1 (see openapi-document.ts):
  *
  *   GET /runs                          list: experiment, status, tag, q, filter, sort, limit, cursor, metrics
+ *   GET /runs/latest                   a runs table: the same selection, only the latest values of `metrics`
  *   GET /runs/{id}                     one run: params, tags, git, machine, state, summary (every series)
  *   GET /runs/{id}/metrics             the series a run has, with their summaries
  *   GET /runs/{id}/metrics/latest      the latest value per series (highest step) and the last logged
@@ -13,7 +14,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { HttpError } from '../http/http-error.js';
-import type { RunState, RunStore } from '../storage/run-store.js';
+import type { RunListQuery, RunState, RunStore } from '../storage/run-store.js';
 import {
   finiteNumber,
   integer,
@@ -31,6 +32,8 @@ export const DEFAULT_RUNS_PAGE = 100;
 export const MAX_RUNS_PAGE = 10_000;
 /** Metric summaries asked for with a runs list, at most. */
 const MAX_LIST_METRICS = 50;
+/** Tags a runs list can require at once. */
+const MAX_TAG_FILTERS = 20;
 /** Points per history page by default and at most (~60 bytes each in JSON). */
 export const DEFAULT_HISTORY_PAGE = 1_000;
 export const MAX_HISTORY_PAGE = 10_000;
@@ -49,6 +52,38 @@ function formatNumber(value: number): string {
   return String(value);
 }
 
+/** The selection of a runs list, from the query string. */
+function runListQuery(query: Query): RunListQuery {
+  const states = list(query, 'status', STATES.length);
+  for (const state of states) {
+    if (!STATES.includes(state as RunState)) {
+      throw new HttpError(
+        400,
+        'invalid_parameter',
+        `status: must be one of ${STATES.join(', ')}, got ${JSON.stringify(state)}`,
+      );
+    }
+  }
+  const metrics = list(query, 'metrics', MAX_LIST_METRICS).map((name) =>
+    metricName(name, 'metrics'),
+  );
+  const experiment = text(query, 'experiment');
+  const search = text(query, 'q');
+  const cursor = text(query, 'cursor');
+  const sort = parseSort(text(query, 'sort'));
+  return {
+    limit: integer(query, 'limit', { fallback: DEFAULT_RUNS_PAGE, min: 1, max: MAX_RUNS_PAGE })!,
+    ...(experiment !== undefined && { experiment }),
+    ...(states.length > 0 && { states: states as RunState[] }),
+    tags: list(query, 'tag', MAX_TAG_FILTERS),
+    ...(search !== undefined && { text: search }),
+    conditions: parseFilter(text(query, 'filter')),
+    ...(sort !== undefined && { sort }),
+    ...(cursor !== undefined && { cursor }),
+    ...(metrics.length > 0 && { metrics }),
+  };
+}
+
 export function registerRunsRoutes(app: FastifyInstance, store: RunStore): void {
   const existing = async (id: unknown) => {
     const run = await store.getRun(runId(id));
@@ -57,35 +92,16 @@ export function registerRunsRoutes(app: FastifyInstance, store: RunStore): void 
   };
 
   app.get('/api/v1/runs', async (request) => {
-    const query = request.query as Query;
-    const states = list(query, 'status', STATES.length);
-    for (const state of states) {
-      if (!STATES.includes(state as RunState)) {
-        throw new HttpError(
-          400,
-          'invalid_parameter',
-          `status: must be one of ${STATES.join(', ')}, got ${JSON.stringify(state)}`,
-        );
-      }
-    }
-    const metrics = list(query, 'metrics', MAX_LIST_METRICS).map((name) =>
-      metricName(name, 'metrics'),
-    );
-    const experiment = text(query, 'experiment');
-    const search = text(query, 'q');
-    const cursor = text(query, 'cursor');
-    const sort = parseSort(text(query, 'sort'));
-    const page = await store.listRuns({
-      limit: integer(query, 'limit', { fallback: DEFAULT_RUNS_PAGE, min: 1, max: MAX_RUNS_PAGE })!,
-      ...(experiment !== undefined && { experiment }),
-      ...(states.length > 0 && { states: states as RunState[] }),
-      tags: list(query, 'tag', 20),
-      ...(search !== undefined && { text: search }),
-      conditions: parseFilter(text(query, 'filter')),
-      ...(sort !== undefined && { sort }),
-      ...(cursor !== undefined && { cursor }),
-      ...(metrics.length > 0 && { metrics }),
-    });
+    const page = await store.listRuns(runListQuery(request.query as Query));
+    return {
+      runs: page.items,
+      ...(page.nextCursor !== undefined && { nextCursor: page.nextCursor }),
+    };
+  });
+
+  // A runs table: the same selection as /runs, each run with only the latest values asked for.
+  app.get('/api/v1/runs/latest', async (request) => {
+    const page = await store.listLatestValues(runListQuery(request.query as Query));
     return {
       runs: page.items,
       ...(page.nextCursor !== undefined && { nextCursor: page.nextCursor }),

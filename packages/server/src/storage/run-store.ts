@@ -61,6 +61,17 @@ export interface SeriesSummary {
   lastLogged: { step: number; value: StoredNumber; ts: number };
 }
 
+/** A row of a runs table: who the run is, and the latest values of the metrics asked for. */
+export interface RunLatestValues {
+  id: string;
+  experiment: string;
+  name: string;
+  state: RunState;
+  startedAt?: number;
+  /** By series name: the value at the highest step, and the value logged last. */
+  metrics: Record<string, { step: number; value: StoredNumber; lastLogged: StoredNumber }>;
+}
+
 export interface RunRecord {
   id: string;
   experiment: string;
@@ -221,6 +232,8 @@ export interface RunStore {
   /** Stores the batches in one transaction; resolves only after the commit. */
   ingest(batches: IngestBatch[]): Promise<CommittedBatch[]>;
   listRuns(query: RunListQuery): Promise<Page<RunListItem>>;
+  /** The runs a list query selects, each with only the latest values of `query.metrics`. */
+  listLatestValues(query: RunListQuery): Promise<Page<RunLatestValues>>;
   getRun(id: string): Promise<RunRecord | undefined>;
   listSeries(runId: string): Promise<SeriesSummary[]>;
   history(

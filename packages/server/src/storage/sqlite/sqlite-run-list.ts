@@ -70,7 +70,17 @@ export interface BuiltListQuery {
   parameters: Record<string, unknown>;
 }
 
-export function buildRunListQuery(query: RunListQuery, staleBefore: number): BuiltListQuery {
+/** The run columns a runs table needs (no params, machine or git to parse). */
+export const LIGHT_RUN_COLUMNS =
+  'r.run_key, r.id, r.experiment, r.name, r.status, r.created_at, r.started_at, r.ended_at, r.last_event_at';
+
+export function buildRunListQuery(
+  query: RunListQuery,
+  staleBefore: number,
+  columns = 'r.*',
+  /** Series whose latest step, latest value and last value to select as columns (one join each). */
+  latestOf: string[] = [],
+): BuiltListQuery {
   const parameters: Record<string, unknown> = { staleBefore, limit: query.limit + 1 };
   const joins: string[] = [];
   const where: string[] = [];
@@ -134,7 +144,14 @@ export function buildRunListQuery(query: RunListQuery, staleBefore: number): Bui
     }
   }
   const direction = descending ? 'DESC' : 'ASC';
-  const sql = `SELECT r.*, ${sortExpression} AS sort_value FROM runs r ${joins.join(' ')}
+  const latestColumns = latestOf.map((name) => {
+    const alias = `l${joins.length}`;
+    joins.push(
+      `LEFT JOIN series ${alias} ON ${alias}.run_key = r.run_key AND ${alias}.name = ${bind(name)}`,
+    );
+    return `, ${alias}.latest_step, ${alias}.latest_value, ${alias}.last_value`;
+  });
+  const sql = `SELECT ${columns}, ${sortExpression} AS sort_value${latestColumns.join('')} FROM runs r ${joins.join(' ')}
     ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
     ORDER BY (${sortExpression} IS NULL) ASC, ${sortExpression} ${direction}, r.run_key ${direction}
     LIMIT @limit`;

@@ -27,6 +27,7 @@ import {
   NotFoundError,
   type Page,
   type PlotRecord,
+  type RunLatestValues,
   type RunListItem,
   type RunListQuery,
   type RunRecord,
@@ -39,7 +40,7 @@ import {
 } from '../run-store.js';
 import { fromStored, SqliteIngest } from './sqlite-ingest.js';
 import { migrate } from './sqlite-migrations.js';
-import { buildRunListQuery, encodeListCursor } from './sqlite-run-list.js';
+import { buildRunListQuery, encodeListCursor, LIGHT_RUN_COLUMNS } from './sqlite-run-list.js';
 
 /** The database file inside the data folder. */
 export const DATABASE_FILE = 'livestep.sqlite';
@@ -243,6 +244,56 @@ export class SqliteRunStore implements RunStore {
     if (hasMore && last !== undefined) {
       page.nextCursor = encodeListCursor(last.sort_value, last.run_key as number);
     }
+    return page;
+  }
+
+  async listLatestValues(query: RunListQuery): Promise<Page<RunLatestValues>> {
+    const metrics = query.metrics ?? [];
+    // One row per run, the metrics' latest values joined in as columns: a 10,000-run table is
+    // one indexed query (run_key, name is the series table's unique key).
+    const built = buildRunListQuery(
+      query,
+      this.now() - this.liveness.staleAfterMs,
+      LIGHT_RUN_COLUMNS,
+      metrics,
+    );
+    let rows: unknown[][];
+    try {
+      rows = this.database.prepare(built.sql).raw().all(built.parameters) as unknown[][];
+    } catch (error) {
+      if (error instanceof BadQueryError) throw error;
+      throw new BadQueryError('filter', `cannot run this query: ${(error as Error).message}`);
+    }
+    const hasMore = rows.length > query.limit;
+    if (hasMore) rows.length = query.limit;
+    const staleBefore = this.now() - this.liveness.staleAfterMs;
+    // Columns: run_key, id, experiment, name, status, created_at, started_at, ended_at,
+    // last_event_at, sort_value, then (latest_step, latest_value, last_value) per metric.
+    const items = rows.map((row) => {
+      const status = row[4] as RunState;
+      const item: RunLatestValues = {
+        id: row[1] as string,
+        experiment: row[2] as string,
+        name: row[3] as string,
+        state: status === 'running' && (row[8] as number) < staleBefore ? 'stale' : status,
+        metrics: {},
+      };
+      if (row[6] !== null) item.startedAt = row[6] as number;
+      metrics.forEach((name, index) => {
+        const step = row[10 + index * 3] as number | null;
+        if (step === null) return;
+        item.metrics[name] = {
+          step,
+          value: fromStored(row[11 + index * 3] as number | null),
+          lastLogged: fromStored(row[12 + index * 3] as number | null),
+        };
+      });
+      return item;
+    });
+    const page: Page<RunLatestValues> = { items };
+    const last = rows.at(-1);
+    if (hasMore && last !== undefined)
+      page.nextCursor = encodeListCursor(last[9], last[0] as number);
     return page;
   }
 

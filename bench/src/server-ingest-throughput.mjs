@@ -1,0 +1,200 @@
+/**
+ * Server ingest: points a second from @livestep/core's HTTP sink through a real `livestep serve`
+ * process into committed storage (the clock stops when run.end() has every batch acknowledged,
+ * and the query API then counts every point), against inserting the same points straight into
+ * the same store (SqliteRunStore.ingestSync, 5,000 events a transaction, as the sink batches).
+ *
+ * Baseline in the same run: the direct inserts. The ratio shows what HTTP, JSON, validation and
+ * the client's own pipeline cost on top of the store.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHttpSink, Run } from '@livestep/core';
+import {
+  deterministicValues,
+  formatInteger,
+  median,
+  printResult,
+  round,
+  target,
+} from './lib/report.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const POINTS = 500_000;
+const ROUNDS = 3;
+/** Yield to the event loop this often, as a training loop does between steps. */
+const YIELD_EVERY = 1_000;
+const NAMES = ['train/loss', 'train/accuracy'];
+const BATCH_EVENTS = 5_000;
+/** The issue's target: 500,000 points/s end to end on the 2-core VM (2,000 ns a point); goal 1,000,000. */
+const TARGET_NANOSECONDS_PER_POINT = 2_000;
+const GOAL_NANOSECONDS_PER_POINT = 1_000;
+const START_TIMEOUT_MS = 30_000;
+
+/** The server and CLI packages are not dependencies of this folder: build them if they are not. */
+function ensureBuilt() {
+  for (const name of ['server', 'cli']) {
+    const folder = join(root, 'packages', name);
+    if (existsSync(join(folder, 'dist', 'index.js'))) continue;
+    console.log(`building packages/${name} (its dist/ is missing)`);
+    const result = spawnSync(
+      process.execPath,
+      [join(root, 'node_modules', 'tsup', 'dist', 'cli-default.js')],
+      {
+        cwd: folder,
+        stdio: 'inherit',
+      },
+    );
+    if (result.status !== 0) throw new Error(`could not build packages/${name}`);
+  }
+}
+
+function startServe(data) {
+  const child = spawn(
+    process.execPath,
+    [join(root, 'packages', 'cli', 'dist', 'cli.js'), 'serve', '--port', '0', '--data', data],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, LIVESTEP_SERVER_TOKEN: '' },
+    },
+  );
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error('livestep serve did not start')),
+      START_TIMEOUT_MS,
+    );
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1] });
+      }
+    });
+  });
+}
+
+function stop(child) {
+  return new Promise((resolve) => {
+    child.once('exit', resolve);
+    child.kill('SIGTERM');
+  });
+}
+
+const values = deterministicValues(1 << 16);
+
+async function httpRound() {
+  const work = mkdtempSync(join(tmpdir(), 'livestep-bench-ingest-'));
+  const { child, url } = await startServe(join(work, 'data'));
+  try {
+    const run = new Run({
+      experiment: 'bench',
+      name: 'ingest',
+      exitHooks: false,
+      collectGit: false,
+      collectMachine: false,
+      onWarning() {},
+      sinks: [createHttpSink({ url, spoolDirectory: join(work, 'spool'), onWarning() {} })],
+    });
+    const started = performance.now();
+    for (let index = 0; index < POINTS; index++) {
+      run.logMetric(NAMES[index & 1], values[index & 0xffff], { step: index >> 1 });
+      if (index % YIELD_EVERY === YIELD_EVERY - 1) await new Promise(setImmediate);
+    }
+    const report = await run.end('completed', { timeoutMs: 120_000 });
+    const seconds = (performance.now() - started) / 1000;
+    const answer = await (await fetch(`${url}/api/v1/runs/${run.id}/metrics`)).json();
+    const stored = answer.metrics.reduce((sum, series) => sum + series.count, 0);
+    if (!report.ok || stored !== POINTS) {
+      throw new Error(`the server stored ${stored} of ${POINTS} points (report ok: ${report.ok})`);
+    }
+    return POINTS / seconds;
+  } finally {
+    await stop(child);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function directRound(SqliteRunStore) {
+  const work = mkdtempSync(join(tmpdir(), 'livestep-bench-direct-'));
+  const store = new SqliteRunStore({ directory: work });
+  try {
+    const identity = { id: crypto.randomUUID(), experiment: 'bench', name: 'direct' };
+    const prefix = crypto.randomUUID().slice(0, 24);
+    const started = performance.now();
+    let seq = 0;
+    for (let start = 0; start < POINTS; start += BATCH_EVENTS) {
+      const events = [];
+      for (let index = start; index < start + BATCH_EVENTS; index++) {
+        const s = seq++;
+        events.push({
+          id: prefix + s.toString(16).padStart(12, '0'),
+          seq: s,
+          ts: Date.now(),
+          kind: 'metric',
+          name: NAMES[index & 1],
+          value: values[index & 0xffff],
+          step: index >> 1,
+        });
+      }
+      store.ingestSync([{ run: identity, events, source: 'protocol' }]);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const counts = await store.counts();
+    if (counts.points !== POINTS)
+      throw new Error(`the store holds ${counts.points} of ${POINTS} points`);
+    return POINTS / seconds;
+  } finally {
+    await store.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+ensureBuilt();
+const { SqliteRunStore } = await import(join(root, 'packages', 'server', 'dist', 'index.js'));
+const http = [];
+const direct = [];
+for (let round = 0; round < ROUNDS; round++) {
+  // Alternate which side goes first, so neither always gets the cooler machine.
+  if (round % 2 === 0) {
+    http.push(await httpRound());
+    direct.push(await directRound(SqliteRunStore));
+  } else {
+    direct.push(await directRound(SqliteRunStore));
+    http.push(await httpRound());
+  }
+  console.log(
+    `round ${round + 1}: HTTP sink -> serve -> SQLite ${formatInteger(http.at(-1))} points/s; direct store inserts ${formatInteger(direct.at(-1))} points/s`,
+  );
+}
+const httpMedian = median(http);
+const directMedian = median(direct);
+console.log(
+  `median: end to end ${formatInteger(httpMedian)} points/s, direct ${formatInteger(directMedian)} points/s, ratio ${(httpMedian / directMedian).toFixed(2)}`,
+);
+printResult({
+  name: 'server-ingest-throughput',
+  metrics: {
+    endToEndPointsPerSecond: Math.round(httpMedian),
+    directStorePointsPerSecond: Math.round(directMedian),
+    endToEndOverDirect: round(httpMedian / directMedian, 2),
+  },
+  targets: [
+    target(
+      'end-to-end ns per point (500,000 points/s)',
+      round(1e9 / httpMedian),
+      TARGET_NANOSECONDS_PER_POINT,
+    ),
+    target(
+      'end-to-end ns per point (goal 1,000,000 points/s)',
+      round(1e9 / httpMedian),
+      GOAL_NANOSECONDS_PER_POINT,
+      'goal',
+    ),
+  ],
+});

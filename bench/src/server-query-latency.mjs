@@ -1,0 +1,220 @@
+/**
+ * Server queries over HTTP against an in-process server on its embedded store:
+ *
+ * - a 1,000-bucket view (GET .../metrics/series?points=1000) of a 1,000,000-point series, and of a
+ *   10,000,000-point one: how the view grows with the series. Baseline in the same run: the same
+ *   buckets (count, min, max per bucket) computed by scanning the points (SQL GROUP BY), which is
+ *   what a store without summaries kept at ingest has to do.
+ * - the latest values of 3 metrics for a runs table of 10,000 runs (GET /api/v1/runs/latest
+ *   ?limit=10000&metrics=...). Baseline: the same latest values found from the points table
+ *   (the highest step of each series), SQL alone, without HTTP or JSON.
+ *
+ * Every figure is the median of QUERY_ROUNDS requests after a warm-up request.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  deterministicValues,
+  formatInteger,
+  median,
+  printResult,
+  round,
+  target,
+} from './lib/report.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const SIZES = [1_000_000, 10_000_000];
+const BUCKETS = 1_000;
+const QUERY_ROUNDS = 21;
+const BASELINE_ROUNDS = 3;
+const RUNS = 10_000;
+const RUN_METRICS = ['train/loss', 'eval/accuracy', 'eval/loss'];
+/** Points per metric per run in the runs table: a short run each. */
+const RUN_POINTS = 10;
+const BATCH_EVENTS = 5_000;
+/** The issue's targets: the 1M-point view at most 50 ms (median); 10,000 runs' latest values at most 100 ms. */
+const VIEW_LIMIT_MS = 50;
+const RUNS_TABLE_LIMIT_MS = 100;
+
+function ensureBuilt() {
+  const folder = join(root, 'packages', 'server');
+  if (existsSync(join(folder, 'dist', 'index.js'))) return;
+  console.log('building packages/server (its dist/ is missing)');
+  const result = spawnSync(
+    process.execPath,
+    [join(root, 'node_modules', 'tsup', 'dist', 'cli-default.js')],
+    {
+      cwd: folder,
+      stdio: 'inherit',
+    },
+  );
+  if (result.status !== 0) throw new Error('could not build packages/server');
+}
+
+ensureBuilt();
+const { createServer, SqliteRunStore } = await import(
+  join(root, 'packages', 'server', 'dist', 'index.js')
+);
+const values = deterministicValues(1 << 16);
+
+function fill(store, identity, points, name = 'train/loss') {
+  const prefix = crypto.randomUUID().slice(0, 24);
+  for (let start = 0; start < points; start += BATCH_EVENTS) {
+    const events = [];
+    for (let step = start; step < Math.min(points, start + BATCH_EVENTS); step++) {
+      events.push({
+        id: prefix + step.toString(16).padStart(12, '0'),
+        seq: step,
+        ts: 1_700_000_000_000 + step,
+        kind: 'metric',
+        name,
+        value: values[step & 0xffff],
+        step,
+      });
+    }
+    store.ingestSync([{ run: identity, events, source: 'protocol' }]);
+  }
+}
+
+async function timeRequests(url, rounds) {
+  await (await fetch(url)).arrayBuffer();
+  const times = [];
+  let body;
+  for (let index = 0; index < rounds; index++) {
+    const started = performance.now();
+    const response = await fetch(url);
+    body = await response.json();
+    times.push(performance.now() - started);
+    if (response.status !== 200)
+      throw new Error(`${url} answered ${response.status}: ${JSON.stringify(body)}`);
+  }
+  return { ms: median(times), body };
+}
+
+function timeSync(fn, rounds) {
+  if (rounds > 1) fn();
+  const times = [];
+  let result;
+  for (let index = 0; index < rounds; index++) {
+    const started = performance.now();
+    result = fn();
+    times.push(performance.now() - started);
+  }
+  return { ms: median(times), result };
+}
+
+const metrics = {};
+const targets = [];
+const work = mkdtempSync(join(tmpdir(), 'livestep-bench-query-'));
+try {
+  for (const size of SIZES) {
+    const store = new SqliteRunStore({ directory: join(work, `series-${size}`) });
+    const server = await createServer({ port: 0, store });
+    try {
+      const identity = { id: crypto.randomUUID(), experiment: 'bench', name: `series-${size}` };
+      const filling = performance.now();
+      fill(store, identity, size);
+      console.log(
+        `${formatInteger(size)} points stored in ${((performance.now() - filling) / 1000).toFixed(1)} s`,
+      );
+      const view = await timeRequests(
+        `${server.url}/api/v1/runs/${identity.id}/metrics/series?name=train/loss&points=${BUCKETS}`,
+        QUERY_ROUNDS,
+      );
+      const counted = view.body.buckets.reduce((sum, bucket) => sum + bucket.count, 0);
+      if (counted !== size) throw new Error(`the view counts ${counted} of ${size} points`);
+      const width = Math.ceil(size / BUCKETS);
+      const scan = store.database.prepare(
+        'SELECT step / ? AS bucket, count(*) AS n, min(value) AS lo, max(value) AS hi FROM points WHERE series_key = (SELECT series_key FROM series LIMIT 1) GROUP BY bucket',
+      );
+      // One scan of 10M points takes about a minute here: once is enough to see the contrast.
+      const baseline = timeSync(() => scan.all(width), size > 1_000_000 ? 1 : BASELINE_ROUNDS);
+      console.log(
+        `${formatInteger(size)}-point series, ${view.body.buckets.length} buckets: ${view.ms.toFixed(1)} ms over HTTP (block size ${view.body.blockSize}); scanning the points: ${baseline.ms.toFixed(0)} ms`,
+      );
+      const key = size === 1_000_000 ? '1M' : '10M';
+      metrics[`view${key}Ms`] = round(view.ms, 1);
+      metrics[`scan${key}Ms`] = round(baseline.ms, 0);
+      if (size === 1_000_000)
+        targets.push(
+          target('1,000-bucket view of 1M points, median ms', round(view.ms, 1), VIEW_LIMIT_MS),
+        );
+    } finally {
+      await server.close();
+    }
+  }
+  metrics.view10MOver1M = round(metrics.view10MMs / metrics.view1MMs, 2);
+
+  const store = new SqliteRunStore({ directory: join(work, 'runs') });
+  const server = await createServer({ port: 0, store });
+  try {
+    const filling = performance.now();
+    const batches = [];
+    for (let index = 0; index < RUNS; index++) {
+      const identity = { id: crypto.randomUUID(), experiment: 'table', name: `run-${index}` };
+      const events = [
+        {
+          id: crypto.randomUUID(),
+          seq: 0,
+          ts: 1,
+          kind: 'start',
+          experiment: 'table',
+          name: identity.name,
+        },
+      ];
+      let seq = 1;
+      for (const name of RUN_METRICS) {
+        for (let step = 0; step < RUN_POINTS; step++) {
+          events.push({
+            id: crypto.randomUUID(),
+            seq: seq++,
+            ts: 2 + step,
+            kind: 'metric',
+            name,
+            value: values[(index + step) & 0xffff],
+            step,
+          });
+        }
+      }
+      batches.push({ run: identity, events, source: 'protocol' });
+      if (batches.length === 100) store.ingestSync(batches.splice(0));
+    }
+    if (batches.length > 0) store.ingestSync(batches);
+    console.log(
+      `${formatInteger(RUNS)} runs stored in ${((performance.now() - filling) / 1000).toFixed(1)} s`,
+    );
+    const table = await timeRequests(
+      `${server.url}/api/v1/runs/latest?limit=${RUNS}&metrics=${RUN_METRICS.join(',')}`,
+      QUERY_ROUNDS,
+    );
+    if (
+      table.body.runs.length !== RUNS ||
+      Object.keys(table.body.runs[0].metrics).length !== RUN_METRICS.length
+    ) {
+      throw new Error('the runs table is incomplete');
+    }
+    const scan = store.database.prepare(
+      `SELECT s.run_key, s.name, p.value FROM series s JOIN points p ON p.series_key = s.series_key
+       WHERE p.step = (SELECT max(step) FROM points q WHERE q.series_key = s.series_key)`,
+    );
+    const baseline = timeSync(() => scan.all(), BASELINE_ROUNDS);
+    console.log(
+      `latest values of ${RUN_METRICS.length} metrics for ${formatInteger(RUNS)} runs: ${table.ms.toFixed(1)} ms over HTTP; from the points: ${baseline.ms.toFixed(0)} ms (SQL alone)`,
+    );
+    metrics.runsTableMs = round(table.ms, 1);
+    metrics.runsTableScanMs = round(baseline.ms, 0);
+    targets.push(
+      target('latest values for 10,000 runs, median ms', round(table.ms, 1), RUNS_TABLE_LIMIT_MS),
+    );
+  } finally {
+    await server.close();
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+printResult({ name: 'server-query-latency', metrics, targets });
