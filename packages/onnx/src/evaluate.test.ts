@@ -269,6 +269,44 @@ describe('evaluate: classification', () => {
   });
 });
 
+describe('evaluate: targets in every form the README allows', () => {
+  it('one-hot targets as JS arrays of rows score as a [n, 3] tensor does', async () => {
+    const scores = [
+      [0.8, 0.1, 0.1],
+      [0.1, 0.8, 0.1],
+      [0.1, 0.1, 0.8],
+    ];
+    const oneHot = [
+      [1, 0, 0],
+      [0, 0, 1],
+      [0, 0, 1],
+    ];
+    const feeds = { input: tensorOf(scores, 'float64') };
+    const asRows = await evaluate(threeClassSession, [{ feeds, targets: oneHot }], {
+      task: 'classification',
+      run: startMemoryRun().run,
+    });
+    const asTensor = await evaluate(
+      threeClassSession,
+      [{ feeds, targets: tensorOf(oneHot, 'float64') }],
+      { task: 'classification', run: startMemoryRun().run },
+    );
+    expect(asRows.metrics['eval/accuracy']).toBeCloseTo(2 / 3, 12);
+    const scored = (metrics: Record<string, number>) =>
+      Object.entries(metrics).filter(([name]) => !/latency|throughput/.test(name));
+    expect(scored(asRows.metrics)).toEqual(scored(asTensor.metrics));
+  });
+
+  it('regression targets as rows, the form custom metrics receive them in', async () => {
+    const result = await evaluate(
+      singleScoreSession,
+      [{ feeds: { input: tensorOf([1, 1.5], 'float64') }, targets: [[1], [1.2]] }],
+      { task: 'regression', run: startMemoryRun().run },
+    );
+    expect(result.metrics['eval/mae']).toBeCloseTo(0.15, 12);
+  });
+});
+
 describe('evaluate: regression, custom metrics, no task', () => {
   it('regression metrics and a custom metric over two batches', async () => {
     const predictions = [2.5, 0, 2, 8];

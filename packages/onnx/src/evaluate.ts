@@ -67,8 +67,9 @@ export interface EvaluationBatch {
   feeds: InferenceSession.FeedsType;
   /**
    * Classification: class indices, class labels (see `classLabels`) or one-hot rows.
-   * Regression: the target values, one row of output values per sample. An array, typed array
-   * or tensor. Optional for the `none` task.
+   * Regression: the target values, one row of output values per sample. An array, a typed
+   * array, an array of rows (`[[1, 0, 0], ...]`, `[[1.5], [2]]`) or a tensor. Optional for the
+   * `none` task.
    */
   targets?: BatchTargets;
 }

@@ -24,7 +24,49 @@ describe('toClassIndices', () => {
     );
     expect(() => toClassIndices([1, 1, 0, 0], options)).toThrow(/row 0 is not one-hot/);
     expect(() => toClassIndices(7 as never, options)).toThrow(
-      /must be an array, a typed array or a tensor/,
+      /must be an array, a typed array, an array of rows or a tensor/,
+    );
+  });
+});
+
+describe('targets as rows (JS arrays of arrays)', () => {
+  it('one-hot targets as JS arrays of rows, as a [n, classes] tensor is taken', () => {
+    const options = { samples: 3, classes: 3, where };
+    const rows = [
+      [0, 0, 1],
+      [1, 0, 0],
+      [0, 1, 0],
+    ];
+    expect([...toClassIndices(rows, options)]).toEqual([2, 0, 1]);
+    expect([
+      ...toClassIndices(
+        rows.map((row) => Float32Array.from(row)),
+        options,
+      ),
+    ]).toEqual([2, 0, 1]);
+    // a column of class indices
+    expect([...toClassIndices([[2], [0], [1]], options)]).toEqual([2, 0, 1]);
+  });
+
+  it('regression targets as rows, as custom metrics receive them', () => {
+    expect([...toNumbers([[1], [1.2]], { samples: 2, width: 1, where })]).toEqual([1, 1.2]);
+    expect([
+      ...toNumbers(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        { samples: 2, width: 2, where },
+      ),
+    ]).toEqual([1, 2, 3, 4]);
+  });
+
+  it('names a row of another length', () => {
+    expect(() => toNumbers([[1, 2], [3]], { samples: 2, width: 2, where })).toThrow(
+      'livestep: batch 3 target row 1 has 1 values, row 0 has 2; pass rows of the same length, or one value per sample',
+    );
+    expect(() => toClassIndices([[1, 0], 5] as never, { samples: 2, classes: 2, where })).toThrow(
+      /target row 1 is number, row 0 has 2/,
     );
   });
 });

@@ -5,23 +5,53 @@
 
 export type TargetValue = number | string | bigint | boolean;
 
+/** One sample's target values: a one-hot row, or the values of a multi-output regression. */
+export type TargetRow = ArrayLike<TargetValue>;
+
 /**
- * Targets of one batch: an array or typed array (BigInt64Array for int64 labels), or a tensor
- * (anything with `data`).
+ * Targets of one batch: an array or typed array (BigInt64Array for int64 labels), an array of
+ * rows (one-hot rows `[[1, 0, 0], ...]`, regression rows `[[1.5], [2]]`, as custom metrics get
+ * them), or a tensor (anything with `data`).
  */
-export type BatchTargets = ArrayLike<TargetValue> | { readonly data: ArrayLike<TargetValue> };
+export type BatchTargets =
+  | ArrayLike<TargetValue>
+  | readonly TargetRow[]
+  | { readonly data: ArrayLike<TargetValue> };
+
+function isRow(value: unknown): value is TargetRow {
+  return Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView));
+}
+
+/** Rows of equal length, one after the other; the row that differs is named. */
+function flattenRows(rows: ArrayLike<unknown>, where: string): TargetValue[] {
+  const width = (rows[0] as TargetRow).length;
+  const values: TargetValue[] = [];
+  for (let row = 0; row < rows.length; row++) {
+    const rowValues = rows[row];
+    if (!isRow(rowValues) || rowValues.length !== width) {
+      throw new TypeError(
+        `livestep: ${where} target row ${row} ${isRow(rowValues) ? `has ${rowValues.length} values` : `is ${rowValues === null ? 'null' : typeof rowValues}`}, row 0 has ${width}; pass rows of the same length, or one value per sample`,
+      );
+    }
+    for (let column = 0; column < width; column++) values.push(rowValues[column] as TargetValue);
+  }
+  return values;
+}
 
 function targetValues(targets: BatchTargets, where: string): ArrayLike<TargetValue> {
   if (typeof targets === 'object' && targets !== null) {
     if ('data' in targets && typeof targets.data === 'object' && targets.data !== null) {
       return targets.data;
     }
-    if (typeof (targets as ArrayLike<TargetValue>).length === 'number') {
-      return targets as ArrayLike<TargetValue>;
+    const values = targets as ArrayLike<unknown>;
+    if (typeof values.length === 'number') {
+      return values.length > 0 && isRow(values[0])
+        ? flattenRows(values, where)
+        : (values as ArrayLike<TargetValue>);
     }
   }
   throw new TypeError(
-    `livestep: ${where} targets must be an array, a typed array or a tensor, got ${targets === null ? 'null' : typeof targets}`,
+    `livestep: ${where} targets must be an array, a typed array, an array of rows or a tensor, got ${targets === null ? 'null' : typeof targets}`,
   );
 }
 
