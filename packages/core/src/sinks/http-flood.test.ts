@@ -29,12 +29,12 @@ const METRICS = ['train/loss', 'train/accuracy', 'learning_rate', 'grad_norm', '
 /** start + every point + done. */
 const EVENTS = STEPS * METRICS.length + 2;
 /**
- * The child's peak RSS must stay under this. Measured at about 155 MB (Node 20, 2 cores) with the
- * spool written from send(); the sink that spooled asynchronously peaked at 2.7 GB and lost every
+ * The child's peak RSS must stay under this. Measured at 147 MB (Node 20, 2 cores) with the spool
+ * written from send(); the sink that spooled asynchronously peaked at 2.8 GB and lost every
  * spooled event (the pending text grew past the longest string V8 allows).
  */
 const MAX_PEAK_RSS_MB = 300;
-/** The child is killed past this: logging takes about 11 s here, 40 s before the fix. */
+/** The child is killed past this: logging takes about 18 s here (2 cores), 47 s before the fix. */
 const CHILD_DEADLINE_MS = 150_000;
 
 let folder: string;
