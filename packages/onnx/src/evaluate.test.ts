@@ -533,6 +533,103 @@ describe('evaluate: runs, model files and comparisons', () => {
   });
 });
 
+describe('evaluate: NaN and Infinity outputs, for every task', () => {
+  const threeScores = (rows: number[][]) => [
+    { feeds: { input: tensorOf([[0, 1, 2]], 'float64') }, targets: [2] },
+    { feeds: { input: tensorOf(rows, 'float64') }, targets: rows.map(() => 0) },
+  ];
+
+  it('fails a classification on a NaN logit, naming batch, output and sample, with plots off', async () => {
+    const { run, sink } = startMemoryRun();
+    await expect(
+      evaluate(
+        threeClassSession,
+        threeScores([
+          [1, 2, 3],
+          [1, Number.NaN, 3],
+        ]),
+        {
+          task: 'classification',
+          plots: false,
+          run: { sinks: [sink], exitHooks: false, collectGit: false },
+        },
+      ),
+    ).rejects.toThrow(
+      /output "scores" of batch 1 is NaN at sample 1 \(value 1 of that sample\); classification metrics of NaN or Infinity mean nothing/,
+    );
+    expect(sink.events.at(-1)).toMatchObject({ kind: 'done', status: 'failed' });
+    await run.end();
+  });
+
+  it('says Infinity for an Infinity logit, with plots on, and never names an internal function', async () => {
+    const failure = evaluate(threeClassSession, threeScores([[Number.POSITIVE_INFINITY, 0, 0]]), {
+      task: 'classification',
+      run: startMemoryRun().run,
+    });
+    await expect(failure).rejects.toThrow(/of batch 1 is Infinity at sample 0/);
+    await expect(failure).rejects.not.toThrow(/rocCurve/);
+  });
+
+  it('fails a regression on a NaN prediction instead of completing with NaN metrics', async () => {
+    await expect(
+      evaluate(
+        singleScoreSession,
+        [{ feeds: { input: tensorOf([1, Number.NaN], 'float64') }, targets: [1, 2] }],
+        { task: 'regression', run: startMemoryRun().run },
+      ),
+    ).rejects.toThrow(/output "scores" of batch 0 is NaN at sample 1; regression metrics/);
+  });
+
+  it('refuses NaN in probabilities, and takes -Infinity logits as a probability of 0', async () => {
+    await expect(
+      evaluate(
+        threeClassSession,
+        [{ feeds: { input: tensorOf([[0.5, Number.NaN, 0.5]], 'float64') }, targets: [0] }],
+        { task: 'classification', scores: 'probabilities', run: startMemoryRun().run },
+      ),
+    ).rejects.toThrow(/of batch 0 is NaN at sample 0 \(value 1 of that sample\)/);
+    const logProbabilities = [[Math.log(0.5), Math.log(0.5), Number.NEGATIVE_INFINITY]];
+    const result = await evaluate(
+      threeClassSession,
+      [{ feeds: { input: tensorOf(logProbabilities, 'float64') }, targets: [0] }],
+      { task: 'classification', run: startMemoryRun().run },
+    );
+    expect(result.metrics['eval/log_loss']).toBeCloseTo(Math.log(2), 12);
+    await expect(
+      evaluate(
+        threeClassSession,
+        [
+          {
+            feeds: { input: tensorOf([[-Infinity, -Infinity, -Infinity]], 'float64') },
+            targets: [0],
+          },
+        ],
+        { task: 'classification', run: startMemoryRun().run },
+      ),
+    ).rejects.toThrow(/only -Infinity logits in sample 0/);
+  });
+
+  it('task none: completes, with a warning that names the batch and output', async () => {
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const { run, sink } = startMemoryRun();
+    const result = await evaluate(
+      singleScoreSession,
+      [
+        { feeds: { input: tensorOf([1, 2], 'float64') } },
+        { feeds: { input: tensorOf([Number.NaN, 2], 'float64') } },
+      ],
+      { task: 'none', run },
+    );
+    await run.end();
+    expect(result.samples).toBe(4);
+    const message = 'output "scores" of batch 1 is NaN at sample 0';
+    expect(warnings).toHaveBeenCalledWith(expect.stringContaining(message), expect.anything());
+    expect(
+      sink.events.some((event) => event.kind === 'annotation' && event.text.includes(message)),
+    ).toBe(true);
+  });
+});
+
 describe('evaluate: errors name the field and the fix', () => {
   const one = () => [{ feeds: { input: tensorOf([[0.5, 0.5]], 'float64') }, targets: [0] }];
 

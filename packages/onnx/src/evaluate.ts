@@ -20,6 +20,7 @@ import { loadOnnxRuntime, type OnnxRuntimeModule, readRuntimeVersions } from './
 import {
   classProbabilities,
   detectScoreKind,
+  findNonFinite,
   type OutputRows,
   outputRows,
   type ScoreKind,
@@ -148,6 +149,12 @@ type Settings = ReturnType<typeof checkOptions>;
 
 function fail(message: string): never {
   throw new TypeError(`livestep: evaluate() ${message}`);
+}
+
+/** A problem that does not stop the evaluation: a process warning, and a note on the run. */
+function warn(message: string, run?: Run): void {
+  process.emitWarning(message, { type: 'LivestepWarning' });
+  run?.annotate(message, { level: 'warning' });
 }
 
 function isSession(value: unknown): value is InferenceSession {
@@ -362,6 +369,7 @@ async function evaluateBatches(
   let regressionWidth: number | undefined;
   let samples = 0;
   let batchIndex = 0;
+  let nonFiniteWarned = false;
 
   for await (const batch of data) {
     const where = `batch ${batchIndex}`;
@@ -379,6 +387,27 @@ async function evaluateBatches(
     const latency = performance.now() - started;
 
     const output = outputRows(outputs[outputName], `output "${outputName}" of ${where}`);
+    if (task === 'classification') classification.kind ??= detectScoreKind(output);
+    const nonFinite = findNonFinite(
+      output,
+      task === 'classification' && classification.kind === 'logits',
+    );
+    if (nonFinite !== undefined) {
+      const position = output.width > 1 ? ` (value ${nonFinite.position} of that sample)` : '';
+      const found = `output "${outputName}" of ${where} is ${nonFinite.value} at sample ${nonFinite.sample}${position}`;
+      if (task !== 'none') {
+        fail(
+          `${found}; ${task} metrics of NaN or Infinity mean nothing. Check that batch's inputs (NaN in gives NaN out) and the model's numerics (an overflow gives Infinity)${task === 'classification' ? '; logits may be -Infinity (a probability of 0)' : ''}`,
+        );
+      }
+      if (!nonFiniteWarned) {
+        nonFiniteWarned = true;
+        warn(
+          `livestep: evaluate() ${found}; latency is recorded as usual, but custom metrics get the value as it is`,
+          run,
+        );
+      }
+    }
     latencies.push(latency);
     samples += output.rows;
     run.logMetric(names.batchLatency, latency, { step: batchIndex });

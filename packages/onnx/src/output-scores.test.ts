@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classProbabilities, detectScoreKind, outputRows } from './output-scores.js';
+import { classProbabilities, detectScoreKind, findNonFinite, outputRows } from './output-scores.js';
 
 const tensor = (type: string, dims: number[], data: ArrayLike<number | bigint>) => ({
   type,
@@ -71,5 +71,32 @@ describe('scores', () => {
       'out',
     );
     expect([...large.probabilities]).toEqual([1, 0]);
+  });
+});
+
+describe('findNonFinite', () => {
+  const rows = (values: number[], width: number) => ({
+    rows: values.length / width,
+    width,
+    values: Float64Array.from(values),
+  });
+
+  it('finds the first NaN or infinite value, by sample and position', () => {
+    expect(findNonFinite(rows([1, 2, 3, 4], 2), false)).toBeUndefined();
+    expect(findNonFinite(rows([1, 2, 3, Number.NaN], 2), false)).toEqual({
+      sample: 1,
+      position: 1,
+      value: 'NaN',
+    });
+    expect(findNonFinite(rows([Number.POSITIVE_INFINITY], 1), false)?.value).toBe('Infinity');
+  });
+
+  it('lets -Infinity through only when asked (logits)', () => {
+    const logProbabilities = rows([Math.log(0.5), Math.log(0.5), Number.NEGATIVE_INFINITY], 3);
+    expect(findNonFinite(logProbabilities, false)?.value).toBe('-Infinity');
+    expect(findNonFinite(logProbabilities, true)).toBeUndefined();
+    expect([...classProbabilities(logProbabilities, 'logits', 'out').probabilities]).toEqual([
+      0.5, 0.5, 0,
+    ]);
   });
 });

@@ -65,6 +65,39 @@ export function outputRows(value: unknown, where: string): OutputRows {
   return { rows, width, values };
 }
 
+/** Where an output holds a value no metric can use, and what it is. */
+export interface NonFiniteValue {
+  /** The sample (row) it is in. */
+  sample: number;
+  /** Its position within the sample's values. */
+  position: number;
+  /** `NaN`, `Infinity` or `-Infinity`, as the value prints. */
+  value: string;
+}
+
+/**
+ * The first NaN or infinite value of an output, or undefined when every value is finite.
+ * `negativeInfinityAllowed`: logits may hold -Infinity (a probability of 0: log-probabilities,
+ * masked classes), which softmax and sigmoid handle exactly.
+ */
+export function findNonFinite(
+  output: OutputRows,
+  negativeInfinityAllowed: boolean,
+): NonFiniteValue | undefined {
+  const { values, width } = output;
+  for (let index = 0; index < values.length; index++) {
+    const value = values[index]!;
+    if (Number.isFinite(value)) continue;
+    if (value === Number.NEGATIVE_INFINITY && negativeInfinityAllowed) continue;
+    return {
+      sample: width === 0 ? index : Math.floor(index / width),
+      position: width === 0 ? 0 : index % width,
+      value: String(value),
+    };
+  }
+  return undefined;
+}
+
 /** Probabilities when every value is in [0, 1] and (with several per row) every row sums to 1. */
 export function detectScoreKind(output: OutputRows): ScoreKind {
   for (const value of output.values) {
@@ -119,6 +152,11 @@ export function classProbabilities(
     let maximum = Number.NEGATIVE_INFINITY;
     for (let column = 0; column < width; column++) {
       maximum = Math.max(maximum, values[offset + column]!);
+    }
+    if (maximum === Number.NEGATIVE_INFINITY) {
+      throw new RangeError(
+        `livestep: ${where} has only -Infinity logits in sample ${row}, which give no probabilities; check the model's output for that sample`,
+      );
     }
     let sum = 0;
     for (let column = 0; column < width; column++) {
