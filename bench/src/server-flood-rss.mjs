@@ -1,0 +1,163 @@
+/**
+ * The server's memory under an ingest flood: POSTERS concurrent clients post 5,000-point batches
+ * (every event new) to a real `livestep serve` process as fast as it answers, for FLOOD_SECONDS
+ * (60 by default; LIVESTEP_BENCH_FLOOD_SECONDS to change), backing off 100 ms on 429/503. The
+ * server's RSS is read from /proc every 250 ms.
+ *
+ * Baseline in the same run: the same server's RSS after start and one small batch (idle). The
+ * bound stated: peak RSS at most RSS_LIMIT_MB. Where it comes from: bodies being read at once
+ * (96 MB of raw bytes at most, about 3x that once parsed), the write queue (50,000 events, ~20 MB),
+ * SQLite's page cache (64 MB) and Node itself (~60 MB); 768 MB leaves room for V8's heap slack.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatInteger, printResult, round, target } from './lib/report.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const FLOOD_SECONDS = Number(process.env.LIVESTEP_BENCH_FLOOD_SECONDS || 60);
+const POSTERS = 16;
+const BATCH_EVENTS = 5_000;
+const BACKOFF_MS = 100;
+const SAMPLE_MS = 250;
+const RSS_LIMIT_MB = 768;
+const START_TIMEOUT_MS = 30_000;
+
+function ensureBuilt() {
+  for (const name of ['server', 'cli']) {
+    const folder = join(root, 'packages', name);
+    if (existsSync(join(folder, 'dist', 'index.js'))) continue;
+    console.log(`building packages/${name} (its dist/ is missing)`);
+    const result = spawnSync(
+      process.execPath,
+      [join(root, 'node_modules', 'tsup', 'dist', 'cli-default.js')],
+      {
+        cwd: folder,
+        stdio: 'inherit',
+      },
+    );
+    if (result.status !== 0) throw new Error(`could not build packages/${name}`);
+  }
+}
+
+function startServe(data) {
+  const child = spawn(
+    process.execPath,
+    [join(root, 'packages', 'cli', 'dist', 'cli.js'), 'serve', '--port', '0', '--data', data],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, LIVESTEP_SERVER_TOKEN: '' },
+    },
+  );
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error('livestep serve did not start')),
+      START_TIMEOUT_MS,
+    );
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1] });
+      }
+    });
+  });
+}
+
+function rssBytes(pid) {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) * 1024 : 0;
+}
+
+/** A batch of new events as JSON text, built by concatenation (the poster must not be the bottleneck). */
+function batchBody(runId, prefix, firstSeq) {
+  let events = '';
+  for (let seq = firstSeq; seq < firstSeq + BATCH_EVENTS; seq++) {
+    const id = prefix + seq.toString(16).padStart(12, '0');
+    events += `${seq === firstSeq ? '' : ','}{"id":"${id}","seq":${seq},"ts":${Date.now()},"kind":"metric","name":"flood/loss","value":${(seq % 1000) / 1000},"step":${seq}}`;
+  }
+  return `{"protocol":1,"run":{"id":"${runId}","experiment":"flood","name":"poster"},"events":[${events}]}`;
+}
+
+ensureBuilt();
+const work = mkdtempSync(join(tmpdir(), 'livestep-bench-flood-'));
+const { child: server, url } = await startServe(join(work, 'data'));
+const answers = new Map();
+let stored = 0;
+try {
+  const warm = await fetch(`${url}/api/v1/batches`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: batchBody(crypto.randomUUID(), crypto.randomUUID().slice(0, 24), 0),
+  });
+  await warm.arrayBuffer();
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  const idle = rssBytes(server.pid);
+  let peak = idle;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssBytes(server.pid));
+  }, SAMPLE_MS);
+  const deadline = Date.now() + FLOOD_SECONDS * 1_000;
+  async function poster() {
+    const runId = crypto.randomUUID();
+    const prefix = crypto.randomUUID().slice(0, 24);
+    let seq = 0;
+    while (Date.now() < deadline) {
+      const response = await fetch(`${url}/api/v1/batches`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: batchBody(runId, prefix, seq),
+      });
+      const answer = await response.json();
+      answers.set(response.status, (answers.get(response.status) ?? 0) + 1);
+      if (response.status === 200) {
+        stored += answer.stored;
+        seq += BATCH_EVENTS;
+      } else await new Promise((resolve) => setTimeout(resolve, BACKOFF_MS));
+    }
+  }
+  await Promise.all(Array.from({ length: POSTERS }, poster));
+  clearInterval(sampler);
+  peak = Math.max(peak, rssBytes(server.pid));
+  const mb = (bytes) => bytes / 1024 / 1024;
+  const refused = (answers.get(429) ?? 0) + (answers.get(503) ?? 0);
+  const failures = [...answers.keys()].filter(
+    (status) => status !== 200 && status !== 429 && status !== 503,
+  );
+  if (failures.length > 0) throw new Error(`unexpected answers: ${JSON.stringify([...answers])}`);
+  console.log(
+    `${POSTERS} posters for ${FLOOD_SECONDS} s: ${formatInteger(stored)} points stored (${formatInteger(stored / FLOOD_SECONDS)}/s), ${formatInteger(answers.get(200) ?? 0)} batches acknowledged, ${formatInteger(refused)} refused with 429/503`,
+  );
+  console.log(
+    `server RSS: idle ${mb(idle).toFixed(0)} MB, peak ${mb(peak).toFixed(0)} MB (+${mb(peak - idle).toFixed(0)} MB)`,
+  );
+  printResult({
+    name: 'server-flood-rss',
+    metrics: {
+      floodSeconds: FLOOD_SECONDS,
+      pointsStored: stored,
+      pointsPerSecond: Math.round(stored / FLOOD_SECONDS),
+      refused429Or503: refused,
+      idleRssMb: round(mb(idle), 1),
+      peakRssMb: round(mb(peak), 1),
+    },
+    targets: [
+      target(
+        `server peak RSS under a ${FLOOD_SECONDS} s flood (MB)`,
+        round(mb(peak), 1),
+        RSS_LIMIT_MB,
+      ),
+    ],
+  });
+} finally {
+  await new Promise((resolve) => {
+    server.once('exit', resolve);
+    server.kill('SIGTERM');
+  });
+  rmSync(work, { recursive: true, force: true });
+}
