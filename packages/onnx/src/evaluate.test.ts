@@ -533,6 +533,84 @@ describe('evaluate: runs, model files and comparisons', () => {
   });
 });
 
+describe('evaluate: custom metrics, topK and options in plain JavaScript', () => {
+  const one = () => [{ feeds: { input: tensorOf([[0.2, 0.3, 0.5]], 'float64') }, targets: [2] }];
+
+  it('refuses a custom metric named like a built-in one, before running anything', async () => {
+    const run = vi.fn();
+    const session = { ...threeClassSession, run } as unknown as InferenceSession;
+    await expect(
+      evaluate(session, one(), { task: 'classification', metrics: { accuracy: () => 1 } }),
+    ).rejects.toThrow(
+      'option "metrics.accuracy" would be recorded as "eval/accuracy", which clashes with "eval/accuracy" that evaluate() records itself; give it another name, such as "custom_accuracy"',
+    );
+    await expect(
+      evaluate(session, one(), { task: 'classification', metrics: { latency: () => 1 } }),
+    ).rejects.toThrow(/clashes with "eval\/latency\/mean \(ms\)"/);
+    await expect(
+      evaluate(session, one(), { task: 'regression', metrics: { 'r2/adjusted': () => 1 } }),
+    ).rejects.toThrow(/clashes with "eval\/r2"/);
+    expect(run).not.toHaveBeenCalled();
+  });
+
+  it('awaits an async custom metric, and names one that returns no number', async () => {
+    const result = await evaluate(threeClassSession, one(), {
+      task: 'classification',
+      run: startMemoryRun().run,
+      metrics: { slow_score: async ({ predictions }) => predictions[0]![2]! },
+    });
+    expect(result.metrics['eval/slow_score']).toBe(0.5);
+    await expect(
+      evaluate(threeClassSession, one(), {
+        task: 'classification',
+        run: startMemoryRun().run,
+        metrics: { broken: (() => ({ value: 1 })) as never },
+      }),
+    ).rejects.toThrow(
+      'custom metric "broken" returned an object; return a number (or a promise of one)',
+    );
+  });
+
+  it('warns when a topK you asked for is at or above the number of classes', async () => {
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const { run, sink } = startMemoryRun();
+    const result = await evaluate(threeClassSession, one(), {
+      task: 'classification',
+      topK: [2, 3, 5],
+      run,
+    });
+    await run.end();
+    expect(result.metrics['eval/top_2_accuracy']).toBe(1);
+    expect(result.metrics['eval/top_3_accuracy']).toBeUndefined();
+    const message =
+      'option "topK" asks for top-3, top-5 accuracy, but the model scores 3 classes, where top-k of k >= 3 is always 1, so it is not recorded; pass k below 3';
+    expect(warnings).toHaveBeenCalledWith(expect.stringContaining(message), expect.anything());
+    expect(
+      sink.events.some((event) => event.kind === 'annotation' && event.text.includes(message)),
+    ).toBe(true);
+    // The default topK ([5]) on a 3-class model is documented, not a warning.
+    warnings.mockClear();
+    await evaluate(threeClassSession, one(), { task: 'classification', run: startMemoryRun().run });
+    expect(warnings).not.toHaveBeenCalled();
+  });
+
+  it('warns about an option it does not know (plain JavaScript), naming the one meant', async () => {
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    await evaluate(threeClassSession, one(), {
+      task: 'classification',
+      run: startMemoryRun().run,
+      classlabels: ['a', 'b', 'c'],
+      colour: 'red',
+    } as never);
+    expect(warnings.mock.calls.map(([message]) => message)).toEqual([
+      'livestep: evaluate() ignores the option "classlabels", which it does not know; did you mean "classLabels"?',
+      expect.stringMatching(
+        /^livestep: evaluate\(\) ignores the option "colour", which it does not know; the options are task, run, prefix, /,
+      ),
+    ]);
+  });
+});
+
 describe('evaluate: NaN and Infinity outputs, for every task', () => {
   const threeScores = (rows: number[][]) => [
     { feeds: { input: tensorOf([[0, 1, 2]], 'float64') }, targets: [2] },

@@ -14,7 +14,12 @@ import type { InferenceSession } from 'onnxruntime-common';
 import { type ClassificationSummary, classificationMetrics } from './classification-metrics.js';
 import { classifierCurves, DEFAULT_CALIBRATION_BINS } from './classifier-curves.js';
 import { type LatencySummary, samplesPerSecond, summarizeLatencies } from './latency-stats.js';
-import { DEFAULT_METRIC_PREFIX, labelledName, metricNames } from './metric-names.js';
+import {
+  DEFAULT_METRIC_PREFIX,
+  labelledName,
+  type MetricNames,
+  metricNames,
+} from './metric-names.js';
 import { collectModelMetadata } from './model-metadata.js';
 import { loadOnnxRuntime, type OnnxRuntimeModule, readRuntimeVersions } from './onnx-runtime.js';
 import {
@@ -33,6 +38,7 @@ import {
 import { evaluationRunOptions } from './run-folder.js';
 import { describeSessionOptions } from './session-options.js';
 import { type BatchTargets, toClassIndices, toNumbers } from './targets.js';
+import { unknownOptionMessages } from './unknown-options.js';
 
 /**
  * Top-k accuracies recorded by default; a k is skipped when the model has no more than k classes
@@ -86,8 +92,8 @@ export interface EvaluationSamples {
   targets: number[] | number[][];
 }
 
-/** A metric of your own: returns one number, recorded as `<prefix>/<name>`. */
-export type CustomMetric = (samples: EvaluationSamples) => number;
+/** A metric of your own: returns one number (or a promise of one), recorded as `<prefix>/<name>`. */
+export type CustomMetric = (samples: EvaluationSamples) => number | PromiseLike<number>;
 
 export interface EvaluateOptions {
   task: EvaluationTask;
@@ -147,6 +153,62 @@ export interface EvaluationResult {
 
 type Settings = ReturnType<typeof checkOptions>;
 
+/** Every option evaluate() reads; `satisfies` keeps the list in step with EvaluateOptions. */
+const OPTION_NAMES = Object.keys({
+  task: true,
+  run: true,
+  prefix: true,
+  output: true,
+  scores: true,
+  classLabels: true,
+  positiveClass: true,
+  topK: true,
+  calibrationBins: true,
+  plots: true,
+  metrics: true,
+  warmupRuns: true,
+  sessionOptions: true,
+  modelFile: true,
+  runtime: true,
+} satisfies Record<keyof EvaluateOptions, true>);
+
+/** Whether two names would share a path: equal, or one a folder of the other in metrics.json. */
+function namesClash(left: string, right: string): boolean {
+  return left === right || left.startsWith(`${right}/`) || right.startsWith(`${left}/`);
+}
+
+/** The names evaluate() records itself for a task, which a custom metric may not take. */
+function builtInNames(names: MetricNames, task: EvaluationTask, topK: readonly number[]): string[] {
+  const common = [
+    names.samples,
+    names.latencyMean,
+    names.latencyP50,
+    names.latencyP90,
+    names.latencyP99,
+    names.throughput,
+    names.batchLatency,
+    names.batchThroughput,
+  ];
+  if (task === 'regression') {
+    return [
+      ...common,
+      names.meanAbsoluteError,
+      names.meanSquaredError,
+      names.rootMeanSquaredError,
+      names.r2,
+    ];
+  }
+  if (task !== 'classification') return common;
+  const scores = ['precision', 'recall', 'f1'] as const;
+  return [
+    ...common,
+    names.accuracy,
+    names.logLoss,
+    ...topK.map((k) => names.topKAccuracy(k)),
+    ...scores.map((metric) => names.classMetric(metric)),
+  ];
+}
+
 function fail(message: string): never {
   throw new TypeError(`livestep: evaluate() ${message}`);
 }
@@ -155,6 +217,13 @@ function fail(message: string): never {
 function warn(message: string, run?: Run): void {
   process.emitWarning(message, { type: 'LivestepWarning' });
   run?.annotate(message, { level: 'warning' });
+}
+
+function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.slice(0, 40))}`;
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
 }
 
 function isSession(value: unknown): value is InferenceSession {
@@ -173,6 +242,7 @@ function checkOptions(options: EvaluateOptions) {
   if (typeof options !== 'object' || options === null) {
     fail(`needs options with a task; pass { task: 'classification' } (or 'regression', 'none')`);
   }
+  for (const message of unknownOptionMessages(options, OPTION_NAMES, 'evaluate()')) warn(message);
   if (!EVALUATION_TASKS.includes(options.task)) {
     fail(
       `option "task" is ${JSON.stringify(options.task)}; pass one of ${EVALUATION_TASKS.join(', ')}`,
@@ -205,12 +275,21 @@ function checkOptions(options: EvaluateOptions) {
       fail(`option "classLabels" has a label twice; class labels must be unique`);
     }
   }
+  const names = metricNames(prefix);
+  const reserved = builtInNames(names, options.task, topK);
   const customMetrics = Object.entries(options.metrics ?? {});
   for (const [name, metric] of customMetrics) {
     if (typeof metric !== 'function') {
       fail(`option "metrics.${name}" is not a function; pass (samples) => number`);
     }
-    assertValidName(`${prefix}/${name}`, 'metric');
+    const recordedAs = names.custom(name);
+    assertValidName(recordedAs, 'metric');
+    const clash = reserved.find((builtIn) => namesClash(recordedAs, builtIn));
+    if (clash !== undefined) {
+      fail(
+        `option "metrics.${name}" would be recorded as "${recordedAs}", which clashes with "${clash}" that evaluate() records itself; give it another name, such as "custom_${name.replaceAll('/', '_')}"`,
+      );
+    }
   }
   if (options.output !== undefined && typeof options.output !== 'string') {
     fail(`option "output" must be the name of an output`);
@@ -218,7 +297,8 @@ function checkOptions(options: EvaluateOptions) {
   return {
     task: options.task,
     prefix,
-    names: metricNames(prefix),
+    names,
+    topKAsked: options.topK !== undefined,
     scores,
     topK: [...new Set(topK)].sort((left, right) => left - right),
     warmupRuns,
@@ -487,18 +567,21 @@ async function evaluateBatches(
     metrics[names.r2] = summary.r2;
   }
   for (const [name, metric] of settings.customMetrics) {
-    let value: number;
+    let value: unknown;
     try {
-      value = metric({
+      value = await metric({
         predictions: predictionRows,
         targets: targetRows as number[] | number[][],
       });
     } catch (error) {
       throw new Error(
         `livestep: evaluate() custom metric "${name}" threw: ${(error as Error)?.message ?? error}`,
-        {
-          cause: error,
-        },
+        { cause: error },
+      );
+    }
+    if (typeof value !== 'number') {
+      fail(
+        `custom metric "${name}" returned ${describeValue(value)}; return a number (or a promise of one)`,
       );
     }
     metrics[names.custom(name)] = value;
@@ -575,6 +658,13 @@ function summarizeClassification(
   const probabilities = concatenate(state.probabilities, (length) => new Float64Array(length));
   const targets = concatenate(state.targets, (length) => new Int32Array(length));
   const topK = settings.topK.filter((k) => k < classes);
+  const dropped = settings.topK.filter((k) => k >= classes);
+  if (settings.topKAsked && dropped.length > 0) {
+    warn(
+      `livestep: evaluate() option "topK" asks for top-${dropped.join(', top-')} accuracy, but the model scores ${classes} classes, where top-k of k >= ${classes} is always 1, so it is not recorded; pass k below ${classes}`,
+      run,
+    );
+  }
   const summary = classificationMetrics(probabilities, targets, classes, { topK });
 
   metrics[names.accuracy] = summary.accuracy;
