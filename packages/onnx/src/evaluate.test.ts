@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMemorySink, type PlotEvent } from '@livestep/core';
 import type { InferenceSession } from 'onnxruntime-common';
+import * as ort from 'onnxruntime-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LOG_LOSS_EPSILON } from './classification-metrics.js';
 import { type EvaluationBatch, evaluate } from './evaluate.js';
@@ -768,12 +769,66 @@ describe('evaluate: errors name the field and the fix', () => {
     ).rejects.toThrow(/batch 0 has 3 targets for 1 samples/);
   });
 
-  it('says how to get a runtime when none can be loaded', async () => {
+  it('names the model a runtime cannot load', async () => {
     await expect(
       evaluate(new Uint8Array([1, 2, 3]), one(), {
         task: 'none',
+        run: startMemoryRun().run,
         runtime: { InferenceSession: { create: () => Promise.reject(new Error('bad model')) } },
       }),
-    ).rejects.toThrow('bad model');
+    ).rejects.toThrow(
+      'livestep: evaluate() could not load the model bytes (3 bytes) with onnxruntime: bad model; check that it is an ONNX model',
+    );
+  });
+
+  it('a model that fails to load still creates a run, ended failed with the error', async () => {
+    const path = join(folder, 'not-a-model.onnx');
+    await writeFile(path, '{"json": true}');
+    const sink = createMemorySink();
+    await expect(
+      evaluate(path, one(), {
+        task: 'classification',
+        run: { experiment: 'broken', sinks: [sink], exitHooks: false, collectGit: false },
+      }),
+    ).rejects.toThrow(`could not load ${path} with onnxruntime`);
+    expect(sink.events[0]).toMatchObject({
+      kind: 'start',
+      experiment: 'broken',
+      name: 'not-a-model',
+    });
+    expect(sink.events.at(-1)).toMatchObject({
+      kind: 'done',
+      status: 'failed',
+      error: { message: expect.stringContaining(`could not load ${path}`) },
+    });
+  });
+
+  it('a batch with 0 samples says so, instead of a class count', async () => {
+    const empty = { input: new ort.Tensor('float64', new Float64Array(0), [0, 3]) };
+    await expect(
+      evaluate(threeClassSession, [{ feeds: empty, targets: [] }], {
+        task: 'classification',
+        classLabels: ['a', 'b', 'c'],
+        run: startMemoryRun().run,
+      }),
+    ).rejects.toThrow(
+      'livestep: evaluate() batch 0 has 0 samples (output "scores" has dims [0, 3]); leave empty batches out of the data',
+    );
+  });
+
+  it('onnxruntime errors carry the batch index and the inputs the model takes', async () => {
+    const data = [
+      ...one(),
+      ...one(),
+      { feeds: { features: tensorOf([[0.5, 0.5]], 'float64') }, targets: [0] },
+    ];
+    const failure = evaluate(binarySession, data, {
+      task: 'classification',
+      run: startMemoryRun().run,
+    });
+    await expect(failure).rejects.toThrow(
+      /^livestep: evaluate\(\) session.run failed on batch 2: .*; check that batch's feeds against the model's inputs: input \(float64 \[batch, 2\]\)$/,
+    );
+    await expect(failure).rejects.toHaveProperty('cause');
   });
 });

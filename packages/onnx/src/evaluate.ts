@@ -333,34 +333,32 @@ export async function evaluate(
   ) {
     fail('got data that is not iterable; pass an array or (async) iterable of { feeds, targets }');
   }
-  let runtime = options.runtime;
-  let session: InferenceSession;
-  let modelFile = options.modelFile;
-  if (isSession(model)) session = model;
-  else {
-    runtime ??= await loadOnnxRuntime(isPath ? 'a model path' : 'model bytes');
-    session = await runtime.InferenceSession.create(model, options.sessionOptions ?? {});
-    modelFile = model;
-  }
-  const ownsSession = !isSession(model);
-  const outputName = options.output ?? session.outputNames[0];
-  if (outputName === undefined || !session.outputNames.includes(outputName)) {
-    if (ownsSession) await session.release();
-    fail(
-      `option "output" is ${JSON.stringify(outputName)}, which the model does not have; its outputs are ${session.outputNames.join(', ')}`,
-    );
-  }
+  // A session the caller made is checked before any run starts: a wrong output is an option
+  // error. A model evaluate() loads is loaded inside the run, so a model that fails to load is
+  // recorded as a failed run, with the error.
+  const given = isSession(model) ? model : undefined;
+  if (given !== undefined) checkedOutputName(given, options.output);
 
   const ownsRun = !isRun(options.run);
   const run = isRun(options.run)
     ? options.run
     : startRun(evaluationRunOptions(options.run ?? {}, isPath ? model : undefined));
+  let runtime = options.runtime;
+  let session = given;
   try {
+    let modelFile = options.modelFile;
+    if (session === undefined) {
+      const source = model as string | Uint8Array;
+      runtime ??= await loadOnnxRuntime(isPath ? 'a model path' : 'model bytes');
+      session = await loadSession(runtime, source, options.sessionOptions);
+      modelFile = source;
+    }
+    const outputName = checkedOutputName(session, options.output);
     await recordModel(run, session, settings, {
       outputName,
       modelFile,
       runtime,
-      ownsSession,
+      ownsSession: given === undefined,
       options,
     });
     await run.flush({ timeoutMs: SETTLE_TIMEOUT_MS });
@@ -371,7 +369,66 @@ export async function evaluate(
     if (ownsRun) await run.end('failed', { error });
     throw error;
   } finally {
-    if (ownsSession) await session.release();
+    if (given === undefined) await session?.release();
+  }
+}
+
+/** The output to score: `output` when the session has it, else its first output. */
+function checkedOutputName(session: InferenceSession, output: string | undefined): string {
+  const outputName = output ?? session.outputNames[0];
+  if (outputName === undefined || !session.outputNames.includes(outputName)) {
+    fail(
+      `option "output" is ${JSON.stringify(outputName)}, which the model does not have; its outputs are ${session.outputNames.join(', ')}`,
+    );
+  }
+  return outputName;
+}
+
+/** Creates the session of a model path or bytes; an error says which model and what to check. */
+async function loadSession(
+  runtime: OnnxRuntimeModule,
+  model: string | Uint8Array,
+  sessionOptions: InferenceSession.SessionOptions | undefined,
+): Promise<InferenceSession> {
+  try {
+    return await runtime.InferenceSession.create(model, sessionOptions ?? {});
+  } catch (error) {
+    const what = typeof model === 'string' ? model : `the model bytes (${model.byteLength} bytes)`;
+    throw new Error(
+      `livestep: evaluate() could not load ${what} with onnxruntime: ${errorMessage(error)}; check that it is an ONNX model whose operators and opsets this onnxruntime supports`,
+      { cause: error },
+    );
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return (error as Error | undefined)?.message ?? String(error);
+}
+
+/** The session's inputs as a reader can check feeds against them: `features (float32 [batch, 4])`. */
+function describeInputs(session: InferenceSession): string {
+  const metadata = Array.isArray(session.inputMetadata) ? session.inputMetadata : [];
+  return session.inputNames
+    .map((name) => {
+      const value = metadata.find((entry) => entry?.name === name);
+      return value?.isTensor ? `${name} (${value.type} [${value.shape.join(', ')}])` : name;
+    })
+    .join(', ');
+}
+
+/** session.run, with the batch named when onnxruntime refuses its feeds. */
+async function runBatch(
+  session: InferenceSession,
+  feeds: InferenceSession.FeedsType,
+  where: string,
+): Promise<InferenceSession.ReturnType> {
+  try {
+    return await session.run(feeds);
+  } catch (error) {
+    throw new Error(
+      `livestep: evaluate() session.run failed on ${where}: ${errorMessage(error)}; check that batch's feeds against the model's inputs: ${describeInputs(session)}`,
+      { cause: error },
+    );
   }
 }
 
@@ -460,13 +517,21 @@ async function evaluateBatches(
       fail(`${where} has no targets; a ${task} evaluation needs the true values of every batch`);
     }
     if (batchIndex === 0) {
-      for (let warmup = 0; warmup < settings.warmupRuns; warmup++) await session.run(batch.feeds);
+      for (let warmup = 0; warmup < settings.warmupRuns; warmup++) {
+        await runBatch(session, batch.feeds, `${where} (warm-up run ${warmup + 1})`);
+      }
     }
     const started = performance.now();
-    const outputs = await session.run(batch.feeds);
+    const outputs = await runBatch(session, batch.feeds, where);
     const latency = performance.now() - started;
 
     const output = outputRows(outputs[outputName], `output "${outputName}" of ${where}`);
+    if (output.rows === 0) {
+      const dims = (outputs[outputName] as { dims?: readonly number[] } | undefined)?.dims ?? [];
+      fail(
+        `${where} has 0 samples (output "${outputName}" has dims [${dims.join(', ')}]); leave empty batches out of the data`,
+      );
+    }
     if (task === 'classification') classification.kind ??= detectScoreKind(output);
     const nonFinite = findNonFinite(
       output,
