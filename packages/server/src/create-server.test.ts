@@ -19,7 +19,10 @@ describe('createServer', () => {
       `${server.url}/api/v1/batches`,
       run.batch([run.start(), run.metric('loss', 1, 0)]),
     );
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Close once the batch is being committed (the slow store holds it 300 ms).
+    for (let waited = 0; store.started === 0 && waited < 10_000; waited += 10) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     const closed = server.close();
     const answer = await inFlight;
     expect(answer.status).toBe(200);

@@ -115,7 +115,12 @@ export async function createServer(options: ServerOptions = {}): Promise<Liveste
   const ingestContext = { queue, admission, maxBatchEvents: limits.maxBatchEvents };
   registerBatchesRoute(app, ingestContext);
   registerStudioLiveRoute(app, ingestContext);
-  app.get('/api/v1/health', async () => ({ status: 'ok', protocol: 1 }));
+  app.get('/api/v1/health', async () => ({
+    status: 'ok',
+    protocol: 1,
+    queuedEvents: queue.pendingEvents,
+    liveSubscribers: hub.subscriberCount,
+  }));
   app.get('/api/v1/openapi.json', async () => openApiDocument);
   registerRunsRoutes(app, store);
   registerCompareRoutes(app, store);

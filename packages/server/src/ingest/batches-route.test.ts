@@ -141,26 +141,35 @@ describe('POST /api/v1/batches', () => {
         `${server.url}/api/v1/batches`,
         run.batch([run.metric('loss', step, step), run.metric('acc', step, step)]),
       );
+    const queued = async () =>
+      ((await (await fetch(`${server.url}/api/v1/health`)).json()) as { queuedEvents: number })
+        .queuedEvents;
+    const until = async (condition: () => Promise<boolean> | boolean) => {
+      for (let waited = 0; !(await condition()) && waited < 10_000; waited += 10) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
     let answered = false;
     const first = post(0).then((answer) => {
       answered = true;
       return answer;
     });
-    // The first batch is now held in its commit by the slow store: not acknowledged yet.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The first batch is held in its commit by the slow store: not acknowledged yet.
+    await until(() => store.started > 0);
+    await new Promise((resolve) => setTimeout(resolve, 50));
     expect(answered).toBe(false);
     const second = post(1);
     const third = post(2);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await until(async () => (await queued()) === 6);
     const fourth = await post(3);
     expect(fourth.status).toBe(429);
     expect(fourth.headers.get('retry-after')).toBe('1');
     expect(fourth.body.message).toContain('events waiting to be written');
-    store.release();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    store.release();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    store.release();
+    // Let the held commit and the two batches queued behind it (one commit or two) go through.
+    await until(() => {
+      store.release();
+      return store.commits >= 2 && store.started === store.commits;
+    });
     expect((await first).status).toBe(200);
     expect((await second).status).toBe(200);
     expect((await third).status).toBe(200);
@@ -173,7 +182,9 @@ describe('POST /api/v1/batches', () => {
     const run = new TestRun();
     const big = run.batch(Array.from({ length: 20 }, (_, step) => run.metric('loss', step, step)));
     const held = postJson(`${server.url}/api/v1/batches`, big);
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    for (let waited = 0; store.started === 0 && waited < 10_000; waited += 10) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     const refused = await postJson(
       `${server.url}/api/v1/batches`,
       run.batch([run.metric('x', 1, 0)]),

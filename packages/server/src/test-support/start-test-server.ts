@@ -38,9 +38,12 @@ export async function startTestServer(options: ServerOptions = {}): Promise<Live
 /** A store that holds every commit until `release()` is called (or for `delayMs`). */
 export function slowStore(inner: RunStore, delayMs?: number) {
   let releases: Array<() => void> = [];
-  const wrapped: RunStore & { release(): void; commits: number } = Object.create(inner);
+  const wrapped: RunStore & { release(): void; commits: number; started: number } =
+    Object.create(inner);
   wrapped.commits = 0;
+  wrapped.started = 0;
   wrapped.ingest = async (batches) => {
+    wrapped.started++;
     await new Promise<void>((resolve) => {
       if (delayMs !== undefined) setTimeout(resolve, delayMs);
       else releases.push(resolve);

@@ -353,19 +353,6 @@ export class SqliteRunStore implements RunStore {
     return page;
   }
 
-  /** Every point of a series in step order, for export (streamed by the caller). */
-  *iteratePoints(runId: string, name: string): IterableIterator<MetricPoint> {
-    const series = this.seriesRow(runId, name);
-    const statement = this.database
-      .prepare('SELECT step, ts, value FROM points WHERE series_key = ? ORDER BY step, seq')
-      .raw();
-    for (const [step, ts, value] of statement.iterate(series.series_key) as IterableIterator<
-      [number, number, number | null]
-    >) {
-      yield { step, value: fromStored(value), ts };
-    }
-  }
-
   async downsample(runId: string, name: string, query: SeriesQuery): Promise<DownsampledSeries> {
     const series = this.seriesRow(runId, name);
     const seriesKey = series.series_key as number;
