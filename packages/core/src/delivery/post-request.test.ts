@@ -114,3 +114,21 @@ describe.each([
     });
   });
 });
+
+describe('node:http transport', () => {
+  it('sends again, on a new connection, when a kept-alive connection is closed as it is reused', async () => {
+    const requestsBySocket = new Map<unknown, number>();
+    const url = await serve((request, response) => {
+      const count = (requestsBySocket.get(request.socket) ?? 0) + 1;
+      requestsBySocket.set(request.socket, count);
+      request.resume();
+      // The second request on a connection: the server had just closed it (its keep-alive
+      // timeout), so the request never got there.
+      if (count === 2) return void request.socket.destroy();
+      request.on('end', () => response.end('{}'));
+    });
+    expect(await postRequest(url, options())).toMatchObject({ status: 200 });
+    expect(await postRequest(url, options())).toMatchObject({ status: 200 });
+    expect(requestsBySocket.size).toBe(2);
+  });
+});

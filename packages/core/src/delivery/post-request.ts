@@ -81,8 +81,26 @@ function lastValues(headers: IncomingMessage['headers']): Record<string, string>
   return values;
 }
 
+/**
+ * Failures of a kept-alive connection that the server closed just as it was reused: the request
+ * never reached it, so it is sent once more on a new connection (Node's advice for
+ * `request.reusedSocket`) rather than taken for a server that cannot be reached.
+ */
+const STALE_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+type Exchange = PostResult & { staleConnection?: boolean };
+
 /** POSTs over node:http(s); never follows a redirect; never keeps the process alive by itself. */
-export function postRequest(url: URL, options: PostOptions): Promise<PostResult> {
+export async function postRequest(url: URL, options: PostOptions): Promise<PostResult> {
+  const started = Date.now();
+  const first = await exchange(url, options);
+  if (!first.staleConnection) return first;
+  const timeoutMs = Math.max(1, options.timeoutMs - (Date.now() - started));
+  const { staleConnection: _, ...second } = await exchange(url, { ...options, timeoutMs });
+  return second;
+}
+
+function exchange(url: URL, options: PostOptions): Promise<Exchange> {
   return new Promise((resolve) => {
     if (options.signal.aborted) {
       resolve({ answered: false, reason: 'stopped', cause: 'stopped' });
@@ -100,7 +118,7 @@ export function postRequest(url: URL, options: PostOptions): Promise<PostResult>
       headers: { ...options.headers, 'content-length': String(Buffer.byteLength(options.body)) },
     });
 
-    const finish = (result: PostResult) => {
+    const finish = (result: Exchange) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -117,7 +135,9 @@ export function postRequest(url: URL, options: PostOptions): Promise<PostResult>
       if (timedOut) return finish({ answered: false, reason: 'timeout', cause: 'timeout' });
       if (options.signal.aborted)
         return finish({ answered: false, reason: 'stopped', cause: 'stopped' });
-      finish({ answered: false, reason: 'network', cause: describeNetworkError(error) });
+      const cause = describeNetworkError(error);
+      const staleConnection = request.reusedSocket && STALE_CONNECTION_CODES.has(cause);
+      finish({ answered: false, reason: 'network', cause, staleConnection });
     };
     const onAbort = () => request.destroy(new Error('stopped'));
 
