@@ -1,9 +1,11 @@
 /**
- * The ROC, precision-recall and calibration curves of a classifier, from @livestep/core's curve
- * functions (scikit-learn's, and so DVCLive's): one set for a binary classifier, one set per
- * class against the rest for a multi-class one.
+ * The ROC, precision-recall and calibration curves of a classifier, with ROC-AUC and average
+ * precision: one set for a binary classifier, one set per class against the rest for a
+ * multi-class one. ROC and precision-recall come from one sort of the scores (ranking-curves.ts,
+ * the rows @livestep/core's curve functions give, thinned); calibration from core.
  */
-import { calibrationCurve, type PlotInput, precisionRecallCurve, rocCurve } from '@livestep/core';
+import { calibrationCurve, type PlotInput } from '@livestep/core';
+import { rankingCurves } from './ranking-curves.js';
 
 export { DEFAULT_CALIBRATION_BINS } from '@livestep/core';
 
@@ -13,6 +15,10 @@ export interface ClassCurves {
   roc: PlotInput;
   precisionRecall: PlotInput;
   calibration: PlotInput;
+  /** Area under the ROC curve; undefined when the class is in none or all of the targets. */
+  rocAuc: number | undefined;
+  /** Average precision (PR-AUC); undefined when the class is in none of the targets. */
+  averagePrecision: number | undefined;
 }
 
 /**
@@ -37,13 +43,16 @@ export function classifierCurves(
     }
     // Softmax can round a probability a hair past 1: keep calibration's input in [0, 1].
     const probabilitiesInRange = scores.map((score) => Math.min(1, Math.max(0, score)));
+    const ranking = rankingCurves(positives, scores);
     return {
       positiveClass,
-      roc: rocCurve(positives, scores),
-      precisionRecall: precisionRecallCurve(positives, scores),
+      roc: { kind: 'roc', rows: ranking.roc, x: 'fpr', y: 'tpr' },
+      precisionRecall: { kind: 'pr', rows: ranking.precisionRecall, x: 'recall', y: 'precision' },
       calibration: calibrationCurve(positives, probabilitiesInRange, {
         ...(options.calibrationBins !== undefined && { bins: options.calibrationBins }),
       }),
+      rocAuc: ranking.rocAuc,
+      averagePrecision: ranking.averagePrecision,
     };
   });
 }

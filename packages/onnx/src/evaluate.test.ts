@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMemorySink, type PlotEvent } from '@livestep/core';
+import { createMemorySink, type PlotEvent, precisionRecallCurve, rocCurve } from '@livestep/core';
 import type { InferenceSession } from 'onnxruntime-common';
 import * as ort from 'onnxruntime-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LOG_LOSS_EPSILON } from './classification-metrics.js';
 import { type EvaluationBatch, evaluate } from './evaluate.js';
 import {
+  buildModel,
   createTestSession,
   denseSoftmaxModel,
   identityModel,
@@ -105,6 +106,9 @@ describe('evaluate: classification', () => {
     expect(metrics['eval/recall/class=positive']).toBe(1 / 2);
     // two classes: no top-5
     expect(Object.keys(metrics).some((name) => name.includes('top_'))).toBe(false);
+    // of the positive class, as scikit-learn's roc_auc_score and average_precision_score
+    expect(metrics['eval/roc_auc']).toBe(11 / 16);
+    expect(metrics['eval/average_precision']).toBeCloseTo(0.35, 15);
 
     // per batch, at steps 0, 1, 2: latency and throughput = samples / latency
     const latencies = sink.metrics('eval/batch/latency (ms)');
@@ -188,6 +192,17 @@ describe('evaluate: classification', () => {
     expect(metrics['eval/precision/class=a']).toBeCloseTo(1, 12);
     expect(metrics['eval/recall/class=c']).toBeCloseTo(1, 12);
     expect((sink.params() as { eval: { scores: string } }).eval.scores).toBe('logits');
+    // one-vs-rest, counted by hand from the scores (ties count half)
+    expect(metrics['eval/roc_auc/class=a']).toBeCloseTo(10.5 / 12, 12);
+    expect(metrics['eval/roc_auc/class=b']).toBeCloseTo(6.5 / 10, 12);
+    expect(metrics['eval/roc_auc/class=c']).toBeCloseTo(5.5 / 6, 12);
+    expect(metrics['eval/roc_auc/macro']).toBeCloseTo((10.5 / 12 + 6.5 / 10 + 5.5 / 6) / 3, 12);
+    expect(metrics['eval/average_precision/class=c']).toBeCloseTo(0.5, 12);
+    expect(sink.metrics('eval/roc_auc').map((event) => event.labels)).toEqual([
+      { class: 'a' },
+      { class: 'b' },
+      { class: 'c' },
+    ]);
 
     const recorded = plots(sink.events);
     for (const curve of ['roc', 'precision_recall', 'calibration']) {
@@ -199,6 +214,77 @@ describe('evaluate: classification', () => {
     expect(rocOfC[1]).toMatchObject({ fpr: 1 / 6, tpr: 1 });
     expect(rocOfC[1]!.threshold).toBeCloseTo(0.5, 12);
     expect(rocOfC[2]).toMatchObject({ fpr: 1, tpr: 1 });
+  });
+
+  it('ROC-AUC and average precision with plots off; a class absent from the targets is left out, with a warning', async () => {
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const scores = [
+      [0.8, 0.1, 0.1],
+      [0.6, 0.3, 0.1],
+      [0.2, 0.7, 0.1],
+      [0.3, 0.6, 0.1],
+    ];
+    const { run, sink } = startMemoryRun();
+    const result = await evaluate(
+      threeClassSession,
+      [{ feeds: { input: tensorOf(scores, 'float64') }, targets: [0, 1, 0, 1] }],
+      { task: 'classification', plots: false, classLabels: ['a', 'b', 'c'], run },
+    );
+    await run.end();
+    expect(plots(sink.events).size).toBe(0);
+    // a: positives score 0.8 and 0.2, negatives 0.3 and 0.6: 2 of 4 pairs ranked right
+    expect(result.metrics['eval/roc_auc/class=a']).toBe(0.5);
+    expect(result.metrics['eval/roc_auc/class=b']).toBe(0.5);
+    expect(result.metrics['eval/roc_auc/class=c']).toBeUndefined();
+    expect(result.metrics['eval/roc_auc/macro']).toBe(0.5);
+    expect(warnings).toHaveBeenCalledWith(
+      expect.stringContaining(
+        'records no roc_auc of class c, average_precision of class c: the targets hold no sample of that class',
+      ),
+      expect.anything(),
+    );
+  });
+
+  it('thins ROC and PR of 50,000 samples x 3 classes to the points that change the shape', async () => {
+    // A fair classifier: the true class's logit is 2 higher, plus uniform noise.
+    let seed = 11;
+    const random = () => {
+      seed = (seed * 16_807) % 2_147_483_647;
+      return seed / 2_147_483_647;
+    };
+    const samples = 50_000;
+    const targets = Array.from({ length: samples }, () => Math.floor(random() * 3));
+    const logits = targets.map((target) =>
+      [0, 1, 2].map((column) => (column === target ? 2 : 0) + 4 * random()),
+    );
+    const data = [];
+    for (let start = 0; start < samples; start += 5_000) {
+      data.push({
+        feeds: { input: tensorOf(logits.slice(start, start + 5_000), 'float64') },
+        targets: targets.slice(start, start + 5_000),
+      });
+    }
+    const { run, sink } = startMemoryRun();
+    await evaluate(threeClassSession, data, { task: 'classification', run, warmupRuns: 0 });
+    await run.end();
+    const recorded = plots(sink.events);
+    let thinned = 0;
+    let full = 0;
+    for (const [index, label] of ['0', '1', '2'].entries()) {
+      const positives = targets.map((target) => target === index);
+      const softmax = logits.map((row) => {
+        const exponentials = row.map(Math.exp);
+        return exponentials[index]! / exponentials.reduce((a, b) => a + b);
+      });
+      full +=
+        JSON.stringify(rocCurve(positives, softmax).rows).length +
+        JSON.stringify(precisionRecallCurve(positives, softmax).rows).length;
+      thinned +=
+        JSON.stringify(recorded.get(`eval/roc/class=${label}`)!.rows).length +
+        JSON.stringify(recorded.get(`eval/precision_recall/class=${label}`)!.rows).length;
+    }
+    expect(full).toBeGreaterThan(20_000_000);
+    expect(thinned).toBeLessThan(full / 3);
   });
 
   it('one score per sample: a logit through a sigmoid; int64 targets; a tie at 0.5 predicts class 0', async () => {
@@ -345,7 +431,26 @@ describe('evaluate: regression, custom metrics, no task', () => {
       { predictions: [[2.5], [0], [2], [8]], targets: [[3], [-0.5], [2], [7]] },
     ]);
     expect(sink.metrics('eval/max_error')).toHaveLength(1);
-    expect(plots(sink.events).size).toBe(0);
+    // scikit-learn's PredictionErrorDisplay: predicted against actual, residuals against predicted
+    const recorded = plots(sink.events);
+    expect([...recorded.keys()].sort()).toEqual(['eval/predicted_vs_actual', 'eval/residuals']);
+    expect(recorded.get('eval/predicted_vs_actual')).toMatchObject({
+      plotKind: 'scatter',
+      x: 'actual',
+      y: 'predicted',
+      rows: targets.map((actual, index) => ({ actual, predicted: predictions[index] })),
+    });
+    expect(recorded.get('eval/residuals')).toMatchObject({
+      plotKind: 'scatter',
+      x: 'predicted',
+      y: 'residual',
+      rows: [
+        { predicted: 2.5, residual: 0.5 },
+        { predicted: 0, residual: -0.5 },
+        { predicted: 2, residual: 0 },
+        { predicted: 8, residual: -1 },
+      ],
+    });
   });
 
   it('task none: an async iterable without targets gives latency and custom metrics', async () => {
@@ -449,6 +554,82 @@ describe('evaluate: runs, model files and comparisons', () => {
       version: '1.30.0',
       packages: { common: '1.30.0', node: '1.30.0' },
     });
+  });
+
+  it("takes the model's class_names metadata as the default class labels", async () => {
+    const withNames = (classNames: string) =>
+      buildModel({
+        inputs: [{ name: 'input', shape: ['batch', 3], type: 'float64' }],
+        outputs: [{ name: 'scores', shape: ['batch', 3], type: 'float64' }],
+        nodes: [{ opType: 'Identity', inputs: ['input'], outputs: ['scores'] }],
+        metadata: { class_names: classNames },
+      });
+    const path = join(folder, 'iris-named.onnx');
+    await writeFile(path, withNames('setosa,versicolor,virginica'));
+    const data = () => [
+      {
+        feeds: {
+          input: tensorOf(
+            [
+              [0.8, 0.1, 0.1],
+              [0.1, 0.8, 0.1],
+              [0.1, 0.1, 0.8],
+            ],
+            'float64',
+          ),
+        },
+        targets: ['setosa', 'versicolor', 'versicolor'],
+      },
+    ];
+    const { run, sink } = startMemoryRun();
+    const result = await evaluate(path, data(), { task: 'classification', run });
+    await run.end();
+    expect(result.metrics['eval/recall/class=versicolor']).toBe(0.5);
+    expect(sink.params()).toMatchObject({
+      eval: {
+        classLabels: ['setosa', 'versicolor', 'virginica'],
+        classLabelsFrom: 'model metadata class_names',
+      },
+    });
+    // A session of your own: its modelFile says the names; a JSON array works too.
+    const session = await createTestSession(withNames('["a", "b", "c"]'));
+    const own = await evaluate(session, [{ ...data()[0]!, targets: ['a', 'b', 'b'] }], {
+      task: 'classification',
+      modelFile: withNames('["a", "b", "c"]'),
+      run: startMemoryRun().run,
+    });
+    await session.release();
+    expect(own.metrics['eval/precision/class=b']).toBe(1);
+    // classLabels you pass win over the metadata.
+    const given = await evaluate(path, [{ ...data()[0]!, targets: [0, 1, 1] }], {
+      task: 'classification',
+      classLabels: ['x', 'y', 'z'],
+      run: startMemoryRun().run,
+    });
+    expect(given.metrics['eval/recall/class=y']).toBe(0.5);
+  });
+
+  it('names classes by index, with a warning, when class_names does not fit the model', async () => {
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const bytes = buildModel({
+      inputs: [{ name: 'input', shape: ['batch', 2], type: 'float64' }],
+      outputs: [{ name: 'scores', shape: ['batch', 2], type: 'float64' }],
+      nodes: [{ opType: 'Identity', inputs: ['input'], outputs: ['scores'] }],
+      metadata: { class_names: 'a,b,c' },
+    });
+    const result = await evaluate(
+      bytes,
+      [{ feeds: { input: tensorOf([[0.3, 0.7]], 'float64') }, targets: [1] }],
+      {
+        task: 'classification',
+        run: startMemoryRun().run,
+      },
+    );
+    expect(result.metrics['eval/recall/class=1']).toBe(1);
+    expect(warnings).toHaveBeenCalledWith(
+      expect.stringContaining('"class_names" names 3 classes, but the model scores 2'),
+      expect.anything(),
+    );
   });
 
   it('ends its own run as failed, with the error, when the data throws', async () => {
@@ -592,7 +773,7 @@ describe('evaluate: custom metrics, topK and options in plain JavaScript', () =>
     // The default topK ([5]) on a 3-class model is documented, not a warning.
     warnings.mockClear();
     await evaluate(threeClassSession, one(), { task: 'classification', run: startMemoryRun().run });
-    expect(warnings).not.toHaveBeenCalled();
+    expect(warnings).not.toHaveBeenCalledWith(expect.stringContaining('topK'), expect.anything());
   });
 
   it('warns about an option it does not know (plain JavaScript), naming the one meant', async () => {
@@ -603,7 +784,8 @@ describe('evaluate: custom metrics, topK and options in plain JavaScript', () =>
       classlabels: ['a', 'b', 'c'],
       colour: 'red',
     } as never);
-    expect(warnings.mock.calls.map(([message]) => message)).toEqual([
+    const messages = warnings.mock.calls.map(([message]) => String(message));
+    expect(messages.filter((message) => message.includes('ignores the option'))).toEqual([
       'livestep: evaluate() ignores the option "classlabels", which it does not know; did you mean "classLabels"?',
       expect.stringMatching(
         /^livestep: evaluate\(\) ignores the option "colour", which it does not know; the options are task, run, prefix, /,

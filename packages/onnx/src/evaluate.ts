@@ -12,7 +12,11 @@ import {
 } from '@livestep/core';
 import type { InferenceSession } from 'onnxruntime-common';
 import { type ClassificationSummary, classificationMetrics } from './classification-metrics.js';
-import { classifierCurves, DEFAULT_CALIBRATION_BINS } from './classifier-curves.js';
+import {
+  type ClassCurves,
+  classifierCurves,
+  DEFAULT_CALIBRATION_BINS,
+} from './classifier-curves.js';
 import { type LatencySummary, samplesPerSecond, summarizeLatencies } from './latency-stats.js';
 import {
   DEFAULT_METRIC_PREFIX,
@@ -20,7 +24,7 @@ import {
   type MetricNames,
   metricNames,
 } from './metric-names.js';
-import { collectModelMetadata } from './model-metadata.js';
+import { classNamesFromMetadata, collectModelMetadata } from './model-metadata.js';
 import { loadOnnxRuntime, type OnnxRuntimeModule, readRuntimeVersions } from './onnx-runtime.js';
 import {
   classProbabilities,
@@ -35,6 +39,7 @@ import {
   type RegressionAccumulator,
   type RegressionSummary,
 } from './regression-metrics.js';
+import { createRegressionPlotData, type RegressionPlotData } from './regression-plots.js';
 import { evaluationRunOptions } from './run-folder.js';
 import { describeSessionOptions } from './session-options.js';
 import { type BatchTargets, toClassIndices, toNumbers } from './targets.js';
@@ -52,6 +57,9 @@ export const DEFAULT_TOP_K: readonly number[] = [5];
  * evaluation.
  */
 export const DEFAULT_WARMUP_RUNS = 1;
+
+/** The `classLabelsFrom` param when the labels are the model's metadata. */
+const CLASS_LABELS_FROM_MODEL = 'model metadata class_names';
 
 /**
  * How long evaluate() lets the run's start-up work settle before timing the first batch: a new
@@ -206,6 +214,8 @@ function builtInNames(names: MetricNames, task: EvaluationTask, topK: readonly n
     names.logLoss,
     ...topK.map((k) => names.topKAccuracy(k)),
     ...scores.map((metric) => names.classMetric(metric)),
+    names.rankingMetric('roc_auc'),
+    names.rankingMetric('average_precision'),
   ];
 }
 
@@ -303,7 +313,9 @@ function checkOptions(options: EvaluateOptions) {
     topK: [...new Set(topK)].sort((left, right) => left - right),
     warmupRuns,
     calibrationBins,
-    classLabels,
+    classLabels: classLabels as readonly string[] | undefined,
+    /** True when the class labels are the model's `class_names` metadata, not an option. */
+    classLabelsFromModel: false,
     positiveClass: options.positiveClass,
     customMetrics,
     plots: options.plots !== false,
@@ -354,7 +366,7 @@ export async function evaluate(
       modelFile = source;
     }
     const outputName = checkedOutputName(session, options.output);
-    await recordModel(run, session, settings, {
+    const evaluated = await recordModel(run, session, settings, {
       outputName,
       modelFile,
       runtime,
@@ -362,7 +374,7 @@ export async function evaluate(
       options,
     });
     await run.flush({ timeoutMs: SETTLE_TIMEOUT_MS });
-    const result = await evaluateBatches(run, session, data, settings, outputName);
+    const result = await evaluateBatches(run, session, data, evaluated, outputName);
     if (ownsRun) await run.end();
     return result;
   } catch (error) {
@@ -443,12 +455,25 @@ async function recordModel(
     ownsSession: boolean;
     options: EvaluateOptions;
   },
-): Promise<void> {
+): Promise<Settings> {
   const { metadata, problems } = await collectModelMetadata(session, context.modelFile);
   for (const problem of problems) {
     run.annotate(`livestep: evaluate() ${problem}; the model's metadata is incomplete`, {
       level: 'warning',
     });
+  }
+  // Without classLabels, a classifier's metadata may name its classes.
+  let evaluated = settings;
+  if (settings.task === 'classification' && settings.classLabels === undefined) {
+    const { labels, problem } = classNamesFromMetadata(metadata.metadata);
+    if (labels !== undefined)
+      evaluated = { ...settings, classLabels: labels, classLabelsFromModel: true };
+    if (problem !== undefined) {
+      warn(
+        `livestep: evaluate() ${problem}; classes are named by index. Pass classLabels to name them`,
+        run,
+      );
+    }
   }
   const versions = await readRuntimeVersions(context.runtime);
   const version = versions.node ?? versions.web ?? versions.common;
@@ -467,13 +492,15 @@ async function recordModel(
     evaluation.scores = settings.scores;
     evaluation.topK = settings.topK;
     evaluation.calibrationBins = settings.calibrationBins;
-    if (settings.classLabels !== undefined) evaluation.classLabels = [...settings.classLabels];
+    if (evaluated.classLabels !== undefined) evaluation.classLabels = [...evaluated.classLabels];
+    if (evaluated.classLabelsFromModel) evaluation.classLabelsFrom = CLASS_LABELS_FROM_MODEL;
     if (settings.positiveClass !== undefined) evaluation.positiveClass = settings.positiveClass;
   }
   if (settings.customMetrics.length > 0) {
     evaluation.customMetrics = settings.customMetrics.map(([name]) => name);
   }
   run.logParam(settings.prefix, evaluation);
+  return evaluated;
 }
 
 /** What the loop keeps of a classification: probabilities and true classes, batch by batch. */
@@ -504,6 +531,7 @@ async function evaluateBatches(
   };
   let regression: RegressionAccumulator | undefined;
   let regressionWidth: number | undefined;
+  let regressionPlots: RegressionPlotData | undefined;
   let samples = 0;
   let batchIndex = 0;
   let nonFiniteWarned = false;
@@ -561,7 +589,7 @@ async function evaluateBatches(
     });
 
     if (task === 'classification') {
-      const scored = scoreBatch(classification, output, batch.targets!, settings, where);
+      const scored = scoreBatch(run, classification, output, batch.targets!, settings, where);
       if (keepSamples) {
         for (let row = 0; row < output.rows; row++) {
           const offset = row * scored.classes;
@@ -585,6 +613,10 @@ async function evaluateBatches(
       if (task === 'regression') {
         regression ??= createRegressionAccumulator(output.width);
         regression.add(output.values, targets!);
+        if (settings.plots) {
+          regressionPlots ??= createRegressionPlotData(output.width);
+          regressionPlots.add(output.values, targets!);
+        }
       }
       if (keepSamples) {
         for (let row = 0; row < output.rows; row++) {
@@ -630,6 +662,11 @@ async function evaluateBatches(
     metrics[names.meanSquaredError] = summary.meanSquaredError;
     metrics[names.rootMeanSquaredError] = summary.rootMeanSquaredError;
     metrics[names.r2] = summary.r2;
+    for (const plot of regressionPlots?.plots() ?? []) {
+      const output = summary.outputs === 1 ? undefined : plot.output;
+      run.logPlot(names.regressionPlot('predicted_vs_actual', output), plot.predictedVsActual);
+      run.logPlot(names.regressionPlot('residuals', output), plot.residuals);
+    }
   }
   for (const [name, metric] of settings.customMetrics) {
     let value: unknown;
@@ -666,6 +703,7 @@ async function evaluateBatches(
 
 /** Turns one batch's output into probabilities, checks its targets and keeps both. */
 function scoreBatch(
+  run: Run,
   state: ClassificationState,
   output: OutputRows,
   targets: BatchTargets,
@@ -676,6 +714,18 @@ function scoreBatch(
   const { classes, probabilities } = classProbabilities(output, state.kind, `output of ${where}`);
   if (state.classes === undefined) {
     state.classes = classes;
+    if (
+      settings.classLabelsFromModel &&
+      settings.classLabels !== undefined &&
+      settings.classLabels.length !== classes
+    ) {
+      warn(
+        `livestep: evaluate() the model's metadata "class_names" names ${settings.classLabels.length} classes, but the model scores ${classes}; classes are named by index. Pass classLabels to name them`,
+        run,
+      );
+      // This evaluation's own copy of the settings (see recordModel): the labels are not used.
+      settings.classLabels = undefined;
+    }
     if (settings.classLabels !== undefined && settings.classLabels.length !== classes) {
       fail(
         `option "classLabels" has ${settings.classLabels.length} labels, but the model scores ${classes} classes; pass one label per class`,
@@ -748,12 +798,13 @@ function summarizeClassification(
     });
   }
 
+  const curves = classifierCurves(probabilities, targets, classes, {
+    positiveClass: positiveClassIndex(settings, labels),
+    calibrationBins: settings.calibrationBins,
+  });
+  recordRankingMetrics(run, curves, labels, settings, metrics, perClass);
   if (settings.plots) {
     run.logPlot(names.confusionMatrix, confusionMatrix(targets, summary.predictions, { labels }));
-    const curves = classifierCurves(probabilities, targets, classes, {
-      positiveClass: positiveClassIndex(settings, labels),
-      calibrationBins: settings.calibrationBins,
-    });
     for (const curve of curves) {
       const label = classes === 2 ? undefined : labels[curve.positiveClass]!;
       run.logPlot(names.curve('roc', label), curve.roc);
@@ -762,6 +813,55 @@ function summarizeClassification(
     }
   }
   return summary;
+}
+
+/**
+ * ROC-AUC and average precision: of the positive class for a binary classifier, else per class
+ * (one-vs-rest, labelled `class`) and their unweighted mean (`/macro`) over the classes where
+ * they are defined. A class with no sample in the targets (or, for ROC-AUC, only samples of it)
+ * has none: it is left out of the mean, with a warning, where scikit-learn would raise.
+ */
+function recordRankingMetrics(
+  run: Run,
+  curves: ClassCurves[],
+  labels: readonly string[],
+  settings: Settings,
+  metrics: Record<string, number>,
+  perClass: Array<{ name: string; value: number; classLabel: string }>,
+): void {
+  const { names } = settings;
+  const undefinedFor: string[] = [];
+  for (const metric of ['roc_auc', 'average_precision'] as const) {
+    const read = (curve: ClassCurves) =>
+      metric === 'roc_auc' ? curve.rocAuc : curve.averagePrecision;
+    if (curves.length === 1) {
+      const value = read(curves[0]!);
+      if (value === undefined)
+        undefinedFor.push(`${metric} of class ${labels[curves[0]!.positiveClass]}`);
+      else metrics[names.rankingMetric(metric)] = value;
+      continue;
+    }
+    let sum = 0;
+    let defined = 0;
+    for (const curve of curves) {
+      const value = read(curve);
+      const classLabel = labels[curve.positiveClass]!;
+      if (value === undefined) {
+        undefinedFor.push(`${metric} of class ${classLabel}`);
+        continue;
+      }
+      perClass.push({ name: names.rankingMetric(metric), value, classLabel });
+      sum += value;
+      defined++;
+    }
+    if (defined > 0) metrics[names.rankingAverage(metric)] = sum / defined;
+  }
+  if (undefinedFor.length > 0) {
+    warn(
+      `livestep: evaluate() records no ${undefinedFor.join(', ')}: the targets hold no sample of that class (or, for roc_auc, only samples of it), so it is not defined; it is left out of the macro average`,
+      run,
+    );
+  }
 }
 
 function positiveClassIndex(settings: Settings, labels: readonly string[]): number {

@@ -7,11 +7,15 @@
  *   latency                          eval/latency/{mean,p50,p90,p99} (ms), eval/throughput (samples per second)
  *   classification                   eval/accuracy, eval/top_<k>_accuracy, eval/log_loss,
  *                                    eval/{precision,recall,f1}/{macro,micro,weighted},
- *                                    eval/{precision,recall,f1} labelled { class }
+ *                                    eval/{precision,recall,f1} labelled { class },
+ *                                    eval/{roc_auc,average_precision} (binary), else labelled
+ *                                    { class } and eval/{roc_auc,average_precision}/macro
  *   regression                       eval/mae, eval/mse, eval/rmse, eval/r2
  *   custom                           eval/<name>
  *   plots                            eval/confusion_matrix, eval/{roc,precision_recall,calibration}
- *                                    (one-vs-rest: eval/roc/class=<label>, ...)
+ *                                    (one-vs-rest: eval/roc/class=<label>, ...);
+ *                                    regression: eval/{predicted_vs_actual,residuals}
+ *                                    (several outputs: eval/residuals/output=<i>, ...)
  */
 
 /** DVCLive records validation metrics under `eval/`. */
@@ -43,11 +47,20 @@ export function metricNames(prefix: string) {
     classMetric: (metric: 'precision' | 'recall' | 'f1') => `${prefix}/${metric}`,
     averaged: (metric: 'precision' | 'recall' | 'f1', average: 'macro' | 'micro' | 'weighted') =>
       `${prefix}/${metric}/${average}`,
+    /**
+     * `eval/roc_auc`, `eval/average_precision`: of the positive class (binary), else per class
+     * with a `class` label, the macro average below it.
+     */
+    rankingMetric: (metric: 'roc_auc' | 'average_precision') => `${prefix}/${metric}`,
+    rankingAverage: (metric: 'roc_auc' | 'average_precision') => `${prefix}/${metric}/macro`,
     meanAbsoluteError: `${prefix}/mae`,
     meanSquaredError: `${prefix}/mse`,
     rootMeanSquaredError: `${prefix}/rmse`,
     r2: `${prefix}/r2`,
     custom: (name: string) => `${prefix}/${name}`,
+    /** `eval/predicted_vs_actual`; with several outputs, `eval/predicted_vs_actual/output=1`. */
+    regressionPlot: (plot: 'predicted_vs_actual' | 'residuals', output?: number) =>
+      output === undefined ? `${prefix}/${plot}` : `${prefix}/${plot}/output=${output}`,
     confusionMatrix: `${prefix}/confusion_matrix`,
     /** `eval/roc` for a binary classifier, `eval/roc/class=setosa` one-vs-rest. */
     curve: (curve: 'roc' | 'precision_recall' | 'calibration', classLabel?: string) =>

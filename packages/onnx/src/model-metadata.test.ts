@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { collectModelMetadata } from './model-metadata.js';
+import { classNamesFromMetadata, collectModelMetadata } from './model-metadata.js';
 import { identityModel } from './test-support/onnx-model-builder.js';
 
 describe('collectModelMetadata', () => {
@@ -29,5 +29,31 @@ describe('collectModelMetadata', () => {
     expect(garbage.problems[0]).toMatch(
       /^cannot read the ONNX header of the model bytes \(14 bytes\)/,
     );
+  });
+});
+
+describe('classNamesFromMetadata', () => {
+  it('reads class_names as a comma-separated list, a JSON array or a JSON object by index', () => {
+    expect(classNamesFromMetadata({ class_names: 'setosa, versicolor,virginica' })).toEqual({
+      labels: ['setosa', 'versicolor', 'virginica'],
+    });
+    expect(classNamesFromMetadata({ class_names: '["cat", "dog"]' })).toEqual({
+      labels: ['cat', 'dog'],
+    });
+    expect(classNamesFromMetadata({ class_names: '{"1": "dog", "0": "cat"}' })).toEqual({
+      labels: ['cat', 'dog'],
+    });
+    expect(classNamesFromMetadata({ other: 'x' })).toEqual({});
+    expect(classNamesFromMetadata(undefined)).toEqual({});
+  });
+
+  it('says why a value cannot be used', () => {
+    expect(classNamesFromMetadata({ class_names: 'a,,b' }).problem).toMatch(
+      /is not a list of class names/,
+    );
+    expect(classNamesFromMetadata({ class_names: '[1, {"x": 2}]' }).problem).toMatch(
+      /is not a list of class names/,
+    );
+    expect(classNamesFromMetadata({ class_names: 'a,b,a' }).problem).toMatch(/names a class twice/);
   });
 });

@@ -117,3 +117,49 @@ function describeModel(model: string | Uint8Array): string {
 function errorText(error: unknown): string {
   return (error as NodeJS.ErrnoException)?.code ?? (error as Error)?.message ?? String(error);
 }
+
+/** The metadata_props key whose value names a classifier's classes, by index. */
+export const CLASS_NAMES_METADATA_KEY = 'class_names';
+
+/**
+ * The class names a model's metadata gives (`class_names`): a JSON array (`["setosa", ...]`), a
+ * JSON object by index (`{"0": "setosa", ...}`), or a comma-separated list
+ * (`setosa,versicolor,virginica`). `problem` says why a value that is there cannot be used.
+ */
+export function classNamesFromMetadata(metadata: unknown): {
+  labels?: string[];
+  problem?: string;
+} {
+  const value = (metadata as Record<string, unknown> | undefined)?.[CLASS_NAMES_METADATA_KEY];
+  if (typeof value !== 'string') return {};
+  let labels: string[] | undefined;
+  const text = value.trim();
+  if (text.startsWith('[') || text.startsWith('{')) {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      const entries = Array.isArray(parsed)
+        ? parsed
+        : Object.entries(parsed as Record<string, unknown>)
+            .sort(([left], [right]) => Number(left) - Number(right))
+            .map(([, name]) => name);
+      if (entries.every((name) => typeof name === 'string' || typeof name === 'number')) {
+        labels = entries.map(String);
+      }
+    } catch {
+      labels = undefined;
+    }
+  } else {
+    labels = text.split(',').map((name) => name.trim());
+  }
+  if (labels === undefined || labels.length === 0 || labels.some((name) => name === '')) {
+    return {
+      problem: `the model's metadata "${CLASS_NAMES_METADATA_KEY}" (${JSON.stringify(value.slice(0, 80))}) is not a list of class names`,
+    };
+  }
+  if (new Set(labels).size !== labels.length) {
+    return {
+      problem: `the model's metadata "${CLASS_NAMES_METADATA_KEY}" names a class twice (${labels.join(', ')})`,
+    };
+  }
+  return { labels };
+}
