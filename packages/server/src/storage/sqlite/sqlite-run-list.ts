@@ -22,6 +22,8 @@ const COLUMNS: Record<string, string> = {
   status: 'r.status',
 };
 
+const NOT_NULL_COLUMNS = new Set(['created', 'name', 'experiment', 'status']);
+
 const AGGREGATE_COLUMNS: Record<MetricAggregate, string> = {
   latest: 'latest_value',
   last: 'last_value',
@@ -144,6 +146,9 @@ export function buildRunListQuery(
     }
   }
   const direction = descending ? 'DESC' : 'ASC';
+  // Columns that are never NULL sort without the NULLs-last term, so SQLite can walk an index
+  // (newest first is the primary key backwards) instead of sorting every run.
+  const nullable = !(sortField.type === 'column' && NOT_NULL_COLUMNS.has(sortField.column));
   const latestColumns = latestOf.map((name) => {
     const alias = `l${joins.length}`;
     joins.push(
@@ -153,7 +158,7 @@ export function buildRunListQuery(
   });
   const sql = `SELECT ${columns}, ${sortExpression} AS sort_value${latestColumns.join('')} FROM runs r ${joins.join(' ')}
     ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-    ORDER BY (${sortExpression} IS NULL) ASC, ${sortExpression} ${direction}, r.run_key ${direction}
+    ORDER BY ${nullable ? `(${sortExpression} IS NULL) ASC, ` : ''}${sortExpression} ${direction}${sortExpression === 'r.run_key' ? '' : `, r.run_key ${direction}`}
     LIMIT @limit`;
   return { sql, parameters };
 }
