@@ -224,20 +224,16 @@ export const openApiDocument = {
                     name: { type: 'string' },
                     state: { type: 'string' },
                     startedAt: { type: 'number' },
-                    metrics: {
-                      type: 'object',
-                      additionalProperties: {
-                        type: 'object',
-                        properties: {
-                          step: { type: 'integer' },
-                          value: metricValue,
-                          lastLogged: metricValue,
-                        },
-                      },
+                    latest: {
+                      type: 'array',
+                      description:
+                        'per name in `metrics`: [step, value at the highest step, value logged last], or null',
+                      items: { oneOf: [{ type: 'array' }, { type: 'null' }] },
                     },
                   },
                 },
               },
+              metrics: { type: 'array', items: { type: 'string' } },
               nextCursor: { type: 'string' },
             },
           }),

@@ -78,16 +78,17 @@ describe('query API', () => {
       `${server.url}/api/v1/runs/latest?metrics=eval/acc,train/loss&limit=3`,
     );
     expect(table.body.runs).toHaveLength(3);
+    expect(table.body.metrics).toEqual(['eval/acc', 'train/loss']);
     expect(table.body.runs[0]).toEqual({
       id: expect.any(String),
       experiment: 'iris',
       name: 'run-4',
       state: 'running',
       startedAt: expect.any(Number),
-      metrics: {
-        'eval/acc': { step: 2_400, value: 0.8 + 2_400 / 1e5, lastLogged: 0.8 + 2_400 / 1e5 },
-        'train/loss': { step: 2_499, value: 1 / 2_504, lastLogged: 1 / 2_504 },
-      },
+      latest: [
+        [2_400, 0.8 + 2_400 / 1e5, 0.8 + 2_400 / 1e5],
+        [2_499, 1 / 2_504, 1 / 2_504],
+      ],
     });
     const rest = await getJson(
       `${server.url}/api/v1/runs/latest?metrics=eval/acc&limit=3&cursor=${table.body.nextCursor}`,

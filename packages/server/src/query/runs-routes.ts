@@ -45,6 +45,11 @@ const EXPORT_PAGE = 10_000;
 
 const STATES: readonly RunState[] = ['running', 'stale', 'completed', 'failed', 'interrupted'];
 
+/** A number as the protocol writes it in JSON: NaN and the infinities as strings. */
+function wireNumber(value: number): number | string {
+  return Number.isFinite(value) ? value : formatNumber(value);
+}
+
 function formatNumber(value: number): string {
   if (Number.isNaN(value)) return 'nan';
   if (value === Number.POSITIVE_INFINITY) return 'inf';
@@ -99,13 +104,30 @@ export function registerRunsRoutes(app: FastifyInstance, store: RunStore): void 
     };
   });
 
-  // A runs table: the same selection as /runs, each run with only the latest values asked for.
-  app.get('/api/v1/runs/latest', async (request) => {
-    const page = await store.listLatestValues(runListQuery(request.query as Query));
-    return {
-      runs: page.items,
-      ...(page.nextCursor !== undefined && { nextCursor: page.nextCursor }),
-    };
+  // A runs table: the same selection as /runs, each run with only the latest values asked for,
+  // as rows: `latest[i]` is [step, value at that step, value logged last] of `metrics[i]`, or
+  // null. Compact on purpose (a 10,000-run table is ~1.5 MB, not ~3.5), and serialized without
+  // a replacer: the values are already in wire form.
+  app.get('/api/v1/runs/latest', async (request, reply) => {
+    const selection = runListQuery(request.query as Query);
+    const page = await store.listLatestValues(selection);
+    const metrics = selection.metrics ?? [];
+    const runs = page.items.map((run) => ({
+      id: run.id,
+      experiment: run.experiment,
+      name: run.name,
+      state: run.state,
+      startedAt: run.startedAt ?? null,
+      latest: metrics.map((name) => {
+        const values = run.metrics[name];
+        return values === undefined
+          ? null
+          : [values.step, wireNumber(values.value), wireNumber(values.lastLogged)];
+      }),
+    }));
+    const body: Record<string, unknown> = { metrics, runs };
+    if (page.nextCursor !== undefined) body.nextCursor = page.nextCursor;
+    return reply.type('application/json').serializer(JSON.stringify).send(body);
   });
 
   app.get('/api/v1/runs/:id', async (request) => {
