@@ -1,8 +1,14 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMemorySink, type PlotEvent, precisionRecallCurve, rocCurve } from '@livestep/core';
+import {
+  createMemorySink,
+  type PlotEvent,
+  precisionRecallCurve,
+  rocCurve,
+  startRun,
+} from '@livestep/core';
 import type { InferenceSession } from 'onnxruntime-common';
 import * as ort from 'onnxruntime-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -888,6 +894,98 @@ describe('evaluate: NaN and Infinity outputs, for every task', () => {
     expect(
       sink.events.some((event) => event.kind === 'annotation' && event.text.includes(message)),
     ).toBe(true);
+  });
+});
+
+describe('evaluate: model files and repeated evaluations into one run', () => {
+  it('refuses a modelFile that is not the model of the session', async () => {
+    const sink = createMemorySink();
+    await expect(
+      evaluate(
+        binarySession,
+        [{ feeds: { input: tensorOf([[0.5, 0.5]], 'float64') }, targets: [0] }],
+        {
+          task: 'classification',
+          modelFile: denseSoftmaxModel(
+            [
+              [1, 0],
+              [0, 1],
+            ],
+            [0, 0],
+          ),
+          run: { sinks: [sink], exitHooks: false, collectGit: false },
+        },
+      ),
+    ).rejects.toThrow(
+      /option "modelFile" \(\d+ bytes\) is not the session's model: its graph's inputs are features and outputs probabilities; the session's inputs are input and outputs scores; pass the file the session was created from, or leave modelFile out/,
+    );
+    expect(sink.events.at(-1)).toMatchObject({ kind: 'done', status: 'failed' });
+    // The right file is taken.
+    const result = await evaluate(
+      binarySession,
+      [{ feeds: { input: tensorOf([[0.5, 0.5]], 'float64') }, targets: [0] }],
+      {
+        task: 'classification',
+        modelFile: identityModel({ width: 2, type: 'float64' }),
+        run: startMemoryRun().run,
+      },
+    );
+    expect(result.samples).toBe(1);
+  });
+
+  // metrics.json's `step` is the highest step of any series (core's directory sink), so the
+  // per-batch series put it past the step of the summary. DVCLive writes the step of the summary.
+  // Needs @livestep/core: the directory sink's metrics.json step as the step of the last metric
+  // logged, not the highest. `fails` until then; drop it when core changes.
+  it.fails("metrics.json's step is the step of the evaluation's summary", async () => {
+    const directory = join(folder, 'epochs');
+    const run = startRun({
+      experiment: 'epochs',
+      name: 'epochs',
+      directory,
+      exitHooks: false,
+      collectGit: false,
+      collectMachine: false,
+    });
+    run.nextStep();
+    run.nextStep();
+    await evaluate(binarySession, batches(binaryRows, binaryTargets, 2), {
+      task: 'classification',
+      run,
+      warmupRuns: 0,
+    });
+    await run.end();
+    const metrics = JSON.parse(await readFile(join(directory, 'metrics.json'), 'utf8'));
+    expect(metrics.step).toBe(2);
+  });
+
+  it('evaluations after every epoch into one run continue the eval/batch steps', async () => {
+    const { run, sink } = startMemoryRun();
+    const data = () => batches(binaryRows, binaryTargets, 4);
+    for (let epoch = 0; epoch < 3; epoch++) {
+      await evaluate(binarySession, data(), { task: 'classification', run, warmupRuns: 0 });
+      run.nextStep();
+    }
+    await run.end();
+    expect(sink.metrics('eval/batch/latency (ms)').map((event) => event.step)).toEqual([
+      0, 1, 2, 3, 4, 5, 6, 7, 8,
+    ]);
+    expect(
+      sink.metrics('eval/batch/throughput (samples per second)').map((event) => event.step),
+    ).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    // The summary of each evaluation is at the run's step: the epoch.
+    expect(sink.metrics('eval/accuracy').map((event) => event.step)).toEqual([0, 1, 2]);
+    // Another run starts again at 0.
+    const other = startMemoryRun();
+    await evaluate(binarySession, data(), {
+      task: 'classification',
+      run: other.run,
+      warmupRuns: 0,
+    });
+    await other.run.end();
+    expect(other.sink.metrics('eval/batch/latency (ms)').map((event) => event.step)).toEqual([
+      0, 1, 2,
+    ]);
   });
 });
 

@@ -58,6 +58,13 @@ export const DEFAULT_TOP_K: readonly number[] = [5];
  */
 export const DEFAULT_WARMUP_RUNS = 1;
 
+/**
+ * Per run, the step the next evaluation's first batch is logged at, by series (the prefix's
+ * `batch/latency (ms)`): the per-batch series of a second evaluation into the same run continue
+ * where the first stopped, so their steps never repeat.
+ */
+const nextBatchSteps = new WeakMap<Run, Map<string, number>>();
+
 /** The `classLabelsFrom` param when the labels are the model's metadata. */
 const CLASS_LABELS_FROM_MODEL = 'model metadata class_names';
 
@@ -456,7 +463,16 @@ async function recordModel(
     options: EvaluateOptions;
   },
 ): Promise<Settings> {
-  const { metadata, problems } = await collectModelMetadata(session, context.modelFile);
+  const { metadata, problems, mismatch } = await collectModelMetadata(session, context.modelFile);
+  if (mismatch !== undefined && context.options.modelFile !== undefined) {
+    const file =
+      typeof context.modelFile === 'string'
+        ? context.modelFile
+        : `(${(context.modelFile as Uint8Array).byteLength} bytes)`;
+    fail(
+      `option "modelFile" ${file} is not the session's model: ${mismatch}; pass the file the session was created from, or leave modelFile out`,
+    );
+  }
   for (const problem of problems) {
     run.annotate(`livestep: evaluate() ${problem}; the model's metadata is incomplete`, {
       level: 'warning',
@@ -535,6 +551,13 @@ async function evaluateBatches(
   let samples = 0;
   let batchIndex = 0;
   let nonFiniteWarned = false;
+  // Evaluations into one run (one per epoch) continue the per-batch steps, never repeat them.
+  let batchSteps = nextBatchSteps.get(run);
+  if (batchSteps === undefined) {
+    batchSteps = new Map();
+    nextBatchSteps.set(run, batchSteps);
+  }
+  const firstBatchStep = batchSteps.get(names.batchLatency) ?? 0;
 
   for await (const batch of data) {
     const where = `batch ${batchIndex}`;
@@ -583,10 +606,11 @@ async function evaluateBatches(
     }
     latencies.push(latency);
     samples += output.rows;
-    run.logMetric(names.batchLatency, latency, { step: batchIndex });
+    run.logMetric(names.batchLatency, latency, { step: firstBatchStep + batchIndex });
     run.logMetric(names.batchThroughput, samplesPerSecond(output.rows, latency), {
-      step: batchIndex,
+      step: firstBatchStep + batchIndex,
     });
+    batchSteps.set(names.batchLatency, firstBatchStep + batchIndex + 1);
 
     if (task === 'classification') {
       const scored = scoreBatch(run, classification, output, batch.targets!, settings, where);

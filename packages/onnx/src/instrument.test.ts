@@ -114,6 +114,69 @@ describe('instrument', () => {
     expect(sink.metrics('inference/latency (ms)').map((event) => event.value)).toEqual([2.5]);
   });
 
+  it('records the session as params, and a latency summary (p50/p90/p99, mean) at release', async () => {
+    const { run, sink } = startMemoryRun();
+    const own = await createTestSession(identityModel({ width: 2 }));
+    const instrumented = instrument(own, run);
+    for (let call = 0; call < 5; call++) await instrumented.run({ input: tensorOf([[1, 2]]) });
+    await instrumented.release();
+    await run.end();
+    expect(sink.params()).toEqual({
+      inference: {
+        model: {
+          inputs: { input: { type: 'float32', shape: ['batch', 2] } },
+          outputs: { scores: { type: 'float32', shape: ['batch', 2] } },
+        },
+      },
+    });
+    const latencies = sink.metrics('inference/latency (ms)').map((event) => event.value as number);
+    expect(latencies).toHaveLength(5);
+    const [p50] = sink.metrics('inference/latency/p50 (ms)');
+    const sorted = [...latencies].sort((a, b) => a - b);
+    expect(Math.abs((p50!.value as number) - sorted[2]!) / sorted[2]!).toBeLessThan(0.01);
+    expect(sink.metrics('inference/latency/mean (ms)')[0]!.value).toBeCloseTo(
+      latencies.reduce((a, b) => a + b) / 5,
+      9,
+    );
+    expect(sink.metrics('inference/latency/p99 (ms)')[0]!.value).toBe(sorted[4]);
+    expect(sink.metrics('inference/latency/p90 (ms)')).toHaveLength(1);
+    expect(sink.metrics('inference/calls').map((event) => event.value)).toEqual([5]);
+  });
+
+  it('records the summary when the run ends with the session never released', async () => {
+    const { run, sink } = startMemoryRun();
+    const instrumented = instrument(session, run);
+    for (let call = 0; call < 3; call++) await instrumented.run({ input: tensorOf([[1, 2]]) });
+    await run.end();
+    expect(sink.metrics('inference/calls').map((event) => event.value)).toEqual([3]);
+    expect(sink.metrics('inference/latency/p50 (ms)')).toHaveLength(1);
+  });
+
+  it('instrumenting twice does not record every call twice: it is refused, naming the fix', async () => {
+    const { run, sink } = startMemoryRun();
+    const instrumented = instrument(session, run);
+    expect(() => instrument(instrumented, run)).toThrow(
+      'livestep: instrument() got a session that instrument() returned, so every call would be recorded twice',
+    );
+    expect(() => instrument(session, run)).toThrow(
+      'livestep: instrument() is already recording this session as "inference/latency (ms)" in run "test-run"',
+    );
+    // Another prefix or another run is another series; a released wrapper frees its series.
+    const other = instrument(session, run, { prefix: 'second' });
+    await instrumented.run({ input: tensorOf([[1, 2]]) });
+    await run.end();
+    expect(sink.metrics('inference/latency (ms)')).toHaveLength(1);
+    expect(sink.metrics('second/latency (ms)')).toHaveLength(0);
+    const own = await createTestSession(identityModel({ width: 2 }));
+    const next = startMemoryRun();
+    const first = instrument(own, next.run);
+    await first.release();
+    const again = instrument(own, next.run);
+    expect(again).not.toBe(first);
+    expect(other).not.toBe(instrumented);
+    await next.run.end();
+  });
+
   it('refuses what is not a session or a run, and a bad prefix', () => {
     const { run } = startMemoryRun();
     expect(() => instrument({} as never, run)).toThrow(/needs an InferenceSession/);

@@ -8,11 +8,15 @@
  * with `run.logMetricSeries`: a log call squeezed between two native calls runs on cold caches
  * and costs several times what it costs in a batch. Buffered values keep their own timestamps
  * and steps, reach the run at most MAX_BUFFER_AGE_MS late (live enough for a chart), and are
- * logged before the run flushes or ends (`run.beforeFlush`), so none is lost.
+ * logged before the run flushes or ends (`run.beforeFlush`), so none is lost. A summary of every
+ * call (mean, p50, p90, p99 from a fixed-size histogram; the number of calls) is logged then too,
+ * and at release; the session's inputs and outputs are params.
  */
 import { endianness } from 'node:os';
 import { assertValidName, type Run } from '@livestep/core';
 import type { InferenceSession } from 'onnxruntime-common';
+import { LatencyHistogram } from './latency-histogram.js';
+import { describeSessionValues } from './model-metadata.js';
 
 function ignoreRejection(): void {}
 
@@ -38,6 +42,14 @@ export interface InstrumentOptions {
   prefix?: string;
 }
 
+/** Sessions instrument() returned, so instrumenting one again is caught. */
+const instrumentedSessions = new WeakSet<object>();
+/**
+ * Per original session, what it is being recorded as (`<run id> <metric name>`) by wrappers not
+ * yet released: a second wrapper recording the same series would restart its steps at 0.
+ */
+const recordings = new WeakMap<object, Set<string>>();
+
 /**
  * Returns a session that behaves as `session` (same inputs, outputs, release, instanceof) and
  * records `<prefix>/latency (ms)` for each `run()` call, at step = the call's index (0, 1, ...),
@@ -62,8 +74,35 @@ export function instrument<Session extends InferenceSession>(
       'livestep: instrument() needs a run as its second argument; pass the run from startRun()',
     );
   }
-  const name = `${options.prefix ?? DEFAULT_INSTRUMENT_PREFIX}/latency (ms)`;
+  const prefix = options.prefix ?? DEFAULT_INSTRUMENT_PREFIX;
+  const name = `${prefix}/latency (ms)`;
   assertValidName(name, 'metric');
+  if (instrumentedSessions.has(session)) {
+    throw new TypeError(
+      'livestep: instrument() got a session that instrument() returned, so every call would be recorded twice; instrument the original session once, and use what instrument() returned',
+    );
+  }
+  const recording = `${run.id} ${name}`;
+  let recorded = recordings.get(session);
+  if (recorded?.has(recording)) {
+    throw new TypeError(
+      `livestep: instrument() is already recording this session as "${name}" in run "${run.name}"; use the session the first instrument() returned (or release it first), or pass another prefix`,
+    );
+  }
+  if (recorded === undefined) {
+    recorded = new Set();
+    recordings.set(session, recorded);
+  }
+  recorded.add(recording);
+  const summaryNames = {
+    mean: `${prefix}/latency/mean (ms)`,
+    p50: `${prefix}/latency/p50 (ms)`,
+    p90: `${prefix}/latency/p90 (ms)`,
+    p99: `${prefix}/latency/p99 (ms)`,
+    calls: `${prefix}/calls`,
+  };
+  // What was instrumented, as evaluate() records a model's inputs and outputs.
+  run.logParam(prefix, { model: describeSessionValues(session) });
 
   // Each call's start and finish, in hrtime nanoseconds, stored as the clock gives them: the hot
   // path does no arithmetic. They are read back through 32-bit views of the same memory, so the
@@ -83,13 +122,19 @@ export function instrument<Session extends InferenceSession>(
   const timestamps = new Float64Array(BUFFER_CAPACITY);
   const steps = new Float64Array(BUFFER_CAPACITY);
 
+  // Every call's latency, for the summary (bounded memory however many calls there are).
+  const histogram = new LatencyHistogram();
+  let summarizedCalls = 0;
+
   function logBuffered(): void {
     const count = buffered;
     if (count === 0) return;
     buffered = 0;
     for (let index = 0; index < count; index++) {
       const finished = wordsToNumber(finishedWords, index);
-      latencies[index] = (finished - wordsToNumber(startedWords, index)) / 1e6;
+      const latency = (finished - wordsToNumber(startedWords, index)) / 1e6;
+      latencies[index] = latency;
+      histogram.add(latency);
       timestamps[index] = epochAtHrtimeZero + finished / 1e6;
       steps[index] = nextStep++;
     }
@@ -98,7 +143,26 @@ export function instrument<Session extends InferenceSession>(
       timestamps: timestamps.subarray(0, count),
     });
   }
-  const unregister = run.beforeFlush(logBuffered);
+
+  /** The summary of every call so far, at the run's step, when there were calls since the last. */
+  function logSummary(): void {
+    if (histogram.count === summarizedCalls || run.ended) return;
+    summarizedCalls = histogram.count;
+    const summary = histogram.summary();
+    run.logMetrics({
+      [summaryNames.mean]: summary.mean,
+      [summaryNames.p50]: summary.p50,
+      [summaryNames.p90]: summary.p90,
+      [summaryNames.p99]: summary.p99,
+      [summaryNames.calls]: summary.count,
+    });
+  }
+
+  // Before the run flushes or ends: the buffered latencies, then the summary of all of them.
+  const unregister = run.beforeFlush(() => {
+    logBuffered();
+    logSummary();
+  });
 
   function onAgeTimer(): void {
     ageTimer = undefined;
@@ -159,10 +223,13 @@ export function instrument<Session extends InferenceSession>(
     // instrumenting many short-lived sessions on one run holds nothing of them.
     value: function instrumentedRelease(): Promise<void> {
       logBuffered();
+      logSummary();
       stopAgeTimer();
       unregister();
+      recorded.delete(recording);
       return originalRelease.call(session);
     },
   });
+  instrumentedSessions.add(instrumented);
   return instrumented;
 }

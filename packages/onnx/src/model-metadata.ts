@@ -19,6 +19,12 @@ export interface ModelMetadataResult {
   metadata: Record<string, unknown>;
   /** What could not be read, in words (the evaluation goes on without it). */
   problems: string[];
+  /**
+   * How the model file differs from the session, when its graph has other outputs or lacks one
+   * of the session's inputs: then it is not the session's model, and its header, size and hash
+   * describe something else.
+   */
+  mismatch?: string;
 }
 
 /**
@@ -31,6 +37,7 @@ export async function collectModelMetadata(
 ): Promise<ModelMetadataResult> {
   const metadata: Record<string, unknown> = {};
   const problems: string[] = [];
+  let mismatch: string | undefined;
   if (typeof model === 'string') {
     metadata.path = model;
     metadata.fileName = basename(model);
@@ -42,14 +49,42 @@ export async function collectModelMetadata(
       problems.push(`cannot read ${describeModel(model)} (${errorText(error)})`);
     }
     try {
-      Object.assign(metadata, await readHeader(model));
+      const { header, graphInputs, graphOutputs } = await readHeader(model);
+      Object.assign(metadata, header);
+      mismatch = describeMismatch(session, graphInputs, graphOutputs);
     } catch (error) {
       problems.push(`cannot read the ONNX header of ${describeModel(model)} (${errorText(error)})`);
     }
   }
-  metadata.inputs = describeValues(session.inputNames, session.inputMetadata);
-  metadata.outputs = describeValues(session.outputNames, session.outputMetadata);
-  return { metadata, problems };
+  Object.assign(metadata, describeSessionValues(session));
+  return mismatch === undefined ? { metadata, problems } : { metadata, problems, mismatch };
+}
+
+/** Why a graph with these inputs and outputs is not the session's, or undefined when it may be. */
+function describeMismatch(
+  session: SessionDescription,
+  graphInputs: readonly string[],
+  graphOutputs: readonly string[],
+): string | undefined {
+  const sameOutputs =
+    graphOutputs.length === session.outputNames.length &&
+    session.outputNames.every((name) => graphOutputs.includes(name));
+  // Before IR version 4 a graph lists its initializers as inputs too: the session's are a subset.
+  const hasInputs = session.inputNames.every((name) => graphInputs.includes(name));
+  if (sameOutputs && hasInputs) return undefined;
+  const list = (names: readonly string[]) => names.join(', ') || '(none)';
+  return `its graph's inputs are ${list(graphInputs)} and outputs ${list(graphOutputs)}; the session's inputs are ${list(session.inputNames)} and outputs ${list(session.outputNames)}`;
+}
+
+/** The session's inputs and outputs: `{ inputs: { features: { type, shape } }, outputs: { ... } }`. */
+export function describeSessionValues(session: SessionDescription): {
+  inputs: Record<string, Record<string, unknown>>;
+  outputs: Record<string, Record<string, unknown>>;
+} {
+  return {
+    inputs: describeValues(session.inputNames, session.inputMetadata),
+    outputs: describeValues(session.outputNames, session.outputMetadata),
+  };
 }
 
 async function sizeAndHash(
@@ -68,7 +103,11 @@ async function sizeAndHash(
   return { sizeBytes, sha256: hash.digest('hex') };
 }
 
-async function readHeader(model: string | Uint8Array): Promise<Record<string, unknown>> {
+async function readHeader(model: string | Uint8Array): Promise<{
+  header: Record<string, unknown>;
+  graphInputs: string[];
+  graphOutputs: string[];
+}> {
   const source =
     typeof model === 'string' ? await openFileByteSource(model) : createMemoryByteSource(model);
   try {
@@ -87,7 +126,7 @@ async function readHeader(model: string | Uint8Array): Promise<Record<string, un
       operators: proto.operators,
     };
     if (Object.keys(proto.metadata).length > 0) header.metadata = proto.metadata;
-    return header;
+    return { header, graphInputs: proto.graphInputs, graphOutputs: proto.graphOutputs };
   } finally {
     await source.close();
   }

@@ -35,6 +35,8 @@ describe('readModelProto', () => {
       nodeCount: 3,
       operators: { Relu: 2, 'com.microsoft.FusedGemm': 1 },
       metadata: { author: 'me', classes: 'a,b' },
+      graphInputs: ['x'],
+      graphOutputs: ['y'],
     });
   });
 

@@ -20,7 +20,9 @@ const MODEL = {
   metadataProps: 14,
 } as const;
 /** Field numbers of GraphProto. */
-const GRAPH = { node: 1, name: 2 } as const;
+const GRAPH = { node: 1, name: 2, input: 11, output: 12 } as const;
+/** Field numbers of ValueInfoProto. */
+const VALUE_INFO = { name: 1 } as const;
 /** Field numbers of NodeProto. */
 const NODE = { opType: 4, domain: 7 } as const;
 /** Field numbers of OperatorSetIdProto. */
@@ -45,11 +47,22 @@ export interface ModelProtoSummary {
   operators: Record<string, number>;
   /** The model's metadata_props. */
   metadata: Record<string, string>;
+  /** The graph's inputs by name (before IR version 4, its initializers are listed too). */
+  graphInputs: string[];
+  /** The graph's outputs by name. */
+  graphOutputs: string[];
 }
 
 /** Reads the header fields of the ModelProto that fills `source`. */
 export async function readModelProto(source: ByteSource): Promise<ModelProtoSummary> {
-  const summary: ModelProtoSummary = { opsets: {}, nodeCount: 0, operators: {}, metadata: {} };
+  const summary: ModelProtoSummary = {
+    opsets: {},
+    nodeCount: 0,
+    operators: {},
+    metadata: {},
+    graphInputs: [],
+    graphOutputs: [],
+  };
   for await (const field of readFields(source, 0, source.size)) {
     const isText = field.wireType === WIRE_TYPE.lengthDelimited;
     const isNumber = field.wireType === WIRE_TYPE.varint;
@@ -101,8 +114,21 @@ async function readGraph(
       summary.nodeCount++;
       const operator = await readOperator(source, field);
       summary.operators[operator] = (summary.operators[operator] ?? 0) + 1;
+    } else if (field.number === GRAPH.input) {
+      summary.graphInputs.push(await readValueName(source, field));
+    } else if (field.number === GRAPH.output) {
+      summary.graphOutputs.push(await readValueName(source, field));
     }
   }
+}
+
+async function readValueName(source: ByteSource, value: ProtobufField): Promise<string> {
+  for await (const field of readFields(source, value.start, value.start + value.length)) {
+    if (field.number === VALUE_INFO.name && field.wireType === WIRE_TYPE.lengthDelimited) {
+      return readString(source, field);
+    }
+  }
+  return '';
 }
 
 async function readOperator(source: ByteSource, node: ProtobufField): Promise<string> {
