@@ -360,6 +360,8 @@ class SinkLane {
       if (own.lastError !== undefined) report.lastError = own.lastError;
       if (own.spooled !== undefined) report.spooled = own.spooled;
       if (own.spoolPath !== undefined) report.spoolPath = own.spoolPath;
+      if (own.refusedPath !== undefined) report.refusedPath = own.refusedPath;
+      if (own.recoverWith !== undefined) report.recoverWith = own.recoverWith;
     }
     return report;
   }

@@ -160,6 +160,7 @@ function describeUndelivered(report: FlushReport): string {
       let text = `sink "${sink.sink}": ${sink.pending} pending, ${sink.failed} failed`;
       if (reasons) text += ` (${reasons})`;
       if (sink.lastError) text += `; last error: ${sink.lastError}`;
+      if (sink.recoverWith) text += `; to deliver them later: ${sink.recoverWith}`;
       return text;
     });
   return `livestep: not every event was delivered: ${parts.join('; ')}`;

@@ -49,6 +49,13 @@ export interface SinkDeliveryState {
   lastError?: string;
   /** Where undelivered events are kept, if anywhere. */
   spoolPath?: string;
+  /** Where events the receiver refused are kept with its message, if any were. */
+  refusedPath?: string;
+  /**
+   * The command that delivers later what this sink kept but did not deliver (a spool, a run
+   * folder), e.g. `npx livestep sync .livestep/spool/<run>.jsonl --to https://...`.
+   */
+  recoverWith?: string;
 }
 
 /** Why events did not reach a sink. */
@@ -56,7 +63,10 @@ export type DropReason =
   | 'queue_overflow'
   | 'send_error'
   | 'logged_after_end'
-  /** The receiver refused them for good (a 4xx other than 408/429), with its message. */
+  /**
+   * The receiver refused them (a 4xx other than 408/429), with its message. The HTTP sink keeps
+   * them in `refusedPath`, to sync once the server is fixed.
+   */
   | 'rejected'
   /** The spool file could not be written. */
   | 'spool_error';
@@ -75,6 +85,10 @@ export interface SinkReport {
   /** Events kept in a spool file for a later replay, if the sink spools. */
   spooled?: number;
   spoolPath?: string;
+  /** Where refused events are kept, with the receiver's message (see SinkDeliveryState). */
+  refusedPath?: string;
+  /** How to deliver later what is kept but undelivered (see SinkDeliveryState). */
+  recoverWith?: string;
 }
 
 /** What `flush()` and `end()` tell about delivery: all good when `pending` and `failed` are 0. */

@@ -522,6 +522,11 @@ function createPostingSink(config: StudioConfig, token: string, options: StudioS
         failedByReason: { ...failedByReason },
       };
       if (lastError !== undefined) report.lastError = lastError;
+      const undelivered = Object.values(failedByReason).reduce((sum, count) => sum + count, 0);
+      if (undelivered > 0) {
+        // Every row is in the run folder: the sync command posts what Studio did not take.
+        report.recoverWith = `npx livestep sync ${config.directory} --to studio`;
+      }
       return report;
     },
   };

@@ -433,6 +433,10 @@ describe('HTTP sink', () => {
       `1002 events did not reach 127.0.0.1:${port} before the run ended (cannot reach 127.0.0.1:${port} (ECONNREFUSED))`,
     );
     expect(warnings.join('\n')).toContain(`livestep sync ${report.sinks[0]!.spoolPath}`);
+    // The report says how to deliver them later, and so does a DeliveryError.
+    const command = `npx livestep sync ${report.sinks[0]!.spoolPath} --to http://127.0.0.1:${port}`;
+    expect(report.sinks[0]!.recoverWith).toBe(command);
+    await expect(run.flushOrThrow()).rejects.toThrow(`; to deliver them later: ${command}`);
   });
 
   it('ends at once when the end comes before the first attempt was refused', async () => {

@@ -705,9 +705,20 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
         pending: pending(),
         failedByReason: { ...failedByReason },
       };
+      const kept: string[] = [];
       if (spoolEvents > 0) {
         state.spooled = spoolEvents;
-        if (spool !== undefined) state.spoolPath = spool.path;
+        if (spool !== undefined) {
+          state.spoolPath = spool.path;
+          kept.push(spool.path);
+        }
+      }
+      if (refusalRecord !== undefined) {
+        state.refusedPath = refusalRecord.path;
+        kept.push(refusalRecord.path);
+      }
+      if (kept.length > 0) {
+        state.recoverWith = `npx livestep sync ${kept.join(' ')} --to ${endpoint.origin}`;
       }
       if (lastError !== undefined) state.lastError = lastError;
       return state;
