@@ -388,3 +388,34 @@ describe('directory sink (DVCLive layout)', () => {
     expect(JSON.parse(read(join(directory, 'metrics.json')))).toEqual({ m: 1, step: 0 });
   });
 });
+
+describe('directory sink, a file that cannot be written', () => {
+  it('never takes its batch-mates down: the other files are written, its events counted and warned once', async () => {
+    const { directory } = workspace();
+    const warnings: string[] = [];
+    const run = new Run({
+      experiment: 'layout',
+      exitHooks: false,
+      collectGit: false,
+      sinks: [createDirectorySink({ directory, onWarning: (message) => warnings.push(message) })],
+    });
+    run.logMetric('train/loss', 1);
+    await run.flush();
+    // A folder where the series' file would go: opening it for appending fails (EISDIR).
+    mkdirSync(join(directory, 'plots/metrics/train/blocked.tsv'), { recursive: true });
+    for (let step = 1; step <= 3; step++) {
+      run.logMetrics({ 'train/loss': 1 / (step + 1), 'train/blocked': step }, { step });
+    }
+    const report = await run.end();
+    expect(read(join(directory, 'plots/metrics/train/loss.tsv')).trim().split('\n')).toHaveLength(
+      5,
+    );
+    expect(JSON.parse(read(join(directory, 'metrics.json')))).toMatchObject({
+      train: { loss: 0.25, blocked: 3 },
+      step: 3,
+    });
+    expect(report.sinks[0]).toMatchObject({ failed: 3, failedByReason: { send_error: 3 } });
+    expect(report.sinks[0]!.lastError).toMatch(/cannot write in .* \(EISDIR/);
+    expect(warnings.filter((warning) => warning.includes('EISDIR'))).toHaveLength(1);
+  });
+});

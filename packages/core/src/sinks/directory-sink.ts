@@ -31,7 +31,7 @@ import {
 } from '../dvclive-layout.js';
 import { mergeParams } from '../params.js';
 import type { Batch, MetricValue, PlotEvent, RunEvent } from '../protocol.js';
-import type { Sink } from '../sink.js';
+import type { Sink, SinkDeliveryState } from '../sink.js';
 import { createAppendFiles, writeFileAtomically } from './append-files.js';
 import { type FolderLock, lockFolder } from './folder-lock.js';
 import {
@@ -239,7 +239,7 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
 
   /** Writes one batch: TSV appends first (the data), then the summaries that describe it. */
   function write(batch: Batch): void {
-    const appends = new Map<SeriesFile, string>();
+    const appends = new Map<SeriesFile, { text: string; count: number }>();
     let finished = false;
     let identityChanged = false;
     let summaryChanged = false;
@@ -277,7 +277,11 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
           file.labelled = event.labels !== undefined;
           const row = `${Math.round(event.ts)}\t${event.step}\t${formatValue(event.value)}\n`;
           const pending = appends.get(file);
-          appends.set(file, pending === undefined ? row : pending + row);
+          if (pending === undefined) appends.set(file, { text: row, count: 1 });
+          else {
+            pending.text += row;
+            pending.count++;
+          }
           latestValues.set(
             event.labels === undefined ? event.name : metricSeriesName(event.name, event.labels),
             event.value,
@@ -291,14 +295,24 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
           break;
         }
         case 'plot':
-          dvcYamlChanged = writePlot(event) || dvcYamlChanged;
+          storeOrCount(() => {
+            dvcYamlChanged = writePlot(event) || dvcYamlChanged;
+          }, 1);
           break;
         case 'image':
           if (event.bytes !== undefined) {
-            writeFileAtomically(
-              join(directory, 'plots', 'images', event.name),
-              Buffer.from(event.bytes, 'base64'),
-            );
+            const bytes = event.bytes;
+            if (
+              !storeOrCount(
+                () =>
+                  writeFileAtomically(
+                    join(directory, 'plots', 'images', event.name),
+                    Buffer.from(bytes, 'base64'),
+                  ),
+                1,
+              )
+            )
+              break;
             if (!hasImages) {
               hasImages = true;
               dvcYamlChanged = true;
@@ -328,42 +342,76 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
     for (const event of batch.events) handle(event);
 
     for (const [file, rows] of appends) {
-      const text = file.header === undefined ? rows : file.header + rows;
-      files.append(file.path, text);
-      file.header = undefined;
+      const text = file.header === undefined ? rows.text : file.header + rows.text;
+      if (storeOrCount(() => files.append(file.path, text), rows.count)) file.header = undefined;
     }
+    // The summaries describe the data above; a failure to rewrite one loses no event.
     if (summaryChanged && hasMetrics) {
-      writeFileAtomically(metricsFile, toJson(nestMetrics(latestValues, latestStep)));
+      storeOrCount(
+        () => writeFileAtomically(metricsFile, toJson(nestMetrics(latestValues, latestStep))),
+        0,
+      );
     }
-    if (paramsChanged) writeFileAtomically(paramsFile, YAML.stringify(params));
-    if (identityChanged && identity !== undefined) writeRunIdentity(directory, identity);
-    if (dvcYamlChanged && dvcYamlPath !== undefined) writeDvcYaml(dvcYamlPath);
+    if (paramsChanged)
+      storeOrCount(() => writeFileAtomically(paramsFile, YAML.stringify(params)), 0);
+    if (identityChanged && identity !== undefined) {
+      const record = identity;
+      storeOrCount(() => writeRunIdentity(directory, record), 0);
+    }
+    if (dvcYamlChanged && dvcYamlPath !== undefined) {
+      storeOrCount(() => writeDvcYaml(dvcYamlPath), 0);
+    }
     // The run is over: the folder is free for the next one at once, before close().
     if (finished) releaseLock();
   }
 
-  /** Disk errors say what they mean for the run: the dispatcher counts the batch as not stored. */
-  function writeOrExplain(batch: Batch): void {
+  /** Events whose file could not be written, for the flush report. */
+  let failedEvents = 0;
+  let lastError: string | undefined;
+  const warnedAbout = new Set<string>();
+
+  /**
+   * Runs one file's write; when it fails, counts the events it held and warns once per kind of
+   * failure, so that one file that cannot be written never takes the batch's other files with it.
+   * Returns whether the write succeeded.
+   */
+  function storeOrCount(store: () => void, events: number): boolean {
     try {
-      write(batch);
+      store();
+      return true;
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === undefined || !DISK_ERRORS.has(code)) throw error;
-      throw new Error(
-        `the disk refused a write in ${directory} (${(error as Error).message}); the batch's events are not in the folder, and the flush report counts them. Free space, or point LIVESTEP_DIR at another disk`,
-        { cause: error },
-      );
+      failedEvents += events;
+      const failure = error as NodeJS.ErrnoException;
+      const code = failure.code ?? 'error';
+      const message = DISK_ERRORS.has(code)
+        ? `the disk refused a write in ${directory} (${failure.message}); events from then on are not in the folder, and the flush report counts them. Free space, or point LIVESTEP_DIR at another disk`
+        : `cannot write in ${directory} (${failure.message}); the events of that file are not in the folder, and the flush report counts them`;
+      lastError = message;
+      const key = DISK_ERRORS.has(code) ? 'disk' : code;
+      if (!warnedAbout.has(key)) {
+        warnedAbout.add(key);
+        warn(`livestep: sink "directory:${directory}": ${message}`);
+      }
+      return false;
     }
   }
 
   return {
     name: `directory:${directory}`,
     // Synchronous: see the top of this file.
-    send: writeOrExplain,
-    sendSync: writeOrExplain,
+    send: write,
+    sendSync: write,
     close() {
       files.closeAll();
       releaseLock();
+    },
+    report(): SinkDeliveryState {
+      const state: SinkDeliveryState = {
+        pending: 0,
+        failedByReason: failedEvents > 0 ? { send_error: failedEvents } : {},
+      };
+      if (lastError !== undefined) state.lastError = lastError;
+      return state;
     },
   };
 }
