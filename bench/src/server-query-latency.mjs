@@ -142,7 +142,6 @@ try {
       console.log(
         `${formatInteger(size)}-point series, ${view.body.buckets.length} buckets: ${view.ms.toFixed(1)} ms over HTTP (block size ${view.body.blockSize})${scanned}`,
       );
-      const key = size === 1_000_000 ? '1M' : '10M';
       metrics[`view${key}Ms`] = round(view.ms, 1);
       if (size === 1_000_000)
         targets.push(
