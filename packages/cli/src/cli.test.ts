@@ -203,6 +203,51 @@ describe('livestep sync', () => {
     await run.end();
   });
 
+  it('never turns a torn TSV cell into a number: a cut-off last row is skipped with a note, a broken row named', async () => {
+    const runFolder = join(mkdtempSync(join(tmpdir(), 'livestep-cli-')), 'livestep');
+    await recordRun([createDirectorySink({ directory: runFolder })], 3);
+    const tsv = join(runFolder, 'plots', 'metrics', 'train', 'loss.tsv');
+    // A writer killed in the middle of a row: `timestamp<TAB>3<TAB>` and no newline.
+    writeFileSync(tsv, `${readFileSync(tsv, 'utf8')}1764547200000\t3\t`);
+    const result = await livestep(['sync', runFolder, '--to', server.url]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`the last row of ${tsv} was cut off`);
+    expect(server.metricValues('train/loss')).toEqual([1, 1 / 2, 1 / 3]);
+
+    const broken = join(mkdtempSync(join(tmpdir(), 'livestep-cli-')), 'livestep');
+    await recordRun([createDirectorySink({ directory: broken })], 3);
+    const brokenTsv = join(broken, 'plots', 'metrics', 'eval', 'loss.tsv');
+    const rows = readFileSync(brokenTsv, 'utf8').split('\n');
+    rows[2] = `${rows[2]!.split('\t').slice(0, 2).join('\t')}\t`;
+    writeFileSync(brokenTsv, rows.join('\n'));
+    const refused = await livestep(['sync', broken, '--to', server.url]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`${brokenTsv} row 3: the value is empty`);
+  });
+
+  it('counts a batch stored only on an acknowledgement, and halves 413s a bounded number of times', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'livestep-cli-'));
+    const record = join(folder, 'run.jsonl');
+    await recordRun([createJsonlSink({ path: record })], 100);
+    // A 200 whose body is cut off, then an empty 200: not acknowledgements; sent again.
+    server.cutOffNext(1);
+    server.failNext(1, 200, { body: '' });
+    const first = await livestep(['sync', record, '--to', server.url]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain('answered 200 without acknowledging the batch');
+    expect(server.events.size).toBe(203);
+
+    // A server that refuses every batch as too large: a few dozen requests, not one per event.
+    const large = join(folder, 'large.jsonl');
+    await recordRun([createJsonlSink({ path: large })], 3_000);
+    server.maxEventsPerBatch = 0;
+    const before = server.requests.length;
+    const refused = await livestep(['sync', large, '--to', server.url]);
+    expect(refused.code).toBe(1);
+    expect(server.requests.length - before).toBeLessThanOrEqual(60);
+    expect(refused.stdout).toContain('0 events stored, 6003 failed');
+  });
+
   it('uploads what an HTTP sink spooled while the server was down', async () => {
     const spoolDirectory = mkdtempSync(join(tmpdir(), 'livestep-cli-spool-'));
     await server.stop();

@@ -68,6 +68,8 @@ const posix = (path: string) => path.split(sep).join('/');
 
 function parseValue(text: string): MetricValue {
   const trimmed = text.trim().toLowerCase();
+  // An empty cell is a torn or hand-edited row, never the number 0.
+  if (trimmed === '') throw new SyntaxError('the value is empty');
   if (trimmed === 'nan' || trimmed === 'inf' || trimmed === '-inf') return trimmed;
   if (trimmed === 'infinity') return 'inf';
   if (trimmed === '-infinity') return '-inf';
@@ -123,9 +125,15 @@ export function readDvcliveFolder(folder: string, options: ReadOptions = {}): Re
     // A labelled series' file is `<metric>/<key=value>...`: the record says which.
     const labelled = recorded?.series[series];
     const name = labelled?.name ?? series;
-    const lines = readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((line) => line.trim() !== '');
+    const text = readFileSync(file, 'utf8');
+    const lines = text.split('\n');
+    // Text after the last newline is a row a killed writer never finished: not data.
+    const unfinished = lines.pop() ?? '';
+    if (unfinished.trim() !== '') {
+      options.onWarning?.(
+        `livestep: the last row of ${file} was cut off (its writer was killed); syncing the rows before it`,
+      );
+    }
     const header = lines[0]?.split('\t') ?? [];
     const timestampColumn = header.indexOf('timestamp');
     const stepColumn = header.indexOf('step');
@@ -136,13 +144,24 @@ export function readDvcliveFolder(folder: string, options: ReadOptions = {}): Re
       );
     }
     lines.slice(1).forEach((line, index) => {
+      if (line.trim() === '') return;
       const cells = line.split('\t');
+      const where = `livestep: ${file} row ${index + 2}`;
+      if (cells.length !== header.length) {
+        throw new SyntaxError(`${where} has ${cells.length} cells, the header ${header.length}`);
+      }
+      const step = Number(cells[stepColumn]);
+      if (!Number.isInteger(step) || step < 0 || cells[stepColumn]!.trim() === '') {
+        throw new SyntaxError(
+          `${where}: the step ${JSON.stringify(cells[stepColumn])} is not an integer >= 0`,
+        );
+      }
       const ts = timestampColumn === -1 ? 0 : Number(cells[timestampColumn]);
       let value: MetricValue;
       try {
         value = parseValue(cells[valueColumn] ?? '');
       } catch (error) {
-        throw new SyntaxError(`livestep: ${file} row ${index + 2}: ${(error as Error).message}`);
+        throw new SyntaxError(`${where}: ${(error as Error).message}`);
       }
       firstTimestamp = Math.min(firstTimestamp, ts);
       lastTimestamp = Math.max(lastTimestamp, ts);
@@ -153,7 +172,7 @@ export function readDvcliveFolder(folder: string, options: ReadOptions = {}): Re
         kind: 'metric',
         name,
         value,
-        step: Math.max(0, Math.trunc(Number(cells[stepColumn]))),
+        step,
       };
       if (labelled !== undefined) event.labels = { ...labelled.labels };
       metricRows.push({ event, order: order++ });

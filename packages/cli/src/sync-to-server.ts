@@ -28,6 +28,22 @@ const REQUEST_TIMEOUT_MS = 10_000;
 export const DEFAULT_GIVE_UP_AFTER_MS = 60_000;
 /** A server message is cut to this length (after any token in it is redacted). */
 const MAX_MESSAGE_LENGTH = 300;
+/**
+ * 413s in a row after which a batch is no longer halved but refused whole: a server that refuses
+ * everything gets a few dozen requests, not one per event.
+ */
+const MAX_TOO_LARGE_IN_A_ROW = 16;
+
+/** A batch is stored when the server says so: a 204, or a complete JSON object (a cut-off body or a proxy's HTML page is not). */
+function isAcknowledgement(status: number, body: string): boolean {
+  if (status === 204) return true;
+  try {
+    const parsed = JSON.parse(body);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
+  } catch {
+    return false;
+  }
+}
 
 export interface SyncProgress {
   /** Events handled so far (stored or failed). */
@@ -84,6 +100,7 @@ export async function syncToServer(
   if (target.token) headers.authorization = `Bearer ${target.token}`;
   let fraction = 0;
   let lastTakenAt = Date.now();
+  let tooLargeInARow = 0;
   const report = () =>
     listeners.onProgress?.({ events: result.delivered + result.failed, fraction });
 
@@ -91,6 +108,7 @@ export async function syncToServer(
     for (let attempt = 1; ; attempt++) {
       let status: number;
       let message = '';
+      let acknowledged = false;
       let retryAfter: number | undefined;
       try {
         const response = await post(endpoint, {
@@ -101,19 +119,33 @@ export async function syncToServer(
           signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
         });
         status = response.status;
-        message = redact(await response.text().catch(() => '')).slice(0, MAX_MESSAGE_LENGTH);
+        const text = await response.text().catch(() => '');
+        acknowledged = isAcknowledgement(status, text);
+        message = redact(text).slice(0, MAX_MESSAGE_LENGTH);
         retryAfter = parseRetryAfter(response.headers.get('retry-after'));
       } catch (error) {
         status = 0;
         message = redact(describeNetworkError(error));
       }
-      const verdict = status === 0 ? 'retry' : judgeStatus(status);
+      let verdict = status === 0 ? 'retry' : judgeStatus(status);
+      let unacknowledged = false;
+      if (verdict === 'delivered' && !acknowledged) {
+        // Sent again: what is stored already is skipped by its ids.
+        verdict = 'retry';
+        unacknowledged = true;
+      }
       if (verdict === 'delivered') {
         lastTakenAt = Date.now();
+        tooLargeInARow = 0;
         result.delivered += batch.events.length;
         return report();
       }
-      if (verdict === 'too_large' && batch.events.length > 1) {
+      if (verdict === 'too_large') tooLargeInARow++;
+      if (
+        verdict === 'too_large' &&
+        batch.events.length > 1 &&
+        tooLargeInARow <= MAX_TOO_LARGE_IN_A_ROW
+      ) {
         lastTakenAt = Date.now();
         const middle = Math.ceil(batch.events.length / 2);
         await send({ ...batch, events: batch.events.slice(0, middle) });
@@ -123,7 +155,9 @@ export async function syncToServer(
       const reason =
         status === 0
           ? `cannot reach ${endpoint.host} (${message})`
-          : `${endpoint.host} answered ${status}${message ? `: ${message}` : ''}`;
+          : unacknowledged
+            ? `${endpoint.host} answered ${status} without acknowledging the batch (its body is not a complete JSON object)`
+            : `${endpoint.host} answered ${status}${message ? `: ${message}` : ''}`;
       if (verdict !== 'retry') {
         result.failed += batch.events.length;
         result.errors.push(
