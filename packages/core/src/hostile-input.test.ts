@@ -33,6 +33,16 @@ describe('hostile names and keys, through every sink', () => {
   const long = (character: string, count: number) => character.repeat(count);
   const hostile: Array<[string, (run: Run) => void, RegExp]> = [
     [
+      'a metric named CON (a Windows device name)',
+      (run) => run.logMetric('CON', 1),
+      /metric name "CON" has the path segment "CON", a device name on Windows/,
+    ],
+    [
+      'a plot named eval/nul.json',
+      (run) => run.logPlot('eval/nul.json', { kind: 'line', rows: [{ x: 1, y: 2 }] }),
+      /"nul\.json", a device name on Windows/,
+    ],
+    [
       'a metric named __proto__/isAdmin',
       (run) => run.logMetric('__proto__/isAdmin', 1),
       /metric name "__proto__\/isAdmin" has the reserved path segment "__proto__"/,

@@ -28,6 +28,12 @@ export const RESERVED_SEGMENTS: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * Device names Windows reserves in every folder, with or without an extension (`CON`, `nul.txt`,
+ * `COM1`): a run folder with such a file cannot be copied to, or synced from, a Windows machine.
+ */
+const WINDOWS_DEVICE_NAME = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\.[^.]*)?$/i;
+
+/**
  * Longest path segment, in UTF-8 bytes. File systems allow 255 bytes a name; a segment becomes a
  * folder or file name with `.tsv` or `.json` after it, and an atomic write's temp file adds about
  * 20 more.
@@ -80,6 +86,9 @@ export function explainBadName(name: unknown): string | undefined {
     if (segment === '.' || segment === '..') return `has a "${segment}" path segment`;
     if (segment.trim() !== segment)
       return `has a path segment with leading or trailing spaces ("${segment}")`;
+    if (WINDOWS_DEVICE_NAME.test(segment)) {
+      return `has the path segment "${segment}", a device name on Windows (CON, NUL, COM1...); rename it, e.g. "${segment}_"`;
+    }
     if (RESERVED_SEGMENTS.has(segment)) {
       return `has the reserved path segment "${segment}"; rename it (for example "${segment.replace(/_/g, '')}_")`;
     }
