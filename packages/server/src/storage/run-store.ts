@@ -68,8 +68,11 @@ export interface RunLatestValues {
   name: string;
   state: RunState;
   startedAt?: number;
-  /** By series name: the value at the highest step, and the value logged last. */
-  metrics: Record<string, { step: number; value: StoredNumber; lastLogged: StoredNumber }>;
+  /**
+   * One entry per name in the query's `metrics`, in that order: [highest step, the value at it,
+   * the value logged last], or null when the run has no such series.
+   */
+  latest: Array<[number, StoredNumber, StoredNumber] | null>;
 }
 
 export interface RunRecord {

@@ -276,18 +276,18 @@ export class SqliteRunStore implements RunStore {
         experiment: row[2] as string,
         name: row[3] as string,
         state: status === 'running' && (row[8] as number) < staleBefore ? 'stale' : status,
-        metrics: {},
+        latest: metrics.map((_, index) => {
+          const step = row[10 + index * 3] as number | null;
+          return step === null
+            ? null
+            : [
+                step,
+                fromStored(row[11 + index * 3] as number | null),
+                fromStored(row[12 + index * 3] as number | null),
+              ];
+        }),
       };
       if (row[6] !== null) item.startedAt = row[6] as number;
-      metrics.forEach((name, index) => {
-        const step = row[10 + index * 3] as number | null;
-        if (step === null) return;
-        item.metrics[name] = {
-          step,
-          value: fromStored(row[11 + index * 3] as number | null),
-          lastLogged: fromStored(row[12 + index * 3] as number | null),
-        };
-      });
       return item;
     });
     const page: Page<RunLatestValues> = { items };
