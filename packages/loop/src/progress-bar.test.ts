@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatBarLine } from './progress-bar.js';
 import { assertBuilt, runChildScript } from './test-support/child-script.js';
+import { terminalScreen } from './test-support/terminal-screen.js';
 import { busyFor, captureStream, testRunOptions } from './test-support/test-run.js';
 import { track } from './track.js';
 
@@ -106,6 +107,66 @@ describe('the progress bar on a terminal (a stream with isTTY)', () => {
     expect(redraws(stream.text()).at(-1)).toMatch(/^100%\|█{20}\| 5\/5 /);
   });
 
+  it('at 80 columns never cuts a number, and keeps how the loop ended', () => {
+    const metrics = new Map([
+      ['train/loss', 0.231_146],
+      ['eval/accuracy', 0.951_234],
+      ['train/learning_rate', 0.000_125],
+    ]);
+    const snapshot = {
+      description: 'train',
+      count: 420,
+      total: 1000,
+      elapsedMs: 3_000,
+      rate: 131.2,
+      etaMs: 4_000,
+      metrics,
+    };
+    const running = formatBarLine(snapshot, { width: 79 });
+    expect(running.length).toBeLessThanOrEqual(79);
+    expect(running).toMatch(
+      /^train {2}42%\|[█░]{5,20}\| 420\/1000 \[00:03<00:04, 131\.2 it\/s\] train\/loss=0\.2311( eval\/accuracy=0\.9512)?( …)?$/,
+    );
+    for (const outcome of ['stopped', 'failed', 'interrupted'] as const) {
+      const last = formatBarLine(snapshot, { width: 79, outcome });
+      expect(last.length).toBeLessThanOrEqual(79);
+      expect(last).toMatch(/ \((stopped early|failed|interrupted)\)$/);
+      expect(last).toContain(' 420/1000 [00:03, 131.2 it/s]');
+      // Every metric shown is whole: name=value with all of its digits.
+      for (const shown of last.matchAll(/ ([a-z_/]+)=([^ ]+)/g)) {
+        expect(['0.2311', '0.9512', '1.25e-4']).toContain(shown[2]);
+      }
+    }
+    // Wide enough: everything, with the full bar.
+    expect(formatBarLine(snapshot, { width: 200 })).toMatch(
+      /\|[█░]{20}\| .* train\/loss=0\.2311 eval\/accuracy=0\.9512 train\/learning_rate=1\.25e-4$/,
+    );
+    // Narrow: the essentials and the ending, cut at a space, never mid-number.
+    const narrow = formatBarLine(snapshot, { width: 30, outcome: 'failed' });
+    expect(narrow.length).toBeLessThanOrEqual(30);
+    expect(narrow).toMatch(/^ 42% 420\/1000 .*\(failed\)$/);
+  });
+
+  it('a track() loop on an 80-column terminal lays the line out to fit', async () => {
+    const stream = captureStream({ columns: 80 });
+    const { runOptions } = testRunOptions();
+    const loop = track(4, { description: 'train', stream, runOptions });
+    for (const step of loop) {
+      loop.logMetrics({
+        'train/loss': 0.123_456 + step,
+        'eval/accuracy': 0.654_321,
+        'train/epoch_time': 12.5,
+      });
+      if (step === 2) break;
+    }
+    await loop.end();
+    const lines = redraws(stream.text());
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(79);
+    expect(lines.at(-1)).toMatch(
+      /^train {2}75%\|[█░]+\| 3\/4 \[00:00, .*\] train\/loss=2\.123 .*\(stopped early\)$/,
+    );
+  });
+
   it('formats a failed end with the count reached', () => {
     const line = formatBarLine(
       {
@@ -117,10 +178,9 @@ describe('the progress bar on a terminal (a stream with isTTY)', () => {
         etaMs: 1_500,
         metrics: new Map(),
       },
-      '########------------',
-      'failed',
+      { outcome: 'failed' },
     );
-    expect(line).toBe(' 40%|########------------| 4/10 [00:01, 4.00 it/s] (failed)');
+    expect(line).toBe(` 40%|${'█'.repeat(8)}${'░'.repeat(12)}| 4/10 [00:01, 4.00 it/s] (failed)`);
   });
 });
 
@@ -151,6 +211,37 @@ for (const step of loop) {
       /^train 100%\|█{20}\| 40\/40 \[00:00, [\d.]+ it\/s\] train\/loss=0\.025$/,
     );
     expect(output.endsWith('\r\n')).toBe(true);
+  });
+
+  it('console.log and loop.write() during the bar print above it: nothing glued, the last bar intact', async () => {
+    const outcome = await runChildScript(
+      `
+const loop = track(30, { description: 'train', runOptions: { sinks: [journal], collectGit: false } });
+for (const step of loop) {
+  const until = performance.now() + 4;
+  while (performance.now() < until) {}
+  if (step % 10 === 0) console.log('epoch ' + step + ' done');
+  if (step === 15) loop.write('checkpoint saved');
+  if (step === 20) console.error('warning: slow batch');
+  if (step === 25) process.stdout.write('half a line, ');
+  if (step === 26) process.stdout.write('the other half\\n');
+}
+console.log('after the loop');
+`,
+      { terminal: true },
+    );
+    expect(outcome.code, outcome.stdout).toBe(0);
+    const shown = terminalScreen(outcome.stdout).filter((line) => line !== '');
+    expect(shown).toEqual([
+      'epoch 0 done',
+      'epoch 10 done',
+      'checkpoint saved',
+      'epoch 20 done',
+      'warning: slow batch',
+      'half a line, the other half',
+      expect.stringMatching(/^train 100%\|█{20}\| 30\/30 \[00:0\d, [\d.]+ it\/s\]$/),
+      'after the loop',
+    ]);
   });
 
   it("'lines' in a terminal writes plain lines, no escape codes", async () => {

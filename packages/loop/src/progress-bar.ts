@@ -1,31 +1,43 @@
 /**
- * Progress on a terminal: one line redrawn in place by cli-progress, like tqdm:
+ * Progress on a terminal: one line redrawn in place, like tqdm:
  *
  *   train  42%|████████░░░░░░░░░░░░| 420/1000 [00:03<00:04, 131.2 it/s] train/loss=0.2311
  *
- * Redraws are throttled twice over: cli-progress redraws on its own timer (10 per second) while
- * the event loop turns, and a loop that never yields redraws from its periodic checks, at most as
- * often. Nothing is written when the line did not change.
+ * Redraws are throttled twice over: a timer redraws 10 times a second while the event loop turns
+ * (unref'd: it never keeps a finished script alive), and a loop that never yields redraws from
+ * its periodic checks, at most as often. Nothing is written when the line did not change. The
+ * line lives on the stream's live line (progress-terminal.ts): text printed with `loop.write()`,
+ * or by the program while the bar is up, goes above it.
+ *
+ * The line is laid out to the terminal's width, never cut inside a value: the count, times, rate
+ * and how the loop ended always show; then the first metric, the bar (at least
+ * MIN_BAR_SIZE wide), the other metrics (whole, in the order logged, `…` for those that do not
+ * fit) and the bar's full width, as far as they fit.
  */
-import cliProgress from 'cli-progress';
-import { formatCount, formatDuration, formatMetrics, formatRate } from './progress-format.js';
+import { formatCount, formatDuration, formatMetricValue, formatRate } from './progress-format.js';
 import type { ProgressSnapshot } from './progress-meter.js';
 import type {
   LoopOutcome,
   ProgressReporter,
   ProgressReporterSettings,
-  ProgressStream,
 } from './progress-reporter.js';
+import { type AttachOptions, attachBar, printAbove } from './progress-terminal.js';
 
 /** Redraws per second: smooth to the eye, cheap for the terminal (tqdm and cli-progress use 10). */
 const REDRAWS_PER_SECOND = 10;
 const REDRAW_INTERVAL_MS = 1000 / REDRAWS_PER_SECOND;
-/** Bar width in characters; the line is cut to the terminal's width anyway. */
+/** Bar width in characters when the line has room. */
 const BAR_SIZE = 20;
+/** The narrowest bar worth drawing; below it the percentage says as much. */
+const MIN_BAR_SIZE = 5;
 /** Width assumed when a stream does not say (a pseudo-terminal without a size, a fake). */
 const DEFAULT_COLUMNS = 80;
 /** Left free at the right edge: writing into the last column makes some terminals wrap. */
 const RIGHT_MARGIN = 1;
+const FILLED = '\u2588';
+const EMPTY = '\u2591';
+/** Shown after the metrics when some did not fit. */
+const MORE = ' \u2026';
 
 const SUFFIX_BY_OUTCOME: Record<LoopOutcome, string> = {
   completed: '',
@@ -34,91 +46,113 @@ const SUFFIX_BY_OUTCOME: Record<LoopOutcome, string> = {
   interrupted: ' (interrupted)',
 };
 
-/**
- * cli-progress re-arms a timer after every redraw; unref'd, it never keeps a finished script
- * alive (a loop abandoned without `return()` leaves the bar, not a hanging process).
- */
-class UnrefSingleBar extends cliProgress.SingleBar {
-  override render(): void {
-    super.render();
-    (this as unknown as { timer?: { unref?: () => void } | null }).timer?.unref?.();
-  }
+function drawBar(progress: number, size: number): string {
+  const filled = Math.round(Math.min(1, Math.max(0, progress)) * size);
+  return FILLED.repeat(filled) + EMPTY.repeat(size - filled);
+}
+
+export interface BarLineOptions {
+  /** How the loop ended, for the last line. */
+  outcome?: LoopOutcome;
+  /** Characters the line may take (default: unlimited). */
+  width?: number;
 }
 
 /**
- * The bar's text for a state; `bar` is the drawn bar (used only when the total is known), and
- * `outcome` how the loop ended, for the last redraw.
+ * The bar's text for a state, laid out in `width` characters: the parts that say where the loop
+ * is (count, times, rate) and how it ended always; metrics and the bar as far as they fit, never
+ * cut in the middle. Only when even the essentials do not fit is the text cut, at a space,
+ * keeping how the loop ended.
  */
-export function formatBarLine(
-  snapshot: ProgressSnapshot,
-  bar: string,
-  outcome?: LoopOutcome,
-): string {
-  const suffix = outcome === undefined ? '' : SUFFIX_BY_OUTCOME[outcome];
-  const prefix = snapshot.description === undefined ? '' : `${snapshot.description} `;
-  const metrics = formatMetrics(snapshot.metrics);
-  const tail = metrics === '' ? suffix : ` ${metrics}${suffix}`;
+export function formatBarLine(snapshot: ProgressSnapshot, options: BarLineOptions = {}): string {
+  const width = options.width ?? Number.POSITIVE_INFINITY;
+  const suffix = options.outcome === undefined ? '' : SUFFIX_BY_OUTCOME[options.outcome];
+  const description = snapshot.description === undefined ? '' : `${snapshot.description} `;
   const rate = formatRate(snapshot.rate);
   const elapsed = formatDuration(snapshot.elapsedMs);
-  if (snapshot.total === undefined) {
-    return `${prefix}${formatCount(snapshot.count, undefined)} [${elapsed}, ${rate}]${tail}`;
+  const { total } = snapshot;
+  let head: string;
+  let tail: string;
+  let progress = 0;
+  if (total === undefined) {
+    head = formatCount(snapshot.count, undefined);
+    tail = ` [${elapsed}, ${rate}]`;
+  } else {
+    const percent = total === 0 ? 100 : Math.floor((100 * snapshot.count) / total);
+    progress = total === 0 ? 1 : snapshot.count / total;
+    const eta = options.outcome === undefined ? `<${formatDuration(snapshot.etaMs)}` : '';
+    head = `${String(percent).padStart(3)}%`;
+    tail = ` ${snapshot.count}/${total} [${elapsed}${eta}, ${rate}]`;
   }
-  const percent = snapshot.total === 0 ? 100 : Math.floor((100 * snapshot.count) / snapshot.total);
-  const eta = outcome === undefined ? `<${formatDuration(snapshot.etaMs)}` : '';
-  return `${prefix}${String(percent).padStart(3)}%|${bar}| ${snapshot.count}/${snapshot.total} [${elapsed}${eta}, ${rate}]${tail}`;
+  const metrics = [...snapshot.metrics].map(
+    ([name, value]) => ` ${name}=${formatMetricValue(value)}`,
+  );
+  const compose = (barSize: number, shown: number, withDescription = true) =>
+    `${withDescription ? description : ''}${head}${barSize > 0 ? `|${drawBar(progress, barSize)}|` : ''}${tail}${metrics.slice(0, shown).join('')}${shown < metrics.length ? MORE : ''}${suffix}`;
+
+  const hasBar = total !== undefined;
+  const full = compose(hasBar ? BAR_SIZE : 0, metrics.length);
+  if (full.length <= width) return full;
+
+  // Greedy, most useful first: the first metric, a narrow bar, more metrics, a wider bar.
+  let shown = 0;
+  let barSize = 0;
+  const fits = (size: number, count: number) => compose(size, count).length <= width;
+  if (metrics.length > 0 && fits(0, 1)) shown = 1;
+  if (hasBar && fits(MIN_BAR_SIZE, shown)) barSize = MIN_BAR_SIZE;
+  while (shown < metrics.length && fits(barSize, shown + 1)) shown++;
+  while (barSize > 0 && barSize < BAR_SIZE && fits(barSize + 1, shown)) barSize++;
+  const laidOut = compose(barSize, shown);
+  if (laidOut.length <= width) return laidOut;
+
+  // The essentials alone are too wide: drop the description, then cut at a space.
+  const bare = compose(0, 0, false);
+  if (bare.length <= width) return bare;
+  const body = bare.slice(0, bare.length - suffix.length);
+  const room = Math.max(0, width - suffix.length);
+  const cut = body.lastIndexOf(' ', room);
+  return `${body.slice(0, cut > 0 ? cut : room)}${suffix}`.slice(0, Math.max(1, width));
 }
 
-export function createProgressBar(settings: ProgressReporterSettings): ProgressReporter {
-  const { meter, readCount } = settings;
-  // 'bar' asked for on a stream that is not a TTY (an IDE console, a log viewer that handles
-  // carriage returns): draw it anyway, as on a terminal of the stream's width.
-  const stream: ProgressStream =
-    settings.stream.isTTY === true
-      ? settings.stream
-      : {
-          isTTY: true,
-          columns: settings.stream.columns ?? DEFAULT_COLUMNS,
-          write: (text: string) => settings.stream.write(text),
-        };
-  let lastDrawAt = Number.NEGATIVE_INFINITY;
-  let final: { snapshot: ProgressSnapshot; outcome: LoopOutcome } | undefined;
+export interface ProgressBarSettings extends ProgressReporterSettings {
+  /** Which streams' writes go above the bar (see progress-terminal.ts). */
+  attach?: AttachOptions;
+}
 
-  const bar = new UnrefSingleBar({
-    stream: stream as NodeJS.WritableStream,
-    fps: REDRAWS_PER_SECOND,
-    barsize: BAR_SIZE,
-    barCompleteChar: '\u2588',
-    barIncompleteChar: '\u2591',
-    hideCursor: false,
-    // cli-progress's SIGINT handler would swallow the first Ctrl-C; the run's exit hooks own it.
-    gracefulExit: false,
-    // Cut the line ourselves (below) rather than turn the terminal's line wrapping off, which
-    // would stay off if the process were killed mid-loop.
-    linewrap: true,
-    clearOnComplete: false,
-    format: (options, params) => {
-      const now = performance.now();
-      lastDrawAt = now;
-      const snapshot = final?.snapshot ?? meter.snapshot(readCount(), now);
-      const progress =
-        snapshot.total === undefined || snapshot.total === 0
-          ? 1
-          : Math.min(1, snapshot.count / snapshot.total);
-      const drawn = cliProgress.Format.BarFormat(progress, options);
-      const line = formatBarLine(snapshot, drawn, final?.outcome);
-      const width = Math.max(1, (params.maxWidth || DEFAULT_COLUMNS) - RIGHT_MARGIN);
-      return line.length > width ? line.slice(0, width) : line;
+export function createProgressBar(settings: ProgressBarSettings): ProgressReporter {
+  const { meter, readCount, stream } = settings;
+  let lastDrawAt = Number.NEGATIVE_INFINITY;
+  const columns = () => Math.max(1, (stream.columns || DEFAULT_COLUMNS) - RIGHT_MARGIN);
+  const bar = attachBar(
+    stream,
+    () => {
+      lastDrawAt = performance.now();
+      return formatBarLine(meter.snapshot(readCount(), lastDrawAt), { width: columns() });
     },
-  });
-  bar.start(meter.total ?? 0, 0);
+    settings.attach,
+  );
+  bar.draw();
+  let timer: ReturnType<typeof setInterval> | undefined = setInterval(
+    () => bar.draw(),
+    REDRAW_INTERVAL_MS,
+  );
+  timer.unref();
+  const stopTimer = () => {
+    if (timer !== undefined) clearInterval(timer);
+    timer = undefined;
+  };
 
   return {
     tick(now) {
-      if (now - lastDrawAt >= REDRAW_INTERVAL_MS) bar.render();
+      if (timer !== undefined && now - lastDrawAt >= REDRAW_INTERVAL_MS) bar.draw();
+    },
+    pause: stopTimer,
+    write(text) {
+      printAbove(stream, text);
     },
     finish(outcome, count, now) {
-      final = { snapshot: meter.finalSnapshot(count, now), outcome };
-      bar.stop();
+      stopTimer();
+      bar.finish(formatBarLine(meter.finalSnapshot(count, now), { outcome, width: columns() }));
     },
   };
 }

@@ -3,8 +3,8 @@
  *
  * With a total, a line at each new 10% once `lineIntervalMs` (default 5 s) has passed since the
  * previous line; with or without one, a line at least every 6 x `lineIntervalMs` (30 s) while the
- * loop moves. A final line says how the loop ended, unless the loop was over before the first
- * interval: a loop of a few seconds needs no progress report in a log.
+ * loop moves. A final line says how the loop ended, always: a loop over in a second still leaves
+ * one line in the log saying what it did.
  */
 import { formatProgressLine } from './progress-format.js';
 import type {
@@ -30,14 +30,11 @@ const SUFFIX_BY_OUTCOME: Record<LoopOutcome, string> = {
 export function createProgressLines(settings: ProgressReporterSettings): ProgressReporter {
   const { stream, meter, readCount, lineIntervalMs } = settings;
   const total = meter.total;
-  const startedAt = meter.startedAt;
-  let lastLineAt = startedAt;
+  let lastLineAt = meter.startedAt;
   let lastMark = 0;
-  let lines = 0;
 
   const write = (text: string) => {
     stream.write(`${text}\n`);
-    lines++;
   };
 
   return {
@@ -52,8 +49,13 @@ export function createProgressLines(settings: ProgressReporterSettings): Progres
         write(formatProgressLine(meter.snapshot(count, now)));
       }
     },
+    pause() {
+      // Lines are written when due; nothing is redrawn in place.
+    },
+    write(text) {
+      stream.write(text.endsWith('\n') ? text : `${text}\n`);
+    },
     finish(outcome, count, now) {
-      if (lines === 0 && now - startedAt < lineIntervalMs) return;
       write(formatProgressLine(meter.finalSnapshot(count, now), SUFFIX_BY_OUTCOME[outcome]));
     },
   };

@@ -27,6 +27,13 @@ export interface ProgressStream {
 export interface ProgressReporter {
   /** Draws if it is time to (called every few milliseconds at most, from the loop's checks). */
   tick(now: number): void;
+  /**
+   * Stops drawing, leaving what is shown, until `finish()`: the loop was left and how it ended
+   * is not known yet (a break, or an exception on its way to the exit hooks).
+   */
+  pause(): void;
+  /** Prints `text` on lines of its own, above a bar (which is redrawn under it). */
+  write(text: string): void;
   /** Draws the final state, with `count` iterations done, and lets go of the terminal. */
   finish(outcome: LoopOutcome, count: number, now: number): void;
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { busyFor, captureStream, startTestRun, testRunOptions } from './test-support/test-run.js';
 import { startTimer, time } from './timers.js';
 import { track } from './track.js';
@@ -60,10 +60,22 @@ describe('timers', () => {
     expect(sink.metrics('timing/epoch (ms)').map((event) => event.value)).toEqual([first]);
   });
 
+  it('takes (us) (or (µs)), the natural unit for a 10 µs ONNX call', async () => {
+    const { run, sink } = startTestRun();
+    vi.spyOn(performance, 'now').mockReturnValueOnce(100).mockReturnValueOnce(100.0125);
+    const stop = startTimer(run, 'timing/session.run (us)');
+    expect(stop()).toBeCloseTo(12.5, 9);
+    vi.restoreAllMocks();
+    time(run, 'timing/other (µs)', () => busyFor(1));
+    await run.end();
+    expect(sink.metrics('timing/session.run (us)')[0]!.value).toBeCloseTo(12.5, 9);
+    expect(sink.metrics('timing/other (µs)')[0]!.value as number).toBeGreaterThanOrEqual(1000);
+  });
+
   it('names the fix when the name has no unit, is not a metric name, or there is no run', () => {
     const { run } = startTestRun();
     expect(() => startTimer(run, 'timing/eval')).toThrow(
-      'livestep: timer "timing/eval" does not say its unit; end the name with " (ms)" or " (s)", e.g. "timing/eval (ms)"',
+      'livestep: timer "timing/eval" does not say its unit; end the name with " (us)", " (ms)" or " (s)", e.g. "timing/eval (ms)"',
     );
     expect(() => time(run, '../escape (ms)', () => 1)).toThrow(/metric name "\.\.\/escape \(ms\)"/);
     expect(() => time(undefined as never, 'timing/x (ms)', () => 1)).toThrow(

@@ -10,8 +10,14 @@
  */
 import { assertValidName } from '@livestep/core';
 
-const MILLISECONDS_PER_SECOND = 1000;
-const UNIT_SUFFIX = / \((ms|s)\)$/;
+/** Each unit a timer's name may end with, and how many of it a millisecond is. */
+const UNIT_PER_MILLISECOND: Record<string, number> = {
+  us: 1000, // microseconds, the natural unit of a ~10 µs ONNX call
+  µs: 1000,
+  ms: 1,
+  s: 1 / 1000,
+};
+const UNIT_SUFFIX = / \((us|µs|ms|s)\)$/;
 
 /** Anything that records metrics: a run, or a loop from `track()`. */
 export interface MetricTarget {
@@ -24,10 +30,10 @@ function unitFactor(name: string): number {
   const unit = UNIT_SUFFIX.exec(name)?.[1];
   if (unit === undefined) {
     throw new TypeError(
-      `livestep: timer ${JSON.stringify(name)} does not say its unit; end the name with " (ms)" or " (s)", e.g. "${name} (ms)"`,
+      `livestep: timer ${JSON.stringify(name)} does not say its unit; end the name with " (us)", " (ms)" or " (s)", e.g. "${name} (ms)"`,
     );
   }
-  return unit === 's' ? 1 / MILLISECONDS_PER_SECOND : 1;
+  return UNIT_PER_MILLISECOND[unit]!;
 }
 
 function checkTarget(target: unknown): asserts target is MetricTarget {
@@ -57,7 +63,7 @@ export function startTimer(target: MetricTarget, name: string): () => number {
 }
 
 /**
- * Runs `block` and logs how long it took, in the name's unit (`(ms)` or `(s)`); returns what it
+ * Runs `block` and logs how long it took, in the name's unit (`(us)`, `(ms)` or `(s)`); returns what it
  * returns. An async block (one returning a promise) is timed until the promise settles.
  */
 export function time<T>(target: MetricTarget, name: string, block: () => T): T {

@@ -1,6 +1,7 @@
 import type { AnnotationEvent, DoneEvent, MemorySink } from '@livestep/core';
-import { describe, expect, it } from 'vitest';
-import { nextTurn, startTestRun, testRunOptions } from './test-support/test-run.js';
+import { describe, expect, it, vi } from 'vitest';
+import { terminalScreen } from './test-support/terminal-screen.js';
+import { captureStream, nextTurn, startTestRun, testRunOptions } from './test-support/test-run.js';
 import { track } from './track.js';
 
 const quiet = { progress: false } as const;
@@ -112,6 +113,100 @@ describe('track(): steps', () => {
     const fresh = track(2, { ...quiet, runOptions: testRunOptions().runOptions });
     fresh.next();
     expect(() => fresh[Symbol.iterator]()).not.toThrow();
+  });
+});
+
+describe('track(): nested loops', () => {
+  it('the inner loop over the same run does not step: epoch metrics at steps 0, 1, 2', async () => {
+    const { sink, runOptions } = testRunOptions();
+    const epochs = track(3, { ...quiet, runOptions });
+    for (const epoch of epochs) {
+      for (const batch of track(5, { ...quiet, run: epochs.run })) {
+        epochs.run.logMetric('train/batch_loss', batch);
+      }
+      epochs.logMetric('train/loss', epoch);
+    }
+    await epochs.end();
+    expect(sink.metrics('train/loss').map((event) => event.step)).toEqual([0, 1, 2]);
+    // The inner iterations log at their epoch's step.
+    expect(sink.metrics('train/batch_loss').map((event) => event.step)).toEqual([
+      0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2,
+    ]);
+    expect(epochs.run.step).toBe(3);
+  });
+
+  it('for await, and async sources, nest the same way', async () => {
+    const { sink, runOptions } = testRunOptions();
+    const epochs = track(2, { ...quiet, runOptions });
+    for await (const epoch of epochs) {
+      for await (const _ of track(generate([1, 2, 3]), { ...quiet, run: epochs.run })) {
+        // a batch
+      }
+      epochs.logMetric('train/loss', epoch);
+    }
+    await epochs.end();
+    expect(sink.metrics('train/loss').map((event) => event.step)).toEqual([0, 1]);
+  });
+
+  it('advanceStep decides: true makes an inner loop step, false keeps a loop from stepping', async () => {
+    const { run, sink } = startTestRun();
+    const outer = track(2, { ...quiet, run });
+    for (const _ of outer) {
+      for (const batch of track(2, { ...quiet, run, advanceStep: true })) {
+        run.logMetric('inner', batch);
+      }
+    }
+    await run.flush();
+    expect(sink.metrics('inner').map((event) => event.step)).toEqual([0, 1, 3, 4]);
+    const still = run.step;
+    for (const value of track(3, { ...quiet, run, advanceStep: false }))
+      run.logMetric('flat', value);
+    await run.end();
+    expect(sink.metrics('flat').map((event) => event.step)).toEqual([still, still, still]);
+    expect(() => track(1, { advanceStep: 'no' as never })).toThrow(/option advanceStep got/);
+  });
+
+  it('sequential loops over one run are not nested: each steps', async () => {
+    const { run, sink } = startTestRun();
+    for (const value of track(2, { ...quiet, run })) run.logMetric('train', value);
+    for (const value of track(2, { ...quiet, run })) run.logMetric('eval', value);
+    await run.end();
+    expect(sink.metrics('eval').map((event) => event.step)).toEqual([2, 3]);
+  });
+
+  it('on a terminal, each inner bar leaves its last line and the outer bar ends below them', async () => {
+    const stream = captureStream({ columns: 100 });
+    const { runOptions } = testRunOptions();
+    const epochs = track(2, { description: 'epoch', stream, runOptions });
+    for (const _ of epochs) {
+      for (const _batch of track(3, { description: 'batch', stream, run: epochs.run })) {
+        // a batch
+      }
+    }
+    await epochs.end();
+    const shown = terminalScreen(stream.text()).filter((line) => line !== '');
+    expect(shown).toEqual([
+      expect.stringMatching(/^batch 100%\|█{20}\| 3\/3 /),
+      expect.stringMatching(/^batch 100%\|█{20}\| 3\/3 /),
+      expect.stringMatching(/^epoch 100%\|█{20}\| 2\/2 /),
+    ]);
+  });
+});
+
+describe('track(): a finished loop', () => {
+  it('iterated again runs 0 times, with a warning once', async () => {
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const loop = track(2, { ...quiet, runOptions: testRunOptions().runOptions });
+    expect([...loop]).toEqual([0, 1]);
+    expect([...loop]).toEqual([]);
+    for await (const _ of loop) {
+      // nothing
+    }
+    expect(warnings.mock.calls.map(([message]) => message)).toEqual([
+      'livestep: this track() loop has already finished (2 iterations), so iterating it again runs 0 times; call track() again for another pass',
+    ]);
+    vi.restoreAllMocks();
+    await loop.end();
   });
 });
 

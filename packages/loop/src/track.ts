@@ -45,6 +45,13 @@ export interface TrackOptions {
    * default: the run's, 5 s). Without `run` only: a run passed in is ended by its owner.
    */
   endTimeoutMs?: number;
+  /**
+   * Whether each iteration is a step of the run (iteration i at step first + i). Default: true,
+   * except for a loop started inside another loop over the same run (`track(batches, { run:
+   * loop.run })` in an epoch loop): there the outer loop's iterations are the steps, and the
+   * inner loop's iterations all log at the outer iteration's step. Pass true or false to decide.
+   */
+  advanceStep?: boolean;
 }
 
 /** `track(100)` iterates 0..99. */
@@ -120,6 +127,11 @@ function settingsFrom(options: TrackOptions, size: number | undefined): LoopSett
       `livestep: track() option stream got ${describe(options.stream)}; pass a writable stream such as process.stderr`,
     );
   }
+  if (options.advanceStep !== undefined && typeof options.advanceStep !== 'boolean') {
+    throw new TypeError(
+      `livestep: track() option advanceStep got ${describe(options.advanceStep)}; pass true (each iteration is a step), false (the run's step is left alone), or leave it out`,
+    );
+  }
   const systemMetrics = options.systemMetrics ?? false;
   if (
     typeof systemMetrics !== 'boolean' &&
@@ -140,6 +152,7 @@ function settingsFrom(options: TrackOptions, size: number | undefined): LoopSett
     systemMetrics:
       systemMetrics === false ? undefined : systemMetrics === true ? {} : systemMetrics,
     endTimeoutMs,
+    advanceStep: options.advanceStep,
   };
 }
 

@@ -149,3 +149,83 @@ console.log(report.ok);
     expect(notesOf(stopping.events)).toHaveLength(1);
   });
 });
+
+describe('the progress says how the loop ended, in a real process', () => {
+  /** The last progress line a piped (not a TTY) stderr got. */
+  const lastLine = (stderr: string) =>
+    stderr
+      .split('\n')
+      .filter((line) => / \| /.test(line))
+      .at(-1);
+
+  it('an uncaught throw in the body: "(failed)" on a terminal, not "(stopped early)"', async () => {
+    const outcome = await runChildScript(
+      `
+const loop = track(10, { description: 'train', runOptions: ${RUN_OPTIONS} });
+for (const step of loop) {
+  if (step === 2) throw new Error('loss is NaN');
+}
+`,
+      { terminal: true },
+    );
+    expect(outcome.code).toBe(1);
+    const output = outcome.stdout;
+    // The bar's last line says failed, and the error is printed on lines of its own after it.
+    expect(output).toMatch(
+      /train +30%\|[█░]{20}\| 3\/10 \[00:00, [\d.?]+ (it\/s|s\/it)\] \(failed\)\u001b\[0K\r?\n/,
+    );
+    expect(output).not.toContain('(stopped early)');
+    expect(output).toMatch(
+      /\(failed\)\u001b\[0K\r?\n(Uncaught exception|Unhandled promise rejection): Error: loss is NaN/,
+    );
+    expect(doneOf(outcome.events)).toEqual([expect.objectContaining({ status: 'failed' })]);
+  });
+
+  it('an uncaught throw, piped: the last line ends in "failed"', async () => {
+    const outcome = await runChildScript(`
+for (const step of track(10, { runOptions: ${RUN_OPTIONS} })) {
+  if (step === 2) throw new Error('loss is NaN');
+}
+`);
+    expect(outcome.code).toBe(1);
+    expect(lastLine(outcome.stderr)).toMatch(/^3\/10 \(30%\) \| .* \| failed$/);
+  });
+
+  it('main().catch() setting process.exitCode, and a rejection out of for await: "failed"', async () => {
+    const caught = await runChildScript(`
+async function main() {
+  for (const step of track(10, { runOptions: ${RUN_OPTIONS} })) {
+    if (step === 2) throw new Error('bad batch');
+  }
+}
+main().catch((error) => { console.error(error.message); process.exitCode = 1; });
+`);
+    expect(lastLine(caught.stderr)).toMatch(/ \| failed$/);
+    const rejected = await runChildScript(`
+async function* batches() {
+  try {
+    for (let index = 0; ; index++) { await new Promise((resolve) => setTimeout(resolve, 2)); yield index; }
+  } finally {
+    await new Promise((resolve) => setTimeout(resolve, 20)); // closing takes a while
+  }
+}
+async function main() {
+  for await (const index of track(batches(), { runOptions: ${RUN_OPTIONS} })) {
+    if (index === 3) throw new Error('GPU fell off the bus');
+  }
+}
+main();
+`);
+    expect(rejected.code).toBe(1);
+    expect(lastLine(rejected.stderr)).toMatch(/^4 it \| .* \| failed$/);
+  });
+
+  it('break: "stopped early", and the run completed', async () => {
+    const outcome = await runChildScript(`
+for (const step of track(10, { runOptions: ${RUN_OPTIONS} })) if (step === 4) break;
+`);
+    expect(outcome.code).toBe(0);
+    expect(lastLine(outcome.stderr)).toMatch(/^5\/10 \(50%\) \| .* \| stopped early$/);
+    expect(doneOf(outcome.events)).toEqual([expect.objectContaining({ status: 'completed' })]);
+  });
+});

@@ -78,6 +78,18 @@ export interface LoopSettings {
   systemMetrics: SystemMonitorOptions | undefined;
   /** How long the own run's `end()` waits for delivery (undefined: the run's default). */
   endTimeoutMs: number | undefined;
+  /**
+   * Whether each iteration is a step of the run; undefined: yes, unless the loop starts inside
+   * another loop over the same run (nested: the outer loop's iterations are the steps).
+   */
+  advanceStep: boolean | undefined;
+}
+
+/** Loops running over each run, so a loop started inside another over the same run is seen. */
+const runningLoops = new WeakMap<Run, number>();
+
+function warn(message: string): void {
+  process.emitWarning(message, { type: 'LivestepWarning' });
 }
 
 export abstract class LoopBase {
@@ -103,6 +115,11 @@ export abstract class LoopBase {
   private monitor: SystemMonitor | undefined;
   private stoppedEarly: { count: number; step: number } | undefined;
   private ending: Promise<FlushReport> | undefined;
+  /** False when iterations do not advance the run's step (a nested loop; `advanceStep: false`). */
+  protected steps = true;
+  /** The progress left early, drawn once it is known how the loop ended (see finishProgressLater). */
+  private pendingProgress: (() => void) | undefined;
+  private warnedFinished = false;
 
   constructor(settings: LoopSettings) {
     this.settings = settings;
@@ -128,6 +145,25 @@ export abstract class LoopBase {
     if (options?.labels === undefined) this.shown.set(name, value);
   }
 
+  /**
+   * Prints `text` on lines of its own above the progress bar, which is redrawn under it (tqdm's
+   * `write`); with plain lines or no progress, writes it to the progress stream. Use it, or just
+   * `console.log`, which goes above the bar too while the bar is up on a terminal.
+   */
+  write(text: string): void {
+    const line = String(text);
+    if (this.reporter !== undefined) {
+      try {
+        this.reporter.write(line);
+        return;
+      } catch {
+        this.reporter = undefined;
+      }
+    }
+    const stream = this.settings.stream ?? process.stderr;
+    stream.write(line.endsWith('\n') ? line : `${line}\n`);
+  }
+
   /** Logs several metrics at the current step (all or none), and shows them in the progress. */
   logMetrics(values: Record<string, number>, options?: MetricOptions): void {
     this.run.logMetrics(values, options);
@@ -147,7 +183,12 @@ export abstract class LoopBase {
         'livestep: this loop records into the run passed as options.run, which the loop never ends; call run.end() when you are done with that run',
       );
     }
-    if (this.phase === RUNNING) this.tearDown(status === 'completed' ? 'stopped' : 'failed');
+    if (this.phase === RUNNING) {
+      this.tearDown(
+        status === 'completed' ? 'stopped' : status === 'interrupted' ? 'interrupted' : 'failed',
+      );
+    }
+    // Progress left pending by a break is settled by the run's end (see finishProgressLater).
     return this.endOwnRun(status, options);
   }
 
@@ -160,6 +201,9 @@ export abstract class LoopBase {
     }
     this.phase = RUNNING;
     const run = this.run;
+    const running = runningLoops.get(run) ?? 0;
+    this.steps = this.settings.advanceStep ?? running === 0;
+    runningLoops.set(run, running + 1);
     const { systemMetrics, progress, stream, lineIntervalMs, description } = this.settings;
     try {
       if (systemMetrics !== undefined) this.monitor = startSystemMonitor(run, systemMetrics);
@@ -173,6 +217,7 @@ export abstract class LoopBase {
     } catch (error) {
       this.monitor?.stop();
       this.phase = FINISHED;
+      this.leaveRun();
       throw error;
     }
     if (this.reporter !== undefined || this.monitor !== undefined) {
@@ -223,37 +268,106 @@ export abstract class LoopBase {
    */
   protected finish(outcome: LoopOutcome, error?: unknown, scheduleEnd = true): void {
     if (this.phase !== RUNNING) return;
-    this.tearDown(outcome);
+    // Left early, how the loop ended is not known yet: the progress waits (finishProgressLater).
+    this.tearDown(outcome, outcome === 'stopped');
+    if (outcome === 'stopped') {
+      if (scheduleEnd) this.scheduleEnd();
+      return;
+    }
     if (!this.ownsRun) return;
     if (outcome === 'completed') void this.endOwnRun('completed');
     else if (outcome === 'failed') void this.endOwnRun('failed', { error });
-    else if (scheduleEnd) this.scheduleEnd();
   }
 
-  /** Ends a loop's own run left early, once an exception on its way out had its chance to be seen. */
+  /**
+   * The loop was left early: on the next turn of the event loop, once an exception on its way out
+   * had its chance to reach the exit hooks, draw how it ended, and end the loop's own run.
+   */
   protected scheduleEnd(): void {
-    if (this.ownsRun && this.stoppedEarly !== undefined) {
-      setImmediate(() => this.endAfterLeavingEarly());
-    }
+    if (this.stoppedEarly === undefined) return;
+    setImmediate(() => {
+      this.pendingProgress?.();
+      if (this.ownsRun) this.endAfterLeavingEarly();
+    });
+  }
+
+  /** A warning, once, when a loop that has finished is iterated again (it yields nothing). */
+  protected warnIfFinished(): void {
+    if (this.phase !== FINISHED || this.warnedFinished) return;
+    this.warnedFinished = true;
+    warn(
+      `livestep: this track() loop has already finished (${this.count} iterations), so iterating it again runs 0 times; call track() again for another pass`,
+    );
   }
 
   /** Stops progress and the monitor, and moves the run past the last iteration. */
-  private tearDown(outcome: LoopOutcome): void {
+  private tearDown(outcome: LoopOutcome, progressLater = false): void {
     this.phase = FINISHED;
     this.nextCheck = Number.POSITIVE_INFINITY;
     const run = this.run;
+    this.leaveRun();
     // The last system sample belongs to the last iteration's step.
     this.monitor?.stop();
     this.monitor = undefined;
+    if (progressLater) this.finishProgressLater(this.handedOut, performance.now());
+    else this.finishProgress(outcome, this.handedOut, performance.now());
+    if (outcome === 'stopped') this.stoppedEarly = { count: this.handedOut, step: run.step };
+    // Like `run.nextStep()` after each iteration by hand: a following loop starts on a new step.
+    if (this.handedOut > 0 && this.steps) run.nextStep();
+  }
+
+  private leaveRun(): void {
+    const run = this.run;
+    runningLoops.set(run, Math.max(0, (runningLoops.get(run) ?? 1) - 1));
+  }
+
+  private finishProgress(outcome: LoopOutcome, count: number, now: number): void {
     try {
-      this.reporter?.finish(outcome, this.handedOut, performance.now());
+      this.reporter?.finish(outcome, count, now);
     } catch {
       // As in check(): progress is never worth an exception.
     }
     this.reporter = undefined;
-    if (outcome === 'stopped') this.stoppedEarly = { count: this.handedOut, step: run.step };
-    // Like `run.nextStep()` after each iteration by hand: a following loop starts on a new step.
-    if (this.handedOut > 0) run.nextStep();
+  }
+
+  /**
+   * Left early (break, return, or an exception in the body: JavaScript does not say which), the
+   * progress stops at once and says how the loop ended once that is known: `(failed)` when the
+   * run has ended failed by then (the exit hooks saw an uncaught exception, or the program ended
+   * it so) or `process.exitCode` is set, `(interrupted)` after Ctrl-C, else `(stopped early)`.
+   * That is on the next turn of the event loop, or as soon as the run ends, whichever comes
+   * first: an uncaught exception ends the run and the process before the next turn may come.
+   */
+  private finishProgressLater(count: number, now: number): void {
+    const reporter = this.reporter;
+    if (reporter === undefined) return;
+    try {
+      reporter.pause();
+    } catch {
+      this.reporter = undefined;
+      return;
+    }
+    const run = this.run;
+    const settle = () => {
+      if (this.pendingProgress !== settle) return;
+      this.pendingProgress = undefined;
+      unregister();
+      const status = run.status;
+      const outcome: LoopOutcome =
+        status === 'failed' || status === 'interrupted'
+          ? status
+          : process.exitCode
+            ? 'failed'
+            : 'stopped';
+      this.finishProgress(outcome, count, now);
+    };
+    this.pendingProgress = settle;
+    // Called as the run ends (before `done` is recorded): look once it is.
+    const unregister = run.beforeFlush(() => {
+      queueMicrotask(() => {
+        if (run.ended) settle();
+      });
+    });
   }
 
   private endAfterLeavingEarly(): void {
@@ -294,12 +408,14 @@ export class TrackedLoop<T> extends LoopBase implements IterableIterator<T>, Asy
 
   [Symbol.iterator](): this {
     if (this.phase === READY) this.begin();
+    else this.warnIfFinished();
     return this;
   }
 
   /** `for await`: the same values and steps, with a turn of the event loop when one is due. */
   [Symbol.asyncIterator](): AsyncIterableIterator<T> {
     if (this.phase === READY) this.begin();
+    else this.warnIfFinished();
     // One promise per value (no async function): `for await` already costs ~130 ns a value.
     const afterTurn = (): IteratorResult<T> =>
       this.stopIfRunEnded() ? this.return() : this.next();
@@ -327,7 +443,7 @@ export class TrackedLoop<T> extends LoopBase implements IterableIterator<T>, Asy
       this.finish('completed');
       return result;
     }
-    if (this.handedOut !== 0) this.ownRun!.nextStep();
+    if (this.handedOut !== 0 && this.steps) this.ownRun!.nextStep();
     if (++this.handedOut >= this.nextCheck) this.check();
     return result;
   }
@@ -351,6 +467,7 @@ export class AsyncTrackedLoop<T> extends LoopBase implements AsyncIterableIterat
 
   [Symbol.asyncIterator](): this {
     if (this.phase === READY) this.begin();
+    else this.warnIfFinished();
     return this;
   }
 
@@ -374,7 +491,7 @@ export class AsyncTrackedLoop<T> extends LoopBase implements AsyncIterableIterat
     }
     // The run ended while the source was waiting for its next value.
     if (this.stopIfRunEnded()) return this.closeSource();
-    if (this.handedOut !== 0) this.ownRun!.nextStep();
+    if (this.handedOut !== 0 && this.steps) this.ownRun!.nextStep();
     if (++this.handedOut >= this.nextCheck) this.check();
     return result;
   }
