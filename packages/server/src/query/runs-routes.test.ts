@@ -106,6 +106,20 @@ describe('query API', () => {
     expect(names).toEqual(['run-0', 'run-1', 'run-2', 'run-3', 'run-4']);
   });
 
+  it('writes NaN and the infinities of a runs table as "nan", "inf", "-inf"', async () => {
+    const server = await startTestServer();
+    const run = new TestRun('special', 'values');
+    await server.store.ingest([
+      run.ingest([
+        run.metric('loss', 'inf', 5),
+        run.metric('loss', 'nan', 9),
+        run.metric('loss', '-inf', 2),
+      ]),
+    ]);
+    const table = await getJson(`${server.url}/api/v1/runs/latest?metrics=loss,missing`);
+    expect(table.body.runs[0].latest).toEqual([[9, 'nan', '-inf'], null]);
+  });
+
   it('answers bad parameters with a 400 naming them', async () => {
     const { server } = await seeded();
     const cases: Array<[string, string]> = [
