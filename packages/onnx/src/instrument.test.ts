@@ -177,6 +177,18 @@ describe('instrument', () => {
     await next.run.end();
   });
 
+  it('warns about an option it does not know (plain JavaScript), naming the one meant', async () => {
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const { run } = startMemoryRun();
+    instrument(session, run, { prefx: 'serving' } as never);
+    vi.restoreAllMocks();
+    expect(warnings).toHaveBeenCalledWith(
+      'livestep: instrument() ignores the option "prefx", which it does not know; did you mean "prefix"?',
+      { type: 'LivestepWarning' },
+    );
+    await run.end();
+  });
+
   it('refuses what is not a session or a run, and a bad prefix', () => {
     const { run } = startMemoryRun();
     expect(() => instrument({} as never, run)).toThrow(/needs an InferenceSession/);

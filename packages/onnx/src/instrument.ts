@@ -17,6 +17,7 @@ import { assertValidName, type Run } from '@livestep/core';
 import type { InferenceSession } from 'onnxruntime-common';
 import { LatencyHistogram } from './latency-histogram.js';
 import { describeSessionValues } from './model-metadata.js';
+import { unknownOptionMessages } from './unknown-options.js';
 
 function ignoreRejection(): void {}
 
@@ -41,6 +42,11 @@ export interface InstrumentOptions {
   /** First segment of the metric name (default `inference`, giving `inference/latency (ms)`). */
   prefix?: string;
 }
+
+/** Every option instrument() reads; `satisfies` keeps the list in step with InstrumentOptions. */
+const INSTRUMENT_OPTION_NAMES = Object.keys({
+  prefix: true,
+} satisfies Record<keyof InstrumentOptions, true>);
 
 /** Sessions instrument() returned, so instrumenting one again is caught. */
 const instrumentedSessions = new WeakSet<object>();
@@ -73,6 +79,9 @@ export function instrument<Session extends InferenceSession>(
     throw new TypeError(
       'livestep: instrument() needs a run as its second argument; pass the run from startRun()',
     );
+  }
+  for (const message of unknownOptionMessages(options, INSTRUMENT_OPTION_NAMES, 'instrument()')) {
+    process.emitWarning(message, { type: 'LivestepWarning' });
   }
   const prefix = options.prefix ?? DEFAULT_INSTRUMENT_PREFIX;
   const name = `${prefix}/latency (ms)`;
