@@ -364,6 +364,16 @@ describe('livestep sync', () => {
     expect(result.stdout).toContain('0 events stored');
   });
 
+  it('refuses a command that does not exist, also with --help', async () => {
+    for (const args of [['nosuch'], ['nosuch', '--help']]) {
+      const result = await livestep(args);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(
+        'unknown command "nosuch"; the commands are serve, ls, show, sync',
+      );
+    }
+  });
+
   it('prints its version', async () => {
     const result = await livestep(['--version']);
     expect(result.code).toBe(0);

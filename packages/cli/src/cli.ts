@@ -16,6 +16,8 @@ import { serve } from './serve-command.js';
 import { emptyResult, type ServerTarget, syncToServer } from './sync-to-server.js';
 import { syncToStudio } from './sync-to-studio.js';
 
+const COMMANDS = new Set(['serve', 'ls', 'show', 'sync']);
+
 /** Replaced with the package's version when the CLI is built (tsup.config.ts). */
 declare const PACKAGE_VERSION: string;
 
@@ -94,6 +96,12 @@ export async function main(
     process.stdout.write(`${PACKAGE_VERSION}\n`);
     return 0;
   }
+  if (command !== undefined && !COMMANDS.has(command)) {
+    process.stderr.write(
+      `livestep: unknown command "${command}"; the commands are ${[...COMMANDS].join(', ')}\n\n${USAGE}`,
+    );
+    return 2;
+  }
   if (parsed.values.help || command === undefined) {
     process.stdout.write(USAGE);
     return command === undefined && !parsed.values.help ? 2 : 0;
@@ -125,10 +133,6 @@ export async function main(
       output.error(`${(error as Error).message}\n`);
       return 1;
     }
-  }
-  if (command !== 'sync') {
-    process.stderr.write(`livestep: unknown command "${command}"\n\n${USAGE}`);
-    return 2;
   }
   if (sources.length === 0) {
     process.stderr.write(`livestep: sync needs a run folder or a .jsonl record\n\n${USAGE}`);
