@@ -39,7 +39,11 @@ const EventBase = {
     pattern: UUID_PATTERN,
     description: 'client-made UUID, stable across retries, so ingestion is idempotent',
   }),
-  seq: Type.Integer({ minimum: 0, description: 'per-run counter, from 0' }),
+  seq: Type.Integer({
+    minimum: 0,
+    maximum: Number.MAX_SAFE_INTEGER,
+    description: 'per-run counter, from 0',
+  }),
   ts: Type.Number({ minimum: 0, description: 'epoch milliseconds' }),
 };
 
@@ -59,7 +63,7 @@ export const MachineInfoSchema = Type.Object(
     platform: Type.Optional(Type.String()),
     arch: Type.Optional(Type.String()),
     release: Type.Optional(Type.String()),
-    cpuCount: Type.Optional(Type.Integer({ minimum: 0 })),
+    cpuCount: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
     cpuModel: Type.Optional(Type.String()),
     memoryBytes: Type.Optional(Type.Number({ minimum: 0 })),
     runtime: Type.Optional(Type.String()),
@@ -99,7 +103,7 @@ export const MetricEventSchema = Type.Object(
     kind: Type.Literal('metric'),
     name: NameSchema,
     value: MetricValueSchema,
-    step: Type.Integer({ minimum: 0 }),
+    step: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
     labels: Type.Optional(LabelsSchema),
   },
   { additionalProperties: false },
@@ -128,7 +132,7 @@ export const PlotEventSchema = Type.Object(
       PLOT_KINDS.map((kind) => Type.Literal(kind)),
       { description: PLOT_KINDS.join(', ') },
     ),
-    step: Type.Optional(Type.Integer({ minimum: 0 })),
+    step: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
     rows: Type.Array(Type.Record(Type.String(), PlotCell), {
       description:
         'data, not pictures: confusion rows are {actual, predicted, count}; roc {fpr, tpr, threshold}; ' +
@@ -150,7 +154,7 @@ export const ImageEventSchema = Type.Object(
     ...EventBase,
     kind: Type.Literal('image'),
     name: NameSchema,
-    step: Type.Integer({ minimum: 0 }),
+    step: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
     mime: Type.Union(IMAGE_MIME_TYPES.map((mime) => Type.Literal(mime))),
     bytes: Type.Optional(Type.String({ contentEncoding: 'base64' })),
     uri: Type.Optional(Type.String()),
@@ -166,7 +170,7 @@ export const AnnotationEventSchema = Type.Object(
     kind: Type.Literal('annotation'),
     text: Type.String(),
     level: Type.Union(ANNOTATION_LEVELS.map((level) => Type.Literal(level))),
-    step: Type.Optional(Type.Integer({ minimum: 0 })),
+    step: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
     labels: Type.Optional(LabelsSchema),
   },
   { additionalProperties: false },
@@ -179,7 +183,7 @@ export const ArtifactEventSchema = Type.Object(
     name: NameSchema,
     type: NonEmptyString,
     path: NonEmptyString,
-    size: Type.Integer({ minimum: 0 }),
+    size: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
     sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
   },
   { additionalProperties: false },

@@ -185,8 +185,9 @@ function detectImageMime(bytes: Uint8Array): ImageMimeType | undefined {
   return undefined;
 }
 
+/** A step is an integer from 0 that JSON carries exactly (at most 2^53 - 1). */
 function isStep(step: unknown): boolean {
-  return typeof step === 'number' && Number.isInteger(step) && step >= 0;
+  return typeof step === 'number' && Number.isSafeInteger(step) && step >= 0;
 }
 
 function isTimestamp(timestamp: unknown): boolean {
@@ -238,7 +239,7 @@ function subject(thing: string, name: string | undefined): string {
 function checkStep(step: unknown, thing: string, name?: string): number {
   if (isStep(step)) return step as number;
   throw new TypeError(
-    `livestep: ${subject(thing, name)} got step ${typeof step === 'number' ? step : describeType(step)}; pass an integer >= 0`,
+    `livestep: ${subject(thing, name)} got step ${typeof step === 'number' ? step : describeType(step)}; pass an integer from 0 to Number.MAX_SAFE_INTEGER`,
   );
 }
 

@@ -70,3 +70,39 @@ describe('validateBatch', () => {
     expect(JSON.stringify(batchJsonSchema)).toContain('"metric"');
   });
 });
+
+describe('validateBatch against keys of Object', () => {
+  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])(
+    'answers a kind of %j with an issue naming the field, never a throw',
+    (kind) => {
+      const result = validateBatch({
+        protocol: 1,
+        run: { id: '00000000-0000-4000-8000-000000000000', experiment: 'e', name: 'n' },
+        events: [{ id: '00000000-0000-4000-8000-000000000001', seq: 0, ts: 1, kind }],
+      });
+      expect(result.ok).toBe(false);
+      expect(result.ok === false && result.issues[0]!.path).toBe('events[0].kind');
+    },
+  );
+
+  it('refuses a step or seq past 2^53 - 1, which JSON cannot carry exactly', () => {
+    const result = validateBatch({
+      protocol: 1,
+      run: { id: '00000000-0000-4000-8000-000000000000', experiment: 'e', name: 'n' },
+      events: [
+        {
+          id: '00000000-0000-4000-8000-000000000001',
+          seq: 1e300,
+          ts: 1,
+          kind: 'metric',
+          name: 'm',
+          value: 1,
+          step: 2 ** 60,
+        },
+      ],
+    });
+    expect(result.ok).toBe(false);
+    const paths = result.ok ? [] : result.issues.map((issue) => issue.path);
+    expect(paths).toEqual(expect.arrayContaining(['events[0].seq', 'events[0].step']));
+  });
+});

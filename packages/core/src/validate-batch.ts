@@ -93,7 +93,10 @@ export function validateBatch(input: unknown): BatchValidation {
     const prefix = `events[${index}]`;
     const kind = (event as { kind?: unknown } | null)?.kind;
     const schema =
-      typeof kind === 'string' ? EVENT_SCHEMAS[kind as keyof typeof EVENT_SCHEMAS] : undefined;
+      // Own keys only: a kind such as "constructor" or "__proto__" must not find Object's members.
+      typeof kind === 'string' && Object.hasOwn(EVENT_SCHEMAS, kind)
+        ? EVENT_SCHEMAS[kind as keyof typeof EVENT_SCHEMAS]
+        : undefined;
     if (schema === undefined) {
       issues.push({
         path: `${prefix}.kind`,

@@ -286,7 +286,9 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
             event.labels === undefined ? event.name : metricSeriesName(event.name, event.labels),
             event.value,
           );
-          if (latestStep === undefined || event.step > latestStep) latestStep = event.step;
+          // As DVCLive's summary: the step of the latest values, not the highest step of any
+          // series (per-batch series run far ahead of the epoch or evaluation summary).
+          latestStep = event.step;
           summaryChanged = true;
           if (!hasMetrics) {
             hasMetrics = true;
