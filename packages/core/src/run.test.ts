@@ -147,7 +147,9 @@ describe('Run', () => {
 
   it('checks steps and labels', () => {
     const { run } = startTestRun();
-    expect(() => run.logMetric('m', 1, { step: -1 })).toThrow(/step -1; pass an integer from 0 to Number.MAX_SAFE_INTEGER/);
+    expect(() => run.logMetric('m', 1, { step: -1 })).toThrow(
+      /step -1; pass an integer from 0 to Number.MAX_SAFE_INTEGER/,
+    );
     expect(() => run.logMetric('m', 1, { step: 1.5 })).toThrow(/step 1.5/);
     expect(() => run.logMetric('m', 1, { labels: { k: 1 as unknown as string } })).toThrow(
       /label "k" is .*values must be strings/,
