@@ -115,13 +115,11 @@ switch (task) {
     turbo([
       'build',
       '--filter=./examples/tfjs-fit...',
-      '--filter=./examples/custom-loop...',
+      '--filter=./packages/server...',
       '--output-logs=errors-only',
     ]);
-    const demo = existsSync(join(root, 'examples', 'tfjs-fit', 'package.json'))
-      ? './examples/tfjs-fit'
-      : './examples/custom-loop';
-    must(pnpm(['--silent', '--filter', demo, 'start', ...rest]), 'the demo');
+    // A server, the tfjs example streaming to it, the run read back (scripts/demo.mjs).
+    must(run(process.execPath, [join(root, 'scripts', 'demo.mjs'), ...rest]), 'the demo');
     break;
   }
   case 'test': {
