@@ -1,0 +1,113 @@
+// The onnx README's "Comparing models", run exactly as written, twice, with two models: two
+// complete runs, each in its own folder, which `livestep sync` (the built CLI, a real process)
+// sends with their own names, experiment, status and labels. A real receiver on 127.0.0.1.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { MetricEvent, StartEvent } from '@livestep/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type FaultReceiver,
+  startFaultReceiver,
+} from '../../packages/core/src/test-support/fault-receiver.js';
+import {
+  onnxRuntimeEntry,
+  readmeCodeBlock,
+  runScript,
+  withBuiltImports,
+} from '../../packages/onnx/src/test-support/child-script.js';
+import { denseSoftmaxModel } from '../../packages/onnx/src/test-support/onnx-model-builder.js';
+
+const CLI = fileURLToPath(new URL('../../packages/cli/dist/cli.js', import.meta.url));
+const CLASSES = ['setosa', 'versicolor', 'virginica'];
+const PRELUDE = `import * as ort from 'onnxruntime-node';
+const classLabels = ${JSON.stringify(CLASSES)};
+const rows = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1]];
+const species = ['setosa', 'versicolor', 'virginica', 'setosa', 'versicolor', 'virginica'];
+function* batches() {
+  for (let start = 0; start < rows.length; start += 2) {
+    const part = rows.slice(start, start + 2);
+    yield {
+      feeds: { features: new ort.Tensor('float32', Float32Array.from(part.flat()), [part.length, 4]) },
+      targets: species.slice(start, start + 2),
+    };
+  }
+}
+`;
+
+let project: string;
+let receiver: FaultReceiver;
+
+beforeAll(async () => {
+  project = await mkdtemp(join(tmpdir(), 'livestep-onnx-sync-'));
+  await mkdir(join(project, 'models'));
+  const identity = [
+    [4, 0, 0],
+    [0, 4, 0],
+    [0, 0, 4],
+    [4, 0, 0],
+  ];
+  await writeFile(join(project, 'models', 'iris-mlp.onnx'), denseSoftmaxModel(identity, [0, 0, 0]));
+  await writeFile(
+    join(project, 'models', 'iris-weak.onnx'),
+    denseSoftmaxModel(
+      identity.map(() => [0, 0, 0]),
+      [1, 0, 0],
+    ),
+  );
+  await mkdir(join(project, 'node_modules'));
+  await symlink(onnxRuntimeEntry, join(project, 'node_modules', 'onnxruntime-node'));
+  receiver = await startFaultReceiver();
+});
+
+afterAll(async () => {
+  await receiver?.stop();
+  if (project) await rm(project, { recursive: true, force: true });
+});
+
+describe("the onnx README's comparison, then livestep sync", () => {
+  it('sends both runs with their own names, experiment, status and labels', async () => {
+    const script = withBuiltImports(`${PRELUDE}${readmeCodeBlock('## Comparing models')}`);
+    await runScript(project, 'compare.mjs', script);
+    await runScript(project, 'compare.mjs', script);
+
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        CLI,
+        'sync',
+        join(project, 'livestep', 'mlp'),
+        join(project, 'livestep', 'weak'),
+        '--to',
+        receiver.url,
+        '--quiet',
+      ],
+      { timeout: 60_000 },
+    );
+    expect(stdout).toContain('1 run(s) ("mlp")');
+    expect(stdout).toContain('1 run(s) ("weak")');
+
+    const events = [...receiver.events.values()];
+    const starts = events.filter((event): event is StartEvent => event.kind === 'start');
+    expect(starts.map((start) => [start.experiment, start.name]).sort()).toEqual([
+      ['iris', 'mlp'],
+      ['iris', 'weak'],
+    ]);
+    const done = events.filter((event) => event.kind === 'done');
+    expect(done.map((event) => (event as { status: string }).status)).toEqual([
+      'completed',
+      'completed',
+    ]);
+    const f1 = events.filter(
+      (event): event is MetricEvent => event.kind === 'metric' && event.name === 'eval/f1',
+    );
+    expect(f1.length).toBe(2 * CLASSES.length);
+    expect(new Set(f1.map((event) => event.labels?.class))).toEqual(new Set(CLASSES));
+    expect(events.some((event) => event.kind === 'metric' && event.name.includes('class='))).toBe(
+      false,
+    );
+  });
+});
