@@ -81,7 +81,8 @@ describe('POST /api/v1/batches', () => {
       run.batch([{ ...good, step: 1e300 } as never]),
     );
     expect(huge.status).toBe(400);
-    expect(huge.body.message).toContain('events[0].step: is 1e+300; at most 9007199254740991');
+    // Core's schema bounds steps to what JSON carries exactly, and the 400 names the field.
+    expect(huge.body.message).toMatch(/events\[0\]\.step: .*9007199254740991/);
     const kind = await postJson(
       `${server.url}/api/v1/batches`,
       run.batch([{ ...good, kind: 'constructor' } as never]),
