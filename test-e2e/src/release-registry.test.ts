@@ -104,9 +104,11 @@ const REFERENCE_PACKAGES = ['pino', '@wandb/sdk'];
 /** What the rehearsal changeset says, so it is never mistaken for a real one. */
 const TEST_CHANGESET = 'release-rehearsal-test';
 
+/** What every tarball holds; pnpm adds the workspace's LICENSE to a package that has none. */
 const REQUIRED_ENTRIES = [
   'package/package.json',
   'package/README.md',
+  'package/LICENSE',
   'package/dist/index.js',
   'package/dist/index.cjs',
   'package/dist/index.d.ts',
