@@ -95,8 +95,6 @@ const ALLOWED_LICENSES = new Set([
 const KNOWN_PROBLEMS: Record<string, string> = {
   '@livestep/server declarations':
     "dist/index.d.ts imports 'better-sqlite3', whose types (@types/better-sqlite3) are only a devDependency: TS7016 for a strict project without skipLibCheck",
-  '@livestep/studio README imports':
-    "the README imports '@livestep/studio/auto', which the exports map does not have",
 };
 
 /** The references the install size of core is printed against (issue 14). */
