@@ -133,8 +133,15 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
     lock = undefined;
   };
 
-  // A resumed run keeps what the folder holds: its summary, step and params.
-  const saved = options.resume ? readSavedRun(directory) : undefined;
+  // A resumed run keeps what the folder holds: its summary, step and params. A folder it cannot
+  // read refuses the run, and must not stay locked by it.
+  let saved: ReturnType<typeof readSavedRun> | undefined;
+  try {
+    saved = options.resume ? readSavedRun(directory) : undefined;
+  } catch (error) {
+    releaseLock();
+    throw error;
+  }
   for (const torn of saved?.tornFiles ?? []) {
     // A row cut off by a killed writer is not data; appending after it would glue two rows.
     truncateSync(torn.path, torn.keepBytes);

@@ -88,9 +88,13 @@ describe('resuming a run folder', () => {
 
   it('resumes from an empty metrics.json without crashing, and names the file when it is not JSON', () => {
     expect(resume(folderWith({ 'metrics.json': '' })).step).toBe(0);
-    expect(() => resume(folderWith({ 'metrics.json': '{"step": 3' }))).toThrow(
+    const broken = folderWith({ 'metrics.json': '{"step": 3' });
+    expect(() => resume(broken)).toThrow(
       /cannot resume from .*metrics\.json: it is not valid JSON/,
     );
+    // The refused run does not keep the folder: fixed, it resumes in the same process.
+    writeFileSync(join(broken, 'metrics.json'), '{"step": 3}');
+    expect(resume(broken).step).toBe(4);
   });
 
   it('resumes a run with 40,000 params (parsing is linear in the keys)', async () => {
