@@ -92,10 +92,7 @@ const ALLOWED_LICENSES = new Set([
  * not failed, so that the fix lands with that package's own change. Any other problem of the
  * same kind fails. Remove an entry once its problem is gone (the run says so).
  */
-const KNOWN_PROBLEMS: Record<string, string> = {
-  '@livestep/server declarations':
-    "dist/index.d.ts imports 'better-sqlite3', whose types (@types/better-sqlite3) are only a devDependency: TS7016 for a strict project without skipLibCheck",
-};
+const KNOWN_PROBLEMS: Record<string, string> = {};
 
 /** The references the install size of core is printed against (issue 14). */
 const REFERENCE_PACKAGES = ['pino', '@wandb/sdk'];
