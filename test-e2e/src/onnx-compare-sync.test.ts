@@ -2,8 +2,7 @@
 // complete runs, each in its own folder, which `livestep sync` (the built CLI, a real process)
 // sends with their own names, experiment, status and labels. A real receiver on 127.0.0.1.
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -14,52 +13,24 @@ import {
   startFaultReceiver,
 } from '../../packages/core/src/test-support/fault-receiver.js';
 import {
-  onnxRuntimeEntry,
   readmeCodeBlock,
   runScript,
   withBuiltImports,
 } from '../../packages/onnx/src/test-support/child-script.js';
-import { denseSoftmaxModel } from '../../packages/onnx/src/test-support/onnx-model-builder.js';
+import {
+  COMPARISON_CLASSES,
+  COMPARISON_PRELUDE,
+  createComparisonProject,
+} from '../../packages/onnx/src/test-support/comparison-project.js';
 
 const CLI = fileURLToPath(new URL('../../packages/cli/dist/cli.js', import.meta.url));
-const CLASSES = ['setosa', 'versicolor', 'virginica'];
-const PRELUDE = `import * as ort from 'onnxruntime-node';
-const classLabels = ${JSON.stringify(CLASSES)};
-const rows = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1]];
-const species = ['setosa', 'versicolor', 'virginica', 'setosa', 'versicolor', 'virginica'];
-function* batches() {
-  for (let start = 0; start < rows.length; start += 2) {
-    const part = rows.slice(start, start + 2);
-    yield {
-      feeds: { features: new ort.Tensor('float32', Float32Array.from(part.flat()), [part.length, 4]) },
-      targets: species.slice(start, start + 2),
-    };
-  }
-}
-`;
+const CLASSES = COMPARISON_CLASSES;
 
 let project: string;
 let receiver: FaultReceiver;
 
 beforeAll(async () => {
-  project = await mkdtemp(join(tmpdir(), 'livestep-onnx-sync-'));
-  await mkdir(join(project, 'models'));
-  const identity = [
-    [4, 0, 0],
-    [0, 4, 0],
-    [0, 0, 4],
-    [4, 0, 0],
-  ];
-  await writeFile(join(project, 'models', 'iris-mlp.onnx'), denseSoftmaxModel(identity, [0, 0, 0]));
-  await writeFile(
-    join(project, 'models', 'iris-weak.onnx'),
-    denseSoftmaxModel(
-      identity.map(() => [0, 0, 0]),
-      [1, 0, 0],
-    ),
-  );
-  await mkdir(join(project, 'node_modules'));
-  await symlink(onnxRuntimeEntry, join(project, 'node_modules', 'onnxruntime-node'));
+  project = await createComparisonProject('livestep-onnx-sync-');
   receiver = await startFaultReceiver();
 });
 
@@ -70,7 +41,9 @@ afterAll(async () => {
 
 describe("the onnx README's comparison, then livestep sync", () => {
   it('sends both runs with their own names, experiment, status and labels', async () => {
-    const script = withBuiltImports(`${PRELUDE}${readmeCodeBlock('## Comparing models')}`);
+    const script = withBuiltImports(
+      `${COMPARISON_PRELUDE}${readmeCodeBlock('## Comparing models')}`,
+    );
     await runScript(project, 'compare.mjs', script);
     await runScript(project, 'compare.mjs', script);
 

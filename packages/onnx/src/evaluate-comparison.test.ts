@@ -1,7 +1,6 @@
 // The README's "Comparing models", run as written in a fresh project folder: a real Node process
 // with the built package, onnxruntime-node and core's default sinks (no sinks, no directory).
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseJsonl, readRunIdentity } from '@livestep/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,54 +10,19 @@ import {
   runScript,
   withBuiltImports,
 } from './test-support/child-script.js';
-import { denseSoftmaxModel } from './test-support/onnx-model-builder.js';
+import {
+  COMPARISON_MODELS,
+  COMPARISON_PRELUDE,
+  createComparisonProject,
+} from './test-support/comparison-project.js';
 
-const MODELS = ['mlp', 'weak'];
-const CLASSES = ['setosa', 'versicolor', 'virginica'];
-
-/** What the README's code takes as given: the class labels and a batches() generator. */
-const PRELUDE = `import * as ort from 'onnxruntime-node';
-const classLabels = ${JSON.stringify(CLASSES)};
-const rows = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1]];
-const species = ['setosa', 'versicolor', 'virginica', 'setosa', 'versicolor', 'virginica'];
-function* batches() {
-  for (let start = 0; start < rows.length; start += 2) {
-    const part = rows.slice(start, start + 2);
-    yield {
-      feeds: { features: new ort.Tensor('float32', Float32Array.from(part.flat()), [part.length, 4]) },
-      targets: species.slice(start, start + 2),
-    };
-  }
-}
-`;
+const MODELS = COMPARISON_MODELS;
 
 let project: string;
 
 beforeAll(async () => {
   assertBuilt();
-  project = await mkdtemp(join(tmpdir(), 'livestep-onnx-compare-'));
-  await mkdir(join(project, 'models'));
-  // mlp: feature i scores class i (right on 5 of 6); weak: every flower scores class 0 highest.
-  const identity = [
-    [4, 0, 0],
-    [0, 4, 0],
-    [0, 0, 4],
-    [4, 0, 0],
-  ];
-  await writeFile(join(project, 'models', 'iris-mlp.onnx'), denseSoftmaxModel(identity, [0, 0, 0]));
-  await writeFile(
-    join(project, 'models', 'iris-weak.onnx'),
-    denseSoftmaxModel(
-      identity.map(() => [0, 0, 0]),
-      [1, 0, 0],
-    ),
-  );
-  // onnxruntime-node is resolved from the package's own folder, as a user's project has it.
-  await mkdir(join(project, 'node_modules'));
-  await symlink(
-    join(import.meta.dirname, '..', 'node_modules', 'onnxruntime-node'),
-    join(project, 'node_modules', 'onnxruntime-node'),
-  );
+  project = await createComparisonProject('livestep-onnx-compare-');
 });
 
 afterAll(async () => {
@@ -67,7 +31,7 @@ afterAll(async () => {
 
 /** The README's comparison, verbatim, after the prelude (imports not yet pointed at the builds). */
 function comparisonScript(): string {
-  return `${PRELUDE}${readmeCodeBlock('## Comparing models')}`;
+  return `${COMPARISON_PRELUDE}${readmeCodeBlock('## Comparing models')}`;
 }
 
 async function expectTwoCompleteRuns(): Promise<void> {
