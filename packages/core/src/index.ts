@@ -7,14 +7,14 @@
  *   run.nextStep();
  *   await run.end();
  */
-export { type ConfusionMatrixOptions, confusionMatrix } from './confusion-matrix.js';
+
+export { createDefaultSinks, stateDirectoryFor } from './config/default-sinks.js';
 export {
-  calibrationCurve,
-  DEFAULT_CALIBRATION_BINS,
-  precisionRecallCurve,
-  rocCurve,
-} from './curves.js';
-export { createDefaultSinks, stateDirectoryFor } from './default-sinks.js';
+  DEFAULT_DIRECTORY,
+  type EnvironmentConfig,
+  isTruthy,
+  readEnvironmentConfig,
+} from './config/environment-config.js';
 export { abortableSleep } from './delivery/abortable-sleep.js';
 export {
   backoffDelay,
@@ -26,31 +26,60 @@ export {
 } from './delivery/retry-policy.js';
 export { Spool, type SpoolChunk } from './delivery/spool.js';
 export {
-  DEFAULT_FLUSH_INTERVAL_MS,
-  DEFAULT_MAX_BATCH_EVENTS,
-  DEFAULT_MAX_QUEUED_EVENTS,
-} from './dispatcher.js';
-export {
   confusionSamples,
   type DvclivePlotFile,
   type DvcPlotProperties,
   dvclivePlotFile,
   metricSeriesName,
   nestMetrics,
-} from './dvclive-layout.js';
+} from './dvclive/layout.js';
 export {
-  DEFAULT_DIRECTORY,
-  type EnvironmentConfig,
-  isTruthy,
-  readEnvironmentConfig,
-} from './environment-config.js';
-export { collectGitInfo, redactRepositoryUrl } from './git-info.js';
-export { collectMachineInfo } from './machine-info.js';
-export { decodeMetricValue, encodeMetricValue } from './metric-value.js';
-export { assertValidName, explainBadName, type NamedThing } from './names.js';
-export { mergeParams } from './params.js';
-export { type PlotCell, type PlotInput, type PlotRow, REQUIRED_COLUMNS } from './plot-input.js';
-export * from './protocol.js';
+  RUN_IDENTITY_FILE,
+  type RunIdentityRecord,
+  readRunIdentity,
+} from './dvclive/run-identity.js';
+export { collectGitInfo, redactRepositoryUrl } from './host/git-info.js';
+export { collectMachineInfo } from './host/machine-info.js';
+export {
+  DEFAULT_SYSTEM_MONITOR_INTERVAL_MS,
+  SYSTEM_METRICS,
+  type SystemMetricsTarget,
+  type SystemMonitor,
+  type SystemMonitorOptions,
+  startSystemMonitor,
+} from './host/system-monitor.js';
+export {
+  DEFAULT_FLUSH_INTERVAL_MS,
+  DEFAULT_MAX_BATCH_EVENTS,
+  DEFAULT_MAX_QUEUED_EVENTS,
+} from './pipeline/dispatcher.js';
+export type {
+  DropReason,
+  FlushReport,
+  Sink,
+  SinkDeadline,
+  SinkDeliveryState,
+  SinkReport,
+} from './pipeline/sink.js';
+export { type ConfusionMatrixOptions, confusionMatrix } from './plots/confusion-matrix.js';
+export {
+  calibrationCurve,
+  DEFAULT_CALIBRATION_BINS,
+  precisionRecallCurve,
+  rocCurve,
+} from './plots/curves.js';
+export { YIELD_INTERVAL_MS, yieldToEventLoop } from './process/yield-to-event-loop.js';
+export * from './protocol/events.js';
+export { decodeMetricValue, encodeMetricValue } from './protocol/metric-value.js';
+export { assertValidName, explainBadName, type NamedThing } from './protocol/names.js';
+export {
+  assertValidBatch,
+  type BatchValidation,
+  type ValidationIssue,
+  validateBatch,
+} from './protocol/validate-batch.js';
+export { mergeParams } from './run/params.js';
+export { type PlotCell, type PlotInput, type PlotRow, REQUIRED_COLUMNS } from './run/plot-input.js';
 export {
   type AnnotationOptions,
   type ArtifactOptions,
@@ -66,15 +95,8 @@ export {
   type RunState,
   type StartRunOptions,
   startRun,
-} from './run.js';
-export type {
-  DropReason,
-  FlushReport,
-  Sink,
-  SinkDeadline,
-  SinkDeliveryState,
-  SinkReport,
-} from './sink.js';
+} from './run/run.js';
+export { withRun } from './run/with-run.js';
 export { createDirectorySink, type DirectorySinkOptions } from './sinks/directory-sink.js';
 export { LOCK_FILE_NAME } from './sinks/folder-lock.js';
 export {
@@ -98,24 +120,3 @@ export {
 } from './sinks/jsonl-sink.js';
 export { createMemorySink, type MemorySink } from './sinks/memory-sink.js';
 export { createNoopSink } from './sinks/noop-sink.js';
-export {
-  RUN_IDENTITY_FILE,
-  type RunIdentityRecord,
-  readRunIdentity,
-} from './sinks/run-identity.js';
-export {
-  DEFAULT_SYSTEM_MONITOR_INTERVAL_MS,
-  SYSTEM_METRICS,
-  type SystemMetricsTarget,
-  type SystemMonitor,
-  type SystemMonitorOptions,
-  startSystemMonitor,
-} from './system-monitor.js';
-export {
-  assertValidBatch,
-  type BatchValidation,
-  type ValidationIssue,
-  validateBatch,
-} from './validate-batch.js';
-export { withRun } from './with-run.js';
-export { YIELD_INTERVAL_MS, yieldToEventLoop } from './yield-to-event-loop.js';

@@ -14,8 +14,8 @@
  */
 import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Batch, RunIdentity } from '../protocol.js';
-import { PROTOCOL_VERSION } from '../protocol.js';
+import type { Batch, RunIdentity } from '../protocol/events.js';
+import { PROTOCOL_VERSION } from '../protocol/events.js';
 import { serializeEventLine } from '../sinks/jsonl-sink.js';
 
 export interface Refusal {

@@ -2,8 +2,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Batch, MetricEvent, RunIdentity } from '../protocol.js';
-import { PROTOCOL_VERSION } from '../protocol.js';
+import type { Batch, MetricEvent, RunIdentity } from '../protocol/events.js';
+import { PROTOCOL_VERSION } from '../protocol/events.js';
 import { Spool } from './spool.js';
 
 const RUN: RunIdentity = { id: 'run-1', experiment: 'spool', name: 'spool-run' };

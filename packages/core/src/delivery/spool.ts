@@ -22,7 +22,7 @@ import {
 } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Batch, RunEvent, RunIdentity } from '../protocol.js';
+import type { Batch, RunEvent, RunIdentity } from '../protocol/events.js';
 import { serializeEventLine, serializeRunHeader } from '../sinks/jsonl-sink.js';
 
 /** How much of the file one read takes: enough for a full batch of ordinary events. */

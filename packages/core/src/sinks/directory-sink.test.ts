@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { confusionMatrix } from '../confusion-matrix.js';
-import { Run } from '../run.js';
+import { confusionMatrix } from '../plots/confusion-matrix.js';
+import { Run } from '../run/run.js';
 import { createDirectorySink } from './directory-sink.js';
 
 function workspace(): { root: string; directory: string } {

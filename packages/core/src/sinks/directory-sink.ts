@@ -22,25 +22,25 @@
 import { mkdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import YAML from 'yaml';
-import { type DvcYamlEntry, mergeDvcYaml } from '../dvc-yaml.js';
+import { type DvcYamlEntry, mergeDvcYaml } from '../dvclive/dvc-yaml.js';
 import {
   type DvcPlotProperties,
   dvclivePlotFile,
   metricSeriesName,
   nestMetrics,
-} from '../dvclive-layout.js';
-import { mergeParams } from '../params.js';
-import type { Batch, MetricValue, PlotEvent, RunEvent } from '../protocol.js';
-import type { Sink, SinkDeliveryState } from '../sink.js';
-import { createAppendFiles, writeFileAtomically } from './append-files.js';
-import { type FolderLock, lockFolder } from './folder-lock.js';
+} from '../dvclive/layout.js';
 import {
   RUN_IDENTITY_FILE,
   type RunIdentityRecord,
   readRunIdentity,
   writeRunIdentity,
-} from './run-identity.js';
-import { readSavedRun } from './saved-run.js';
+} from '../dvclive/run-identity.js';
+import { readSavedRun } from '../dvclive/saved-run.js';
+import type { Sink, SinkDeliveryState } from '../pipeline/sink.js';
+import type { Batch, MetricValue, PlotEvent, RunEvent } from '../protocol/events.js';
+import { mergeParams } from '../run/params.js';
+import { createAppendFiles, writeFileAtomically } from './append-files.js';
+import { type FolderLock, lockFolder } from './folder-lock.js';
 
 export interface DirectorySinkOptions {
   /** The run's folder (default `livestep`, relative to the working directory). */

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Run } from '../run.js';
+import { Run } from '../run/run.js';
 import { createDirectorySink } from './directory-sink.js';
 import { LOCK_FILE_NAME } from './folder-lock.js';
 

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DoneEvent } from '../protocol.js';
-import { DEFAULT_EXIT_TIMEOUT_MS } from '../run.js';
+import type { DoneEvent } from '../protocol/events.js';
+import { DEFAULT_EXIT_TIMEOUT_MS } from '../run/run.js';
 import { type FaultReceiver, startFaultReceiver } from '../test-support/fault-receiver.js';
 import { parseJsonl } from './jsonl-sink.js';
 

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_RETRY_POLICY } from '../delivery/retry-policy.js';
-import type { RunEvent } from '../protocol.js';
-import { DEFAULT_END_TIMEOUT_MS, Run } from '../run.js';
+import type { RunEvent } from '../protocol/events.js';
+import { validateBatch } from '../protocol/validate-batch.js';
+import { DEFAULT_END_TIMEOUT_MS, Run } from '../run/run.js';
 import { type FaultReceiver, startFaultReceiver } from '../test-support/fault-receiver.js';
-import { validateBatch } from '../validate-batch.js';
 import { createHttpSink, type HttpSinkOptions, resolveIngestUrl } from './http-sink.js';
 import { parseJsonl } from './jsonl-sink.js';
 

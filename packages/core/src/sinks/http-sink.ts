@@ -57,10 +57,10 @@ import {
   type RetryPolicy,
 } from '../delivery/retry-policy.js';
 import { Spool } from '../delivery/spool.js';
-import { errorMessage } from '../dispatcher.js';
-import type { Batch } from '../protocol.js';
-import { PROTOCOL_VERSION } from '../protocol.js';
-import type { DropReason, Sink, SinkDeliveryState } from '../sink.js';
+import { errorMessage } from '../pipeline/dispatcher.js';
+import type { DropReason, Sink, SinkDeliveryState } from '../pipeline/sink.js';
+import type { Batch } from '../protocol/events.js';
+import { PROTOCOL_VERSION } from '../protocol/events.js';
 
 export { describeNetworkError } from '../delivery/post-request.js';
 

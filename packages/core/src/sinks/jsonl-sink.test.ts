@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Run } from '../run.js';
-import { validateBatch } from '../validate-batch.js';
+import { validateBatch } from '../protocol/validate-batch.js';
+import { Run } from '../run/run.js';
 import { createJsonlSink, parseJsonl, serializeEventLine } from './jsonl-sink.js';
 import { createMemorySink } from './memory-sink.js';
 
@@ -117,7 +117,7 @@ describe('JSONL record after a killed writer', () => {
     const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
-    const { Run } = await import('../run.js');
+    const { Run } = await import('../run/run.js');
     const path = join(mkdtempSync(join(tmpdir(), 'livestep-jsonl-torn-')), 'run.jsonl');
     const first = new Run({
       exitHooks: false,

@@ -6,9 +6,9 @@
  */
 import { closeSync, fstatSync, openSync, readSync, truncateSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Batch, MetricEvent, RunEvent, RunIdentity } from '../protocol.js';
-import { PROTOCOL_VERSION } from '../protocol.js';
-import type { Sink } from '../sink.js';
+import type { Sink } from '../pipeline/sink.js';
+import type { Batch, MetricEvent, RunEvent, RunIdentity } from '../protocol/events.js';
+import { PROTOCOL_VERSION } from '../protocol/events.js';
 import { createAppendFiles } from './append-files.js';
 
 export interface JsonlSinkOptions {

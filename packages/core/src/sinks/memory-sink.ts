@@ -1,7 +1,8 @@
 /** Keeps every batch in memory: for tests, and for code that wants to look at what it logged. */
-import { mergeParams } from '../params.js';
-import type { Batch, MetricEvent, RunEvent } from '../protocol.js';
-import type { Sink } from '../sink.js';
+
+import type { Sink } from '../pipeline/sink.js';
+import type { Batch, MetricEvent, RunEvent } from '../protocol/events.js';
+import { mergeParams } from '../run/params.js';
 
 export interface MemorySink extends Sink {
   readonly batches: Batch[];

@@ -1,4 +1,4 @@
-import type { Sink } from '../sink.js';
+import type { Sink } from '../pipeline/sink.js';
 
 /** Accepts everything and keeps nothing: the API works, nothing is recorded. */
 export function createNoopSink(): Sink {

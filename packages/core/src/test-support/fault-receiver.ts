@@ -9,7 +9,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import type { Batch, RunEvent } from '../protocol.js';
+import type { Batch, RunEvent } from '../protocol/events.js';
 
 interface StatusAnswer {
   status: number;

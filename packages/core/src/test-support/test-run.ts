@@ -1,5 +1,5 @@
-import { Run, type StartRunOptions } from '../run.js';
-import type { Sink } from '../sink.js';
+import type { Sink } from '../pipeline/sink.js';
+import { Run, type StartRunOptions } from '../run/run.js';
 import { createMemorySink, type MemorySink } from '../sinks/memory-sink.js';
 
 /** A run that records into memory, with no exit hooks and no git, collecting its warnings. */

@@ -1,0 +1,745 @@
+/**
+ * A run: the object adapters and users log into. Every logging method validates its input,
+ * stamps an event (id, seq, ts, step) and pushes it to the dispatcher; it never waits for I/O and
+ * never throws because a sink is down. It throws, synchronously, on programmer errors.
+ */
+import { randomUUID } from 'node:crypto';
+import { basename, resolve } from 'node:path';
+import { createDefaultSinks } from '../config/default-sinks.js';
+import { readEnvironmentConfig } from '../config/environment-config.js';
+import { readSavedRun } from '../dvclive/saved-run.js';
+import { collectGitInfo } from '../host/git-info.js';
+import { hashFile } from '../host/hash-file.js';
+import { collectMachineInfo } from '../host/machine-info.js';
+import { Dispatcher, errorMessage } from '../pipeline/dispatcher.js';
+import type { FlushReport, Sink } from '../pipeline/sink.js';
+import { type ExitParticipant, registerForExit, unregisterForExit } from '../process/exit-hooks.js';
+import type {
+  AnnotationEvent,
+  AnnotationLevel,
+  DoneEvent,
+  ImageEvent,
+  ImageMimeType,
+  Labels,
+  MetricEvent,
+  MetricValue,
+  PlotEvent,
+  RunEvent,
+  RunIdentity,
+  RunStatus,
+  StartEvent,
+} from '../protocol/events.js';
+import { ANNOTATION_LEVELS, RUN_STATUSES } from '../protocol/events.js';
+import { encodeMetricValue } from '../protocol/metric-value.js';
+import { assertValidName, describeType, explainBadLabels } from '../protocol/names.js';
+import { createEventIdFactory } from './event-id.js';
+import { toParams } from './params.js';
+import { type PlotInput, toPlotRows } from './plot-input.js';
+import { generateRunName } from './run-name.js';
+
+/** How long `flush()` waits for the sinks by default: a slow network, not a dead one. */
+export const DEFAULT_FLUSH_TIMEOUT_MS = 30_000;
+/**
+ * How long `end()` waits for the sinks by default. Short, because it holds the end of a script:
+ * file sinks have written everything by then, a server that answers takes the last batches well
+ * within it, and what a slow server has not taken by then stays in the HTTP sink's spool for
+ * `livestep sync` (a server that is down or failing is not waited for: see the HTTP sink).
+ */
+export const DEFAULT_END_TIMEOUT_MS = 5_000;
+/** How long the exit hooks wait for delivery before letting the process go. */
+export const DEFAULT_EXIT_TIMEOUT_MS = 5_000;
+/** Longest experiment or run name; they end up in file names and page titles. */
+const MAX_RUN_NAME_LENGTH = 200;
+
+export interface StartRunOptions {
+  /** Groups runs to compare. Default: LIVESTEP_EXPERIMENT, else the current folder's name. */
+  experiment?: string;
+  /** This run's name. Default: LIVESTEP_RUN_NAME, else a generated `adjective-noun`. */
+  name?: string;
+  /** Params recorded at the start (more with `logParams`). */
+  params?: Record<string, unknown>;
+  tags?: string[];
+  /** A note about the run, e.g. what changed. */
+  message?: string;
+  /**
+   * Where events go. Default: the directory sink in LIVESTEP_DIR (or `./livestep`), plus the
+   * sinks the environment enables. Passing sinks replaces the defaults.
+   */
+  sinks?: Sink[];
+  /** Folder of the default directory sink, overriding LIVESTEP_DIR. */
+  directory?: string;
+  /**
+   * Continue the run recorded in the folder, as DVCLive's resume does: keep its files, append,
+   * and start at its saved step + 1 (also LIVESTEP_RESUME=1). Default: start clean.
+   */
+  resume?: boolean;
+  /** Record nothing (also LIVESTEP_DISABLED=1). The API still validates and works. */
+  disabled?: boolean;
+  /** Seal a batch this long after its first event (default 250 ms). */
+  flushIntervalMs?: number;
+  /** Seal a batch at this many events (default 1000). */
+  maxBatchEvents?: number;
+  /** Events a sink may have waiting before data points are dropped and counted (default 250,000). */
+  maxQueuedEvents?: number;
+  /** End the run when the process exits, is interrupted or crashes (default true). */
+  exitHooks?: boolean;
+  /** How long exit hooks wait for delivery (default 5 s). */
+  exitTimeoutMs?: number;
+  /** Record the git commit, branch, remote and dirty state (default true). */
+  collectGit?: boolean;
+  /** Record host, OS, CPUs and memory (default true). */
+  collectMachine?: boolean;
+  /** Where warnings go (default: process.emitWarning). */
+  onWarning?: (message: string) => void;
+  /** The environment to read LIVESTEP_* from (default process.env). */
+  environment?: NodeJS.ProcessEnv;
+}
+
+export interface MetricOptions {
+  /** The step this value belongs to (default: the run's current step). */
+  step?: number;
+  /** Tells series of one metric apart, e.g. `{ class: 'setosa' }`. */
+  labels?: Labels;
+  /**
+   * When the value was measured, in milliseconds since the epoch (default: now). For values an
+   * adapter buffered before logging them, or a record replayed from elsewhere.
+   */
+  timestamp?: number;
+}
+
+export interface MetricSeriesOptions {
+  /** The step of each value, same length as the values (default: the run's current step). */
+  steps?: ArrayLike<number>;
+  /** When each value was measured, epoch milliseconds, same length as the values (default: now). */
+  timestamps?: ArrayLike<number>;
+  /** Labels shared by every value. */
+  labels?: Labels;
+}
+
+export interface ImageOptions {
+  step?: number;
+  /** Detected from the bytes when omitted (PNG, JPEG, GIF). */
+  mime?: ImageMimeType;
+}
+
+export interface AnnotationOptions {
+  level?: AnnotationLevel;
+  step?: number;
+  labels?: Labels;
+}
+
+export interface ArtifactOptions {
+  /** What the file is, e.g. `model`, `dataset` (default `model`). */
+  type?: string;
+}
+
+export interface EndOptions {
+  /** The error that ended a failed run; recorded with its message and stack. */
+  error?: unknown;
+  /** How long to wait for delivery (default `DEFAULT_END_TIMEOUT_MS`, 5 s). */
+  timeoutMs?: number;
+}
+
+export type RunState = 'running' | RunStatus;
+
+/** Thrown by `flushOrThrow()` when events were not delivered; `report` tells which and why. */
+export class DeliveryError extends Error {
+  override readonly name = 'DeliveryError';
+  constructor(readonly report: FlushReport) {
+    super(describeUndelivered(report));
+  }
+}
+
+function describeUndelivered(report: FlushReport): string {
+  const parts = report.sinks
+    .filter((sink) => sink.pending > 0 || sink.failed > 0)
+    .map((sink) => {
+      const reasons = Object.entries(sink.failedByReason)
+        .map(([reason, count]) => `${count} ${reason}`)
+        .join(', ');
+      let text = `sink "${sink.sink}": ${sink.pending} pending, ${sink.failed} failed`;
+      if (reasons) text += ` (${reasons})`;
+      if (sink.lastError) text += `; last error: ${sink.lastError}`;
+      if (sink.recoverWith) text += `; to deliver them later: ${sink.recoverWith}`;
+      return text;
+    });
+  return `livestep: not every event was delivered: ${parts.join('; ')}`;
+}
+
+const MAGIC_BYTES: Array<[ImageMimeType, number[]]> = [
+  ['image/png', [0x89, 0x50, 0x4e, 0x47]],
+  ['image/jpeg', [0xff, 0xd8, 0xff]],
+  ['image/gif', [0x47, 0x49, 0x46, 0x38]],
+];
+
+const EXTENSION_BY_MIME: Record<ImageMimeType, string> = {
+  'image/png': '.png',
+  'image/jpeg': '.jpg',
+  'image/gif': '.gif',
+};
+
+function detectImageMime(bytes: Uint8Array): ImageMimeType | undefined {
+  for (const [mime, magic] of MAGIC_BYTES) {
+    if (magic.every((byte, index) => bytes[index] === byte)) return mime;
+  }
+  return undefined;
+}
+
+/** A step is an integer from 0 that JSON carries exactly (at most 2^53 - 1). */
+function isStep(step: unknown): boolean {
+  return typeof step === 'number' && Number.isSafeInteger(step) && step >= 0;
+}
+
+function isTimestamp(timestamp: unknown): boolean {
+  return typeof timestamp === 'number' && Number.isFinite(timestamp) && timestamp >= 0;
+}
+
+/** The length of one of logMetricSeries' arrays; `expected` is the values' length, for the others. */
+function checkSeriesLength(
+  series: unknown,
+  field: string,
+  name: string,
+  expected: number | undefined,
+): number {
+  const length = (series as ArrayLike<unknown> | null | undefined)?.length;
+  if (typeof series !== 'object' || series === null || typeof length !== 'number') {
+    throw new TypeError(
+      `livestep: logMetricSeries("${name}") got ${field} ${describeType(series)}; pass an array or a typed array of numbers`,
+    );
+  }
+  if (expected !== undefined && length !== expected) {
+    throw new RangeError(
+      `livestep: logMetricSeries("${name}") got ${length} ${field} for ${expected} values; pass one per value`,
+    );
+  }
+  return length;
+}
+
+function throwBadSeriesEntry(
+  name: string,
+  field: string,
+  index: number,
+  entry: unknown,
+  fix: string,
+): never {
+  const shown = typeof entry === 'number' ? String(entry) : describeType(entry);
+  throw new TypeError(
+    `livestep: logMetricSeries("${name}") ${field}[${index}] is ${shown}; ${fix}. Nothing of this series was recorded.`,
+  );
+}
+
+/**
+ * What an error message is about: `metric "train/loss"`, or `setStep`. Built only when a check
+ * fails, so the checks on the logging path allocate no string.
+ */
+function subject(thing: string, name: string | undefined): string {
+  return name === undefined ? thing : `${thing} "${name}"`;
+}
+
+function checkStep(step: unknown, thing: string, name?: string): number {
+  if (isStep(step)) return step as number;
+  throw new TypeError(
+    `livestep: ${subject(thing, name)} got step ${typeof step === 'number' ? step : describeType(step)}; pass an integer from 0 to Number.MAX_SAFE_INTEGER`,
+  );
+}
+
+function checkTimestamp(timestamp: unknown, thing: string, name?: string): number {
+  if (isTimestamp(timestamp)) return timestamp as number;
+  throw new TypeError(
+    `livestep: ${subject(thing, name)} got timestamp ${typeof timestamp === 'number' ? timestamp : describeType(timestamp)}; pass milliseconds since the epoch, such as Date.now()`,
+  );
+}
+
+function checkLabels(labels: unknown, thing: string, name?: string): Labels {
+  const problem = explainBadLabels(labels);
+  if (problem !== undefined) {
+    throw new TypeError(`livestep: ${subject(thing, name)} labels ${problem}`);
+  }
+  return { ...(labels as Labels) };
+}
+
+function checkRunName(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new TypeError(
+      `livestep: ${field} must be a non-empty string, got ${describeType(value)}`,
+    );
+  }
+  if (/[\u0000-\u001f\u007f]/.test(value) || value.length > MAX_RUN_NAME_LENGTH) {
+    throw new TypeError(
+      `livestep: ${field} ${JSON.stringify(value.slice(0, 60))} must be at most ${MAX_RUN_NAME_LENGTH} characters without control characters`,
+    );
+  }
+  return value;
+}
+
+function serializeError(error: unknown): NonNullable<DoneEvent['error']> {
+  if (error instanceof Error) {
+    const serialized: NonNullable<DoneEvent['error']> = {
+      name: error.name,
+      message: error.message,
+    };
+    if (error.stack) serialized.stack = error.stack;
+    return serialized;
+  }
+  return { message: String(error) };
+}
+
+function defaultWarning(message: string): void {
+  process.emitWarning(message, { type: 'LivestepWarning' });
+}
+
+export class Run implements AsyncDisposable {
+  readonly id: string;
+  readonly experiment: string;
+  readonly name: string;
+  /** The folder the default directory sink writes (absolute); undefined when sinks were given. */
+  readonly directory: string | undefined;
+
+  private readonly dispatcher: Dispatcher;
+  private readonly eventId: (seq: number) => string;
+  private readonly warn: (message: string) => void;
+  private readonly exitTimeoutMs: number;
+  private readonly latestValues = new Map<string, MetricValue>();
+  private seq = 0;
+  private currentStep = 0;
+  private state: RunState = 'running';
+  private ending: Promise<FlushReport> | undefined;
+  private loggedAfterEnd = 0;
+  private readonly exitParticipant: ExitParticipant | undefined;
+  /** Adapters' callbacks that log what they buffered (see `beforeFlush`). */
+  private readonly bufferedSources = new Set<() => void>();
+
+  constructor(options: StartRunOptions = {}) {
+    const environment = options.environment ?? process.env;
+    const config = readEnvironmentConfig(environment);
+    this.warn = options.onWarning ?? defaultWarning;
+    this.exitTimeoutMs = options.exitTimeoutMs ?? DEFAULT_EXIT_TIMEOUT_MS;
+    this.id = randomUUID();
+    this.experiment = checkRunName(
+      options.experiment ?? config.experiment ?? (basename(process.cwd()) || 'default'),
+      'experiment',
+    );
+    this.name = checkRunName(options.name ?? config.runName ?? generateRunName(), 'run name');
+    this.eventId = createEventIdFactory();
+
+    const disabled = options.disabled ?? config.disabled;
+    const resume = options.resume ?? config.resume;
+    const directory = resolve(options.directory ?? config.directory);
+    const usesDefaultSinks = !disabled && options.sinks === undefined;
+    this.directory = usesDefaultSinks ? directory : undefined;
+    const sinks = disabled
+      ? []
+      : (options.sinks ??
+        createDefaultSinks(
+          { ...config, directory, resume },
+          { environment, warn: this.warn, writer: `run "${this.name}" (${this.id})` },
+        ));
+    if (resume) {
+      // DVCLive's resume: continue at the saved step + 1.
+      const saved = readSavedRun(directory);
+      if (saved.step !== undefined) this.currentStep = saved.step + 1;
+    }
+
+    const start: StartEvent = {
+      ...this.stamp(),
+      kind: 'start',
+      experiment: this.experiment,
+      name: this.name,
+    };
+    if (options.collectMachine !== false && !disabled) start.machine = collectMachineInfo();
+    if (options.message !== undefined) start.message = String(options.message);
+    if (options.tags !== undefined) start.tags = options.tags.map(String);
+    if (options.collectGit !== false && !disabled) start.git = collectGitInfo();
+
+    const identity: RunIdentity = { id: this.id, experiment: this.experiment, name: this.name };
+    this.dispatcher = new Dispatcher({
+      run: identity,
+      sinks,
+      warn: this.warn,
+      ...(options.flushIntervalMs !== undefined && { flushIntervalMs: options.flushIntervalMs }),
+      ...(options.maxBatchEvents !== undefined && { maxBatchEvents: options.maxBatchEvents }),
+      ...(options.maxQueuedEvents !== undefined && { maxQueuedEvents: options.maxQueuedEvents }),
+    });
+    this.dispatcher.push(start);
+    if (options.params !== undefined) this.logParams(options.params);
+
+    if (options.exitHooks !== false && !disabled) {
+      this.exitParticipant = {
+        isOpen: () => this.state === 'running',
+        endForExit: (status, error) => this.end(status, { error, timeoutMs: this.exitTimeoutMs }),
+        endSynchronously: (status) => {
+          if (this.state === 'running') {
+            this.logBuffered();
+            this.recordDone(status);
+          }
+          this.dispatcher.flushSync();
+        },
+      };
+      registerForExit(this.exitParticipant);
+    }
+  }
+
+  /** The step metrics are logged at when no step is given. Starts at 0. */
+  get step(): number {
+    return this.currentStep;
+  }
+
+  /** `running` until `end()`, then the final status. */
+  get status(): RunState {
+    return this.state;
+  }
+
+  get ended(): boolean {
+    return this.state !== 'running';
+  }
+
+  private stamp(): { id: string; seq: number; ts: number } {
+    const seq = this.seq++;
+    return { id: this.eventId(seq), seq, ts: Date.now() };
+  }
+
+  private acceptsEvents(): boolean {
+    if (this.state === 'running') return true;
+    this.loggedAfterEnd++;
+    this.dispatcher.countDropped('logged_after_end', 1);
+    if (this.loggedAfterEnd === 1) {
+      this.warn(
+        `livestep: run "${this.name}" has ended (${this.state}); events logged after end() are not recorded. Log before end(), or start a new run.`,
+      );
+    }
+    return false;
+  }
+
+  /** Records one value of a metric. `name` is a `/`-separated path such as `train/loss`. */
+  logMetric(name: string, value: number, options?: MetricOptions): void {
+    if (!this.acceptsEvents()) return;
+    assertValidName(name, 'metric');
+    const encoded = encodeMetricValue(name, value);
+    let step = this.currentStep;
+    let labels: Labels | undefined;
+    let ts: number | undefined;
+    if (options !== undefined) {
+      if (options.step !== undefined) step = checkStep(options.step, 'metric', name);
+      if (options.labels !== undefined) labels = checkLabels(options.labels, 'metric', name);
+      if (options.timestamp !== undefined) {
+        ts = checkTimestamp(options.timestamp, 'metric', name);
+      }
+    }
+    if (!this.dispatcher.hasRoomForData()) {
+      // Every sink is full and would drop the point: count it without building it, so a stuck
+      // sink costs neither time nor garbage. The summary stays right.
+      this.seq++;
+      if (labels === undefined) this.latestValues.set(name, encoded);
+      this.dispatcher.countDropped('queue_overflow', 1);
+      return;
+    }
+    const seq = this.seq++;
+    const event: MetricEvent = {
+      id: this.eventId(seq),
+      seq,
+      ts: ts ?? Date.now(),
+      kind: 'metric',
+      name,
+      value: encoded,
+      step,
+    };
+    if (labels === undefined) this.latestValues.set(name, encoded);
+    else event.labels = labels;
+    if (ts === undefined) this.dispatcher.push(event);
+    else this.dispatcher.push(event, Date.now());
+  }
+
+  /**
+   * Records many values of one metric at once: `values[i]` at `steps[i]`, measured at
+   * `timestamps[i]`. The events are those of one `logMetric` call per value, at a fraction of the
+   * cost per value, for adapters that buffer what they measure. Everything is checked first, so
+   * a bad entry records none of the values.
+   *
+   *   run.logMetricSeries('inference/latency (ms)', latencies, { steps, timestamps });
+   */
+  logMetricSeries(
+    name: string,
+    values: ArrayLike<number>,
+    options: MetricSeriesOptions = {},
+  ): void {
+    assertValidName(name, 'metric');
+    const count = checkSeriesLength(values, 'values', name, undefined);
+    const { steps, timestamps } = options;
+    const labels =
+      options.labels === undefined ? undefined : checkLabels(options.labels, 'metric', name);
+    if (steps !== undefined) checkSeriesLength(steps, 'steps', name, count);
+    if (timestamps !== undefined) checkSeriesLength(timestamps, 'timestamps', name, count);
+    for (let index = 0; index < count; index++) {
+      if (typeof values[index] !== 'number') {
+        throwBadSeriesEntry(name, 'values', index, values[index], 'pass numbers');
+      }
+      if (steps !== undefined && !isStep(steps[index])) {
+        throwBadSeriesEntry(name, 'steps', index, steps[index], 'pass integers >= 0');
+      }
+      if (timestamps !== undefined && !isTimestamp(timestamps[index])) {
+        throwBadSeriesEntry(
+          name,
+          'timestamps',
+          index,
+          timestamps[index],
+          'pass milliseconds since the epoch, such as Date.now()',
+        );
+      }
+    }
+    if (!this.acceptsEvents() || count === 0) return;
+
+    let encoded: MetricValue = 0;
+    const now = Date.now();
+    for (let index = 0; index < count; index++) {
+      encoded = encodeMetricValue(name, values[index]);
+      if (!this.dispatcher.hasRoomForData()) {
+        // As in logMetric: counted, not built.
+        this.seq++;
+        this.dispatcher.countDropped('queue_overflow', 1);
+        continue;
+      }
+      const seq = this.seq++;
+      const event: MetricEvent = {
+        id: this.eventId(seq),
+        seq,
+        ts: timestamps === undefined ? Date.now() : timestamps[index]!,
+        kind: 'metric',
+        name,
+        value: encoded,
+        step: steps === undefined ? this.currentStep : steps[index]!,
+      };
+      if (labels !== undefined) event.labels = labels;
+      this.dispatcher.push(event, now);
+    }
+    if (labels === undefined) this.latestValues.set(name, encoded);
+  }
+
+  /** Records several metrics at one step: `run.logMetrics({ 'train/loss': 0.3, 'train/acc': 0.9 })`. */
+  logMetrics(values: Record<string, number>, options?: MetricOptions): void {
+    if (typeof values !== 'object' || values === null || Array.isArray(values)) {
+      throw new TypeError(
+        `livestep: logMetrics got ${describeType(values)}; pass an object such as { "train/loss": 0.3 }`,
+      );
+    }
+    // Validate everything first, so a bad value records none of the batch rather than half of it.
+    for (const name of Object.keys(values)) {
+      assertValidName(name, 'metric');
+      encodeMetricValue(name, values[name]);
+    }
+    for (const name of Object.keys(values)) this.logMetric(name, values[name]!, options);
+  }
+
+  /** Merges (deeply) into the run's params. Values must be JSON-like. */
+  logParams(params: Record<string, unknown>): void {
+    const converted = toParams(params);
+    if (!this.acceptsEvents()) return;
+    this.dispatcher.push({ ...this.stamp(), kind: 'params', params: converted });
+  }
+
+  /** Records one param: `run.logParam('optimizer/learningRate', 0.01)` nests by `/`. */
+  logParam(name: string, value: unknown): void {
+    assertValidName(name, 'param');
+    const nested: Record<string, unknown> = {};
+    const segments = name.split('/');
+    let cursor = nested;
+    for (const segment of segments.slice(0, -1)) {
+      const child: Record<string, unknown> = {};
+      cursor[segment] = child;
+      cursor = child;
+    }
+    cursor[segments.at(-1)!] = value;
+    this.logParams(nested);
+  }
+
+  /** Records a plot as data: line, scatter, bar, confusion, roc, pr, calibration, table or custom. */
+  logPlot(name: string, plot: PlotInput): void {
+    assertValidName(name, 'plot');
+    const { plotKind, rows } = toPlotRows(name, plot);
+    if (!this.acceptsEvents()) return;
+    const event: PlotEvent = { ...this.stamp(), kind: 'plot', name, plotKind, rows };
+    const step = plot.step === undefined ? this.currentStep : checkStep(plot.step, 'plot', name);
+    event.step = step;
+    if (plot.x !== undefined) event.x = String(plot.x);
+    if (plot.y !== undefined) event.y = String(plot.y);
+    if (plot.title !== undefined) event.title = String(plot.title);
+    if (plot.xLabel !== undefined) event.xLabel = String(plot.xLabel);
+    if (plot.yLabel !== undefined) event.yLabel = String(plot.yLabel);
+    this.dispatcher.push(event);
+  }
+
+  /**
+   * Records a PNG, JPEG or GIF image. The name may carry the extension (`samples/digits.png`);
+   * without one, it is added from the image type.
+   */
+  logImage(name: string, bytes: Uint8Array, options: ImageOptions = {}): void {
+    assertValidName(name, 'image');
+    if (!(bytes instanceof Uint8Array)) {
+      throw new TypeError(
+        `livestep: image "${name}" got ${describeType(bytes)}; pass the encoded PNG/JPEG/GIF bytes as a Uint8Array or Buffer`,
+      );
+    }
+    const mime = options.mime ?? detectImageMime(bytes);
+    if (mime === undefined) {
+      throw new TypeError(
+        `livestep: image "${name}" is not PNG, JPEG or GIF data; encode it first (or pass options.mime)`,
+      );
+    }
+    if (!this.acceptsEvents()) return;
+    const fileName = /\.(png|jpe?g|gif)$/i.test(name) ? name : name + EXTENSION_BY_MIME[mime];
+    const step =
+      options.step === undefined ? this.currentStep : checkStep(options.step, 'image', name);
+    const event: ImageEvent = {
+      ...this.stamp(),
+      kind: 'image',
+      name: fileName,
+      step,
+      mime,
+      bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
+    };
+    this.dispatcher.push(event);
+  }
+
+  /** Records a note: a checkpoint, a warning, what changed. */
+  annotate(text: string, options: AnnotationOptions = {}): void {
+    if (typeof text !== 'string') {
+      throw new TypeError(
+        `livestep: annotate got ${describeType(text)}; pass the text as a string`,
+      );
+    }
+    const level = options.level ?? 'info';
+    if (!ANNOTATION_LEVELS.includes(level)) {
+      throw new TypeError(
+        `livestep: annotation level ${JSON.stringify(level)} is not one of ${ANNOTATION_LEVELS.join(', ')}`,
+      );
+    }
+    if (!this.acceptsEvents()) return;
+    const event: AnnotationEvent = { ...this.stamp(), kind: 'annotation', text, level };
+    event.step =
+      options.step === undefined ? this.currentStep : checkStep(options.step, 'annotation');
+    if (options.labels !== undefined) event.labels = checkLabels(options.labels, 'annotation');
+    this.dispatcher.push(event);
+  }
+
+  /**
+   * Records a file the run produced (a model, a dataset) with its size and SHA-256. Reading the
+   * file is asynchronous: await it before deleting or moving the file.
+   */
+  async logArtifact(name: string, path: string, options: ArtifactOptions = {}): Promise<void> {
+    assertValidName(name, 'artifact');
+    if (typeof path !== 'string' || path === '') {
+      throw new TypeError(
+        `livestep: artifact "${name}" got path ${describeType(path)}; pass the file's path`,
+      );
+    }
+    const { size, sha256 } = await hashFile(path).catch((error: NodeJS.ErrnoException) => {
+      throw new Error(
+        `livestep: artifact "${name}": cannot read ${path} (${error.code ?? error.message})`,
+      );
+    });
+    if (!this.acceptsEvents()) return;
+    this.dispatcher.push({
+      ...this.stamp(),
+      kind: 'artifact',
+      name,
+      type: options.type ?? 'model',
+      path,
+      size,
+      sha256,
+    });
+  }
+
+  /** Moves to the next step and returns it. Metrics logged without a step use the current one. */
+  nextStep(): number {
+    this.currentStep += 1;
+    return this.currentStep;
+  }
+
+  /** Jumps to a step (e.g. when resuming from a checkpoint). */
+  setStep(step: number): void {
+    this.currentStep = checkStep(step, 'setStep');
+  }
+
+  /**
+   * Registers a callback that logs what an adapter keeps buffered (e.g. latencies gathered
+   * between two native calls and logged together, where a log call costs least). The run calls it
+   * at the start of every `flush()`, of `end()` and of an exit, so buffered values are recorded
+   * before the run reports or ends. Returns a function that unregisters it.
+   */
+  beforeFlush(logBuffered: () => void): () => void {
+    if (typeof logBuffered !== 'function') {
+      throw new TypeError(
+        `livestep: beforeFlush() got ${describeType(logBuffered)}; pass a function that logs what it buffered`,
+      );
+    }
+    this.bufferedSources.add(logBuffered);
+    return () => {
+      this.bufferedSources.delete(logBuffered);
+    };
+  }
+
+  /** Has every adapter log what it buffered; one that throws is reported, never fatal. */
+  private logBuffered(): void {
+    for (const logBuffered of this.bufferedSources) {
+      try {
+        logBuffered();
+      } catch (error) {
+        this.warn(`livestep: an adapter failed to log what it buffered: ${errorMessage(error)}`);
+      }
+    }
+  }
+
+  /** Hands everything logged so far to the sinks and waits for them; reports what is still pending or failed. */
+  flush(options: { timeoutMs?: number } = {}): Promise<FlushReport> {
+    if (this.state === 'running') this.logBuffered();
+    return this.dispatcher.flush(options.timeoutMs ?? DEFAULT_FLUSH_TIMEOUT_MS);
+  }
+
+  /** Like `flush()`, but throws a DeliveryError when anything was not delivered. For scripts that must fail then. */
+  async flushOrThrow(options: { timeoutMs?: number } = {}): Promise<FlushReport> {
+    const report = await this.flush(options);
+    if (!report.ok) throw new DeliveryError(report);
+    return report;
+  }
+
+  /**
+   * Ends the run: records `done` with the status (default completed) exactly once, delivers what
+   * is pending and closes the sinks. Calling it again returns the first call's result.
+   */
+  end(status: RunStatus = 'completed', options: EndOptions = {}): Promise<FlushReport> {
+    if (this.ending !== undefined) return this.ending;
+    if (!RUN_STATUSES.includes(status)) {
+      throw new TypeError(
+        `livestep: end() got status ${JSON.stringify(status)}; use one of ${RUN_STATUSES.join(', ')}`,
+      );
+    }
+    this.logBuffered();
+    this.recordDone(status, options.error);
+    const participant = this.exitParticipant;
+    this.ending = this.dispatcher.close(options.timeoutMs ?? DEFAULT_END_TIMEOUT_MS).finally(() => {
+      if (participant !== undefined) unregisterForExit(participant);
+    });
+    return this.ending;
+  }
+
+  private recordDone(status: RunStatus, error?: unknown): void {
+    this.state = status;
+    const done: DoneEvent = {
+      ...this.stamp(),
+      kind: 'done',
+      status,
+      summary: Object.fromEntries(this.latestValues),
+    };
+    if (error !== undefined) done.error = serializeError(error);
+    this.dispatcher.push(done as RunEvent);
+  }
+
+  /** `await using run = startRun()` ends the run (completed) when the block is left. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.end();
+  }
+}
+
+/** Starts a run: `const run = startRun({ experiment: 'iris', params: { lr: 0.1 } })`. */
+export function startRun(options: StartRunOptions = {}): Run {
+  return new Run(options);
+}
