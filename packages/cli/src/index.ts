@@ -1,11 +1,11 @@
 /** The library behind the `livestep` command, for scripts that sync runs themselves. */
-export { deterministicUuid } from './deterministic-id.js';
 export {
+  deterministicUuid,
   isDvcliveFolder,
-  type ReadOptions,
+  type ReadRunFolderOptions as ReadOptions,
   type RecordedRun,
   readDvcliveFolder,
-} from './dvclive-reader.js';
+} from '@livestep/core';
 export {
   RECORD_CHUNK_EVENTS,
   type ReadRecordOptions,

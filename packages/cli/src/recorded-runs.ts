@@ -5,13 +5,14 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseJsonl, validateBatch } from '@livestep/core';
 import {
   isDvcliveFolder,
-  type ReadOptions,
+  parseJsonl,
+  type ReadRunFolderOptions as ReadOptions,
   type RecordedRun,
   readDvcliveFolder,
-} from './dvclive-reader.js';
+  validateBatch,
+} from '@livestep/core';
 import { RECORD_CHUNK_EVENTS, type RecordChunk, readJsonlRecord } from './jsonl-record-reader.js';
 
 /** One file or folder to sync: its chunks in order, a run's chunks one after the other. */

@@ -30,9 +30,20 @@ export {
   type DvclivePlotFile,
   type DvcPlotProperties,
   dvclivePlotFile,
+  IMAGES_FOLDER,
+  METRICS_SUMMARY_FILE,
+  metricColumnName,
   metricSeriesName,
+  metricSeriesPath,
   nestMetrics,
+  PARAMS_FILE,
 } from './dvclive/layout.js';
+export {
+  isDvcliveFolder,
+  type ReadOptions as ReadRunFolderOptions,
+  type RecordedRun,
+  readDvcliveFolder,
+} from './dvclive/read-run-folder.js';
 export {
   RUN_IDENTITY_FILE,
   type RunIdentityRecord,
@@ -78,6 +89,7 @@ export {
   type ValidationIssue,
   validateBatch,
 } from './protocol/validate-batch.js';
+export { deterministicUuid } from './run/event-id.js';
 export { mergeParams } from './run/params.js';
 export { type PlotCell, type PlotInput, type PlotRow, REQUIRED_COLUMNS } from './run/plot-input.js';
 export {

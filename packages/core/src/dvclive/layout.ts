@@ -1,9 +1,78 @@
 /**
- * The names DVCLive's layout gives things, shared by every sink that mirrors it (the directory
- * sink writes the files; the Studio sink posts the same paths): metric series, the plot files
- * and their dvc.yaml properties, the nested summary.
+ * DVCLive's layout: where a run folder keeps each thing and how it is written, shared by
+ * everything that writes, posts or reads it (the directory sink writes the files; the Studio sink
+ * posts the same paths; the run-folder reader turns them back into events):
+ *
+ *   <dir>/metrics.json                latest value of every metric, nested by `/`, plus `step`
+ *   <dir>/params.yaml                 all params
+ *   <dir>/plots/metrics/<name>.tsv    timestamp, step, value: rows appended, never rewritten
+ *   <dir>/plots/images/<name>         images
+ *   <dir>/plots/sklearn/<name>.json   roc, precision_recall, calibration, confusion_matrix
+ *   <dir>/plots/custom/<name>.json    any other plot, as a list of rows
+ *
+ * Paths here are POSIX and relative to the run folder; callers join them to theirs.
  */
-import type { MetricValue, PlotEvent } from '../protocol/events.js';
+import type { ImageMimeType, MetricValue, PlotEvent, PlotKind } from '../protocol/events.js';
+
+export const METRICS_SUMMARY_FILE = 'metrics.json';
+export const PARAMS_FILE = 'params.yaml';
+export const METRICS_FOLDER = 'plots/metrics';
+export const IMAGES_FOLDER = 'plots/images';
+export const SKLEARN_FOLDER = 'plots/sklearn';
+export const CUSTOM_PLOTS_FOLDER = 'plots/custom';
+
+/** A series' TSV: `plots/metrics/<series>.tsv`. */
+export function metricSeriesPath(series: string): string {
+  return `${METRICS_FOLDER}/${series}.tsv`;
+}
+
+/** The value column of a series' TSV: the last segment of its name, as DVCLive names it. */
+export function metricColumnName(series: string): string {
+  return series.slice(series.lastIndexOf('/') + 1);
+}
+
+/** The header row of a series' TSV. */
+export function metricSeriesHeader(series: string): string {
+  return `timestamp\tstep\t${metricColumnName(series)}\n`;
+}
+
+/** One TSV row: the timestamp in whole milliseconds, the step, the value (`nan`, `inf`, `-inf` as words). */
+export function metricSeriesRow(ts: number, step: number, value: MetricValue): string {
+  return `${Math.round(ts)}\t${step}\t${typeof value === 'number' ? String(value) : value}\n`;
+}
+
+/**
+ * A TSV value cell as a metric value, or undefined for anything that is not one: an empty cell is
+ * a torn or hand-edited row, never the number 0. Python's DVCLive writes `nan`, `inf`, `-inf`;
+ * `Infinity` spellings are read too.
+ */
+export function parseMetricCell(cell: string): MetricValue | undefined {
+  const trimmed = cell.trim().toLowerCase();
+  if (trimmed === 'nan' || trimmed === 'inf' || trimmed === '-inf') return trimmed;
+  if (trimmed === 'infinity' || trimmed === '+inf' || trimmed === '+infinity') return 'inf';
+  if (trimmed === '-infinity') return '-inf';
+  if (trimmed === '') return undefined;
+  const number = Number(trimmed);
+  return Number.isFinite(number) ? number : undefined;
+}
+
+/** The file extension DVCLive gives an image of each type. */
+export const IMAGE_EXTENSIONS: Record<ImageMimeType, string> = {
+  'image/png': '.png',
+  'image/jpeg': '.jpg',
+  'image/gif': '.gif',
+};
+
+/** An image file's type from its extension (`.jpeg` too), or undefined for other files. */
+export function imageMimeOfFile(fileName: string): ImageMimeType | undefined {
+  const dot = fileName.lastIndexOf('.');
+  const extension = dot === -1 ? '' : fileName.slice(dot).toLowerCase();
+  if (extension === '.jpeg') return 'image/jpeg';
+  for (const [mime, known] of Object.entries(IMAGE_EXTENSIONS)) {
+    if (known === extension) return mime as ImageMimeType;
+  }
+  return undefined;
+}
 
 /** What dvc.yaml (and Studio's plot `props`) says about a plot. */
 export interface DvcPlotProperties {
@@ -15,7 +84,7 @@ export interface DvcPlotProperties {
   y_label?: string;
 }
 
-type SklearnKind = 'roc' | 'precision_recall' | 'calibration' | 'confusion_matrix';
+export type SklearnKind = 'roc' | 'precision_recall' | 'calibration' | 'confusion_matrix';
 
 /** DVCLive's sklearn plots: the key of their file and the properties DVC's templates expect. */
 const SKLEARN_PLOTS: Partial<
@@ -66,6 +135,17 @@ const SKLEARN_PLOTS: Partial<
     },
   },
 };
+
+/**
+ * The protocol's plot kind of a sklearn plot file, from the key DVCLive files its rows under
+ * (`{"roc": [...]}`); a confusion matrix file is a bare list of samples instead.
+ */
+export function plotKindOfSklearnKey(key: string): PlotKind | undefined {
+  for (const [plotKind, plot] of Object.entries(SKLEARN_PLOTS)) {
+    if (plot.kind === key && plot.kind !== 'confusion_matrix') return plotKind as PlotKind;
+  }
+  return undefined;
+}
 
 /** DVC templates for the plot kinds that are not sklearn plots. */
 const CUSTOM_TEMPLATES: Partial<Record<PlotEvent['plotKind'], string>> = {
@@ -124,7 +204,7 @@ export function dvclivePlotFile(event: PlotEvent): DvclivePlotFile {
   if (sklearn !== undefined) {
     const rows = sklearn.kind === 'confusion_matrix' ? confusionSamples(event.rows) : event.rows;
     return {
-      path: `plots/sklearn/${fileName}`,
+      path: `${SKLEARN_FOLDER}/${fileName}`,
       content: sklearn.kind === 'confusion_matrix' ? rows : { [sklearn.kind]: rows },
       rows,
       properties: { ...sklearn.properties, ...explicit },
@@ -132,7 +212,7 @@ export function dvclivePlotFile(event: PlotEvent): DvclivePlotFile {
   }
   const template = CUSTOM_TEMPLATES[event.plotKind];
   return {
-    path: `plots/custom/${fileName}`,
+    path: `${CUSTOM_PLOTS_FOLDER}/${fileName}`,
     content: event.rows,
     rows: event.rows,
     properties: { ...(template !== undefined && { template }), ...explicit },

@@ -22,6 +22,7 @@ import {
 import { join } from 'node:path';
 import YAML from 'yaml';
 import type { MetricValue } from '../protocol/events.js';
+import { METRICS_FOLDER, METRICS_SUMMARY_FILE, PARAMS_FILE, parseMetricCell } from './layout.js';
 
 /** How much of a TSV's end is read to find its last row; a row is under 100 bytes. */
 const TAIL_BYTES = 4_096;
@@ -92,24 +93,16 @@ function lastRow(
   for (let index = lines.length - 1; index >= 0; index--) {
     const cells = lines[index]!.split('\t');
     if (cells.length !== 3 || !/^\d+$/.test(cells[1]!)) continue;
-    const value = decodeTsvValue(cells[2]!);
+    const value = parseMetricCell(cells[2]!);
     if (value === undefined) continue;
     return { step: Number(cells[1]), value };
   }
   return undefined;
 }
 
-/** A TSV cell as a metric value, or undefined for anything that is not one (never 0 for ""). */
-function decodeTsvValue(cell: string): MetricValue | undefined {
-  if (cell === 'nan' || cell === 'inf' || cell === '-inf') return cell;
-  if (cell.trim() === '') return undefined;
-  const number = Number(cell);
-  return Number.isFinite(number) ? number : undefined;
-}
-
 /** Every `.tsv` under `plots/metrics`, as series names (`train/loss`) and paths. */
 function seriesFiles(directory: string): Array<{ series: string; path: string }> {
-  const root = join(directory, 'plots', 'metrics');
+  const root = join(directory, ...METRICS_FOLDER.split('/'));
   if (!existsSync(root)) return [];
   return readdirSync(root, { recursive: true, encoding: 'utf8' })
     .filter((name) => name.endsWith('.tsv'))
@@ -143,7 +136,7 @@ export function readSavedRun(directory: string): SavedRun {
     saved.latestValues.set(name, row.value);
     if (saved.step === undefined || row.step > saved.step) saved.step = row.step;
   }
-  const metricsFile = join(directory, 'metrics.json');
+  const metricsFile = join(directory, METRICS_SUMMARY_FILE);
   if (series.length === 0 && existsSync(metricsFile)) {
     const summary = readSummary(metricsFile);
     if (summary !== undefined) {
@@ -152,7 +145,7 @@ export function readSavedRun(directory: string): SavedRun {
       flatten(metrics, '', saved.latestValues);
     }
   }
-  const paramsFile = join(directory, 'params.yaml');
+  const paramsFile = join(directory, PARAMS_FILE);
   if (existsSync(paramsFile)) {
     // Unique-key checks make parsing quadratic in the number of keys (40,000 keys: 10 s).
     const params = YAML.parse(readFileSync(paramsFile, 'utf8'), { uniqueKeys: false });

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** `00` … `ff`: the last two hex digits of an id, looked up instead of formatted. */
 const BYTE_HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
@@ -27,4 +27,14 @@ export function createEventIdFactory(): (seq: number) => string {
     }
     return blockPrefix + BYTE_HEX[seq - high * 256]!;
   };
+}
+
+/**
+ * A UUID (version 8, RFC 9562) derived from a text, so that the same recorded row always gets
+ * the same event id: reading a run folder twice and syncing it twice stores nothing twice.
+ */
+export function deterministicUuid(text: string): string {
+  const hex = createHash('sha256').update(text).digest('hex');
+  const variant = ((Number.parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

@@ -1,14 +1,7 @@
 /**
- * The directory sink writes a run in DVCLive's layout, so `dvc plots show`, `dvc metrics show`,
- * `dvc exp show` and DVC Studio read it as if DVCLive had written it:
- *
- *   <dir>/metrics.json                latest value of every metric, nested by `/`, plus `step`
- *   <dir>/params.yaml                 all params
- *   <dir>/plots/metrics/<name>.tsv    timestamp, step, value: rows appended, never rewritten
- *   <dir>/plots/images/<name>         images
- *   <dir>/plots/sklearn/<name>.json   roc, precision_recall, calibration, confusion_matrix
- *   <dir>/plots/custom/<name>.json    any other plot, as a list of rows
- *   dvc.yaml (beside <dir>)           metrics, params, plots and artifacts entries
+ * The directory sink writes a run in DVCLive's layout (../dvclive/layout.ts), so `dvc plots show`,
+ * `dvc metrics show`, `dvc exp show` and DVC Studio read it as if DVCLive had written it, and
+ * keeps dvc.yaml (beside the run folder) listing its metrics, params, plots and artifacts.
  *
  * A batch is written in one synchronous pass: one append per TSV (descriptors kept open), then
  * metrics.json and params.yaml replaced atomically (temp file + rename), then dvc.yaml if its
@@ -20,14 +13,23 @@
  * batch, not once per step, so a long run costs the same per point as a short one.
  */
 import { mkdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import YAML from 'yaml';
 import { type DvcYamlEntry, mergeDvcYaml } from '../dvclive/dvc-yaml.js';
 import {
+  CUSTOM_PLOTS_FOLDER,
   type DvcPlotProperties,
   dvclivePlotFile,
+  IMAGES_FOLDER,
+  METRICS_FOLDER,
+  METRICS_SUMMARY_FILE,
+  metricSeriesHeader,
   metricSeriesName,
+  metricSeriesPath,
+  metricSeriesRow,
   nestMetrics,
+  PARAMS_FILE,
+  SKLEARN_FOLDER,
 } from '../dvclive/layout.js';
 import {
   RUN_IDENTITY_FILE,
@@ -63,12 +65,12 @@ export interface DirectorySinkOptions {
 
 /** What a new (not resumed) run removes first, as DVCLive does. */
 const RESET_PATHS = [
-  'plots/metrics',
-  'plots/images',
-  'plots/custom',
-  'plots/sklearn',
-  'metrics.json',
-  'params.yaml',
+  METRICS_FOLDER,
+  IMAGES_FOLDER,
+  CUSTOM_PLOTS_FOLDER,
+  SKLEARN_FOLDER,
+  METRICS_SUMMARY_FILE,
+  PARAMS_FILE,
   'report.html',
   'report.md',
   RUN_IDENTITY_FILE,
@@ -76,10 +78,6 @@ const RESET_PATHS = [
 
 function toJson(value: unknown): string {
   return `${JSON.stringify(value, null, 4)}\n`;
-}
-
-function formatValue(value: MetricValue): string {
-  return typeof value === 'number' ? String(value) : value;
 }
 
 function fileSize(path: string): number {
@@ -123,8 +121,10 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
     const absolute = resolve(dvcYamlDirectory, path);
     return absolute === directory || absolute.startsWith(directory + sep);
   };
-  const metricsFile = join(directory, 'metrics.json');
-  const paramsFile = join(directory, 'params.yaml');
+  /** A layout path (POSIX, relative to the run folder) as a native path inside it. */
+  const inRun = (path: string) => join(directory, ...path.split('/'));
+  const metricsFile = inRun(METRICS_SUMMARY_FILE);
+  const paramsFile = inRun(PARAMS_FILE);
   const files = createAppendFiles();
   // One writer per folder (see folder-lock.ts): refused here, before the run starts, with the fix.
   let lock: FolderLock | undefined = lockFolder(directory, options.writer ?? 'a livestep run');
@@ -167,7 +167,7 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
 
   function reset(): void {
     files.closeAll();
-    for (const path of RESET_PATHS) rmSync(join(directory, path), { recursive: true, force: true });
+    for (const path of RESET_PATHS) rmSync(inRun(path), { recursive: true, force: true });
     files.forgetUnder(directory);
     seriesFiles.clear();
     mkdirSync(directory, { recursive: true });
@@ -177,14 +177,14 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
     const key = labels === undefined ? name : metricSeriesName(name, labels);
     let file = seriesFiles.get(key);
     if (file === undefined) {
-      const path = join(directory, 'plots', 'metrics', `${key}.tsv`);
+      const path = inRun(metricSeriesPath(key));
       // A resumed run appends to an existing file, whose header is already there.
       const hasHeader = options.resume === true && fileSize(path) > 0;
       file = {
         series: key,
         path,
         labelled: undefined,
-        header: hasHeader ? undefined : `timestamp\tstep\t${basename(key)}\n`,
+        header: hasHeader ? undefined : metricSeriesHeader(key),
       };
       seriesFiles.set(key, file);
     }
@@ -193,7 +193,7 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
 
   function writePlot(event: PlotEvent): boolean {
     const file = dvclivePlotFile(event);
-    const path = join(directory, ...file.path.split('/'));
+    const path = inRun(file.path);
     writeFileAtomically(path, toJson(file.content));
     const isNew = !plotFiles.has(path);
     plotFiles.set(path, file.properties);
@@ -202,9 +202,8 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
 
   function dvcYamlEntries() {
     const plots: DvcYamlEntry[] = [];
-    if (hasMetrics)
-      plots.push({ [forDvcYaml(join(directory, 'plots', 'metrics'))]: { x: 'step' } });
-    if (hasImages) plots.push(forDvcYaml(join(directory, 'plots', 'images')));
+    if (hasMetrics) plots.push({ [forDvcYaml(inRun(METRICS_FOLDER))]: { x: 'step' } });
+    if (hasImages) plots.push(forDvcYaml(inRun(IMAGES_FOLDER)));
     for (const [path, properties] of plotFiles) {
       plots.push(
         Object.keys(properties).length > 0 ? { [forDvcYaml(path)]: properties } : forDvcYaml(path),
@@ -282,7 +281,7 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
             identityChanged = true;
           }
           file.labelled = event.labels !== undefined;
-          const row = `${Math.round(event.ts)}\t${event.step}\t${formatValue(event.value)}\n`;
+          const row = metricSeriesRow(event.ts, event.step, event.value);
           const pending = appends.get(file);
           if (pending === undefined) appends.set(file, { text: row, count: 1 });
           else {
@@ -315,7 +314,7 @@ export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
               !storeOrCount(
                 () =>
                   writeFileAtomically(
-                    join(directory, 'plots', 'images', event.name),
+                    inRun(`${IMAGES_FOLDER}/${event.name}`),
                     Buffer.from(bytes, 'base64'),
                   ),
                 1,

@@ -9,19 +9,29 @@
  * folder's path and names, and is sent as completed.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, extname, join, relative, resolve, sep } from 'node:path';
-import {
-  type DoneEvent,
-  LOCK_FILE_NAME,
-  type MetricEvent,
-  type MetricValue,
-  type PlotKind,
-  type RunEvent,
-  type RunIdentity,
-  readRunIdentity,
-} from '@livestep/core';
+import { basename, join, relative, resolve, sep } from 'node:path';
 import YAML from 'yaml';
-import { deterministicUuid } from './deterministic-id.js';
+import type {
+  DoneEvent,
+  MetricEvent,
+  MetricValue,
+  RunEvent,
+  RunIdentity,
+} from '../protocol/events.js';
+import { deterministicUuid } from '../run/event-id.js';
+import { LOCK_FILE_NAME } from '../sinks/folder-lock.js';
+import {
+  CUSTOM_PLOTS_FOLDER,
+  IMAGES_FOLDER,
+  imageMimeOfFile,
+  METRICS_FOLDER,
+  METRICS_SUMMARY_FILE,
+  PARAMS_FILE,
+  parseMetricCell,
+  plotKindOfSklearnKey,
+  SKLEARN_FOLDER,
+} from './layout.js';
+import { readRunIdentity } from './run-identity.js';
 
 export interface RecordedRun {
   run: RunIdentity;
@@ -30,23 +40,15 @@ export interface RecordedRun {
   folder?: string;
 }
 
-const SKLEARN_KINDS: Record<string, PlotKind> = {
-  roc: 'roc',
-  precision_recall: 'pr',
-  calibration: 'calibration',
-};
-
-const IMAGE_TYPES: Record<string, 'image/png' | 'image/jpeg' | 'image/gif'> = {
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.gif': 'image/gif',
-};
-
 /** True when the folder looks like a DVCLive run folder. */
 export function isDvcliveFolder(folder: string): boolean {
-  return ['metrics.json', 'params.yaml', 'plots'].some((entry) => existsSync(join(folder, entry)));
+  return [METRICS_SUMMARY_FILE, PARAMS_FILE, 'plots'].some((entry) =>
+    existsSync(join(folder, entry)),
+  );
 }
+
+/** A folder of the layout (`plots/metrics`) under a run folder, as a native path. */
+const under = (root: string, folder: string) => join(root, ...folder.split('/'));
 
 function filesUnder(folder: string): string[] {
   if (!existsSync(folder)) return [];
@@ -66,18 +68,6 @@ function filesUnder(folder: string): string[] {
 
 const posix = (path: string) => path.split(sep).join('/');
 
-function parseValue(text: string): MetricValue {
-  const trimmed = text.trim().toLowerCase();
-  // An empty cell is a torn or hand-edited row, never the number 0.
-  if (trimmed === '') throw new SyntaxError('the value is empty');
-  if (trimmed === 'nan' || trimmed === 'inf' || trimmed === '-inf') return trimmed;
-  if (trimmed === 'infinity') return 'inf';
-  if (trimmed === '-infinity') return '-inf';
-  const value = Number(trimmed);
-  if (Number.isNaN(value)) throw new SyntaxError(`not a number: ${JSON.stringify(text)}`);
-  return value;
-}
-
 export interface ReadOptions {
   /** The experiment to record the run under (default: the name of the folder holding the run). */
   experiment?: string;
@@ -87,6 +77,7 @@ export interface ReadOptions {
   onWarning?: (message: string) => void;
 }
 
+/** Reads a run folder in DVCLive's layout back into the events that recorded it. */
 export function readDvcliveFolder(folder: string, options: ReadOptions = {}): RecordedRun {
   const root = resolve(folder);
   if (!existsSync(root) || !statSync(root).isDirectory()) {
@@ -105,7 +96,7 @@ export function readDvcliveFolder(folder: string, options: ReadOptions = {}): Re
   let firstTimestamp = Number.POSITIVE_INFINITY;
   let lastTimestamp = 0;
 
-  const paramsFile = join(root, 'params.yaml');
+  const paramsFile = join(root, PARAMS_FILE);
   if (existsSync(paramsFile)) {
     const params = YAML.parse(readFileSync(paramsFile, 'utf8')) ?? {};
     body.push({
@@ -117,7 +108,7 @@ export function readDvcliveFolder(folder: string, options: ReadOptions = {}): Re
     });
   }
 
-  const metricsFolder = join(root, 'plots', 'metrics');
+  const metricsFolder = under(root, METRICS_FOLDER);
   const metricRows: Array<{ event: RunEvent; order: number }> = [];
   let order = 0;
   for (const file of filesUnder(metricsFolder).filter((path) => path.endsWith('.tsv'))) {
@@ -157,11 +148,14 @@ export function readDvcliveFolder(folder: string, options: ReadOptions = {}): Re
         );
       }
       const ts = timestampColumn === -1 ? 0 : Number(cells[timestampColumn]);
-      let value: MetricValue;
-      try {
-        value = parseValue(cells[valueColumn] ?? '');
-      } catch (error) {
-        throw new SyntaxError(`${where}: ${(error as Error).message}`);
+      const cell = cells[valueColumn] ?? '';
+      const value: MetricValue | undefined = parseMetricCell(cell);
+      if (value === undefined) {
+        throw new SyntaxError(
+          cell.trim() === ''
+            ? `${where}: the value is empty`
+            : `${where}: not a number: ${JSON.stringify(cell)}`,
+        );
       }
       firstTimestamp = Math.min(firstTimestamp, ts);
       lastTimestamp = Math.max(lastTimestamp, ts);
@@ -182,7 +176,7 @@ export function readDvcliveFolder(folder: string, options: ReadOptions = {}): Re
   metricRows.sort((left, right) => left.event.ts - right.event.ts || left.order - right.order);
   for (const { event } of metricRows) body.push(event);
 
-  const sklearnFolder = join(root, 'plots', 'sklearn');
+  const sklearnFolder = under(root, SKLEARN_FOLDER);
   for (const file of filesUnder(sklearnFolder).filter((path) => path.endsWith('.json'))) {
     const name = posix(relative(sklearnFolder, file)).replace(/\.json$/, '');
     const content = JSON.parse(readFileSync(file, 'utf8'));
@@ -212,7 +206,7 @@ export function readDvcliveFolder(folder: string, options: ReadOptions = {}): Re
       continue;
     }
     const [key] = Object.keys(content);
-    const plotKind = key === undefined ? undefined : SKLEARN_KINDS[key];
+    const plotKind = key === undefined ? undefined : plotKindOfSklearnKey(key);
     if (plotKind === undefined || !Array.isArray(content[key!])) continue;
     body.push({
       id: eventId(`plot:${name}`),
@@ -225,7 +219,7 @@ export function readDvcliveFolder(folder: string, options: ReadOptions = {}): Re
     });
   }
 
-  const customFolder = join(root, 'plots', 'custom');
+  const customFolder = under(root, CUSTOM_PLOTS_FOLDER);
   for (const file of filesUnder(customFolder).filter((path) => path.endsWith('.json'))) {
     const rows = JSON.parse(readFileSync(file, 'utf8'));
     if (!Array.isArray(rows)) continue;
@@ -241,9 +235,9 @@ export function readDvcliveFolder(folder: string, options: ReadOptions = {}): Re
     });
   }
 
-  const imagesFolder = join(root, 'plots', 'images');
+  const imagesFolder = under(root, IMAGES_FOLDER);
   for (const file of filesUnder(imagesFolder)) {
-    const mime = IMAGE_TYPES[extname(file).toLowerCase()];
+    const mime = imageMimeOfFile(file);
     if (mime === undefined) continue;
     const name = posix(relative(imagesFolder, file));
     body.push({
