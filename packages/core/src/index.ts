@@ -81,13 +81,24 @@ export {
 } from './plots/curves.js';
 export { YIELD_INTERVAL_MS, yieldToEventLoop } from './process/yield-to-event-loop.js';
 export * from './protocol/events.js';
+export {
+  type ColumnIssue,
+  checkMetricColumns,
+  encodeMetricColumns,
+  expandMetricColumns,
+  METRIC_COLUMNS_CAPABILITY,
+  metricColumnsLength,
+  prefixedEventId,
+} from './protocol/metric-columns.js';
 export { decodeMetricValue, encodeMetricValue } from './protocol/metric-value.js';
 export { assertValidName, explainBadName, type NamedThing } from './protocol/names.js';
 export {
   assertValidBatch,
   type BatchValidation,
+  type ValidateBatchOptions,
   type ValidationIssue,
   validateBatch,
+  type WireBatchValidation,
 } from './protocol/validate-batch.js';
 export { deterministicUuid } from './run/event-id.js';
 export { mergeParams } from './run/params.js';

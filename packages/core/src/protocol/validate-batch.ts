@@ -5,7 +5,17 @@
  */
 import type { TSchema } from '@sinclair/typebox';
 import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
-import { type Batch, EVENT_SCHEMAS, PROTOCOL_VERSION, RunIdentitySchema } from './events.js';
+import {
+  type Batch,
+  EVENT_SCHEMAS,
+  METRIC_COLUMNS_KIND,
+  type MetricColumns,
+  MetricColumnsSchema,
+  PROTOCOL_VERSION,
+  RunIdentitySchema,
+  type WireBatch,
+} from './events.js';
+import { checkMetricColumns } from './metric-columns.js';
 import { explainBadName } from './names.js';
 
 /** Enough errors to fix a request; more would bury the first one. */
@@ -18,6 +28,18 @@ export interface ValidationIssue {
 }
 
 export type BatchValidation = { ok: true; batch: Batch } | { ok: false; issues: ValidationIssue[] };
+export type WireBatchValidation =
+  | { ok: true; batch: WireBatch }
+  | { ok: false; issues: ValidationIssue[] };
+
+export interface ValidateBatchOptions {
+  /**
+   * Accept blocks of metric points in columns (`kind: "metrics"`, see MetricColumnsSchema) among
+   * the events, as a server that announces the `metric-columns` capability does. Off by default:
+   * a batch read from a file or a spool holds event objects only.
+   */
+  metricColumns?: boolean;
+}
 
 const compiled = new Map<TSchema, TypeCheck<TSchema>>();
 function checker(schema: TSchema): TypeCheck<TSchema> {
@@ -60,7 +82,30 @@ function collect(schema: TSchema, value: unknown, prefix: string, issues: Valida
 
 const NAMED_KINDS = new Set(['metric', 'plot', 'image', 'artifact']);
 
-export function validateBatch(input: unknown): BatchValidation {
+/** Issues of one `metrics` block: the schema's first, then what only a loop over it can see. */
+function collectColumns(value: unknown, prefix: string, issues: ValidationIssue[]): void {
+  const before = issues.length;
+  collect(MetricColumnsSchema, value, prefix, issues);
+  if (issues.length > before) return;
+  for (const issue of checkMetricColumns(value as MetricColumns, MAX_REPORTED_ERRORS)) {
+    if (issues.length >= MAX_REPORTED_ERRORS) return;
+    issues.push({ path: `${prefix}.${issue.path}`, message: issue.message });
+  }
+}
+
+export function validateBatch(input: unknown): BatchValidation;
+export function validateBatch(
+  input: unknown,
+  options: ValidateBatchOptions & { metricColumns: true },
+): WireBatchValidation;
+export function validateBatch(
+  input: unknown,
+  options?: ValidateBatchOptions,
+): BatchValidation | WireBatchValidation;
+export function validateBatch(
+  input: unknown,
+  options: ValidateBatchOptions = {},
+): BatchValidation | WireBatchValidation {
   const issues: ValidationIssue[] = [];
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return {
@@ -92,6 +137,10 @@ export function validateBatch(input: unknown): BatchValidation {
     if (issues.length >= MAX_REPORTED_ERRORS) return;
     const prefix = `events[${index}]`;
     const kind = (event as { kind?: unknown } | null)?.kind;
+    if (kind === METRIC_COLUMNS_KIND && options.metricColumns === true) {
+      collectColumns(event, prefix, issues);
+      return;
+    }
     const schema =
       // Own keys only: a kind such as "constructor" or "__proto__" must not find Object's members.
       typeof kind === 'string' && Object.hasOwn(EVENT_SCHEMAS, kind)
@@ -100,7 +149,7 @@ export function validateBatch(input: unknown): BatchValidation {
     if (schema === undefined) {
       issues.push({
         path: `${prefix}.kind`,
-        message: `expected one of ${Object.keys(EVENT_SCHEMAS).join(', ')}, got ${JSON.stringify(kind)}`,
+        message: `expected one of ${Object.keys(EVENT_SCHEMAS).join(', ')}${options.metricColumns === true ? `, ${METRIC_COLUMNS_KIND}` : ''}, got ${JSON.stringify(kind)}`,
       });
       return;
     }
