@@ -59,6 +59,7 @@ export {
   type SystemMonitorOptions,
   startSystemMonitor,
 } from './host/system-monitor.js';
+export { DeliveryError } from './pipeline/delivery-error.js';
 export {
   DEFAULT_FLUSH_INTERVAL_MS,
   DEFAULT_MAX_BATCH_EVENTS,
@@ -103,23 +104,21 @@ export {
 export { deterministicUuid } from './run/event-id.js';
 export { mergeParams } from './run/params.js';
 export { type PlotCell, type PlotInput, type PlotRow, REQUIRED_COLUMNS } from './run/plot-input.js';
+export { Run } from './run/run.js';
 export {
   type AnnotationOptions,
   type ArtifactOptions,
   DEFAULT_END_TIMEOUT_MS,
   DEFAULT_EXIT_TIMEOUT_MS,
   DEFAULT_FLUSH_TIMEOUT_MS,
-  DeliveryError,
   type EndOptions,
   type ImageOptions,
   type MetricOptions,
   type MetricSeriesOptions,
-  Run,
   type RunState,
   type StartRunOptions,
-  startRun,
-} from './run/run.js';
-export { withRun } from './run/with-run.js';
+} from './run/run-options.js';
+export { startRun, withRun } from './run/start-run.js';
 export { createDirectorySink, type DirectorySinkOptions } from './sinks/directory-sink.js';
 export { LOCK_FILE_NAME } from './sinks/folder-lock.js';
 export {

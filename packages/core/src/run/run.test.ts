@@ -2,14 +2,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DeliveryError } from '../pipeline/delivery-error.js';
 import type { Sink } from '../pipeline/sink.js';
 import { confusionMatrix } from '../plots/confusion-matrix.js';
 import type { MetricEvent } from '../protocol/events.js';
 import { validateBatch } from '../protocol/validate-batch.js';
 import { createMemorySink } from '../sinks/memory-sink.js';
 import { createGatedSink, startTestRun } from '../test-support/test-run.js';
-import { DeliveryError, Run } from './run.js';
-import { withRun } from './with-run.js';
+import { Run } from './run.js';
+import { withRun } from './start-run.js';
 
 const PNG_BYTES = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]);
 

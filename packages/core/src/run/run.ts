@@ -7,19 +7,19 @@ import { randomUUID } from 'node:crypto';
 import { basename, resolve } from 'node:path';
 import { createDefaultSinks } from '../config/default-sinks.js';
 import { readEnvironmentConfig } from '../config/environment-config.js';
+import { IMAGE_EXTENSIONS } from '../dvclive/layout.js';
 import { readSavedRun } from '../dvclive/saved-run.js';
 import { collectGitInfo } from '../host/git-info.js';
 import { hashFile } from '../host/hash-file.js';
 import { collectMachineInfo } from '../host/machine-info.js';
+import { DeliveryError } from '../pipeline/delivery-error.js';
 import { Dispatcher, errorMessage } from '../pipeline/dispatcher.js';
-import type { FlushReport, Sink } from '../pipeline/sink.js';
+import type { FlushReport } from '../pipeline/sink.js';
 import { type ExitParticipant, registerForExit, unregisterForExit } from '../process/exit-hooks.js';
 import type {
   AnnotationEvent,
-  AnnotationLevel,
   DoneEvent,
   ImageEvent,
-  ImageMimeType,
   Labels,
   MetricEvent,
   MetricValue,
@@ -31,246 +31,37 @@ import type {
 } from '../protocol/events.js';
 import { ANNOTATION_LEVELS, RUN_STATUSES } from '../protocol/events.js';
 import { encodeMetricValue } from '../protocol/metric-value.js';
-import { assertValidName, describeType, explainBadLabels } from '../protocol/names.js';
+import { assertValidName, describeType } from '../protocol/names.js';
+import {
+  checkLabels,
+  checkRunName,
+  checkSeriesLength,
+  checkStep,
+  checkTimestamp,
+  isStep,
+  isTimestamp,
+  throwBadSeriesEntry,
+} from './check-arguments.js';
 import { createEventIdFactory } from './event-id.js';
+import { detectImageMime } from './image-type.js';
 import { toParams } from './params.js';
 import { type PlotInput, toPlotRows } from './plot-input.js';
 import { generateRunName } from './run-name.js';
-
-/** How long `flush()` waits for the sinks by default: a slow network, not a dead one. */
-export const DEFAULT_FLUSH_TIMEOUT_MS = 30_000;
-/**
- * How long `end()` waits for the sinks by default. Short, because it holds the end of a script:
- * file sinks have written everything by then, a server that answers takes the last batches well
- * within it, and what a slow server has not taken by then stays in the HTTP sink's spool for
- * `livestep sync` (a server that is down or failing is not waited for: see the HTTP sink).
- */
-export const DEFAULT_END_TIMEOUT_MS = 5_000;
-/** How long the exit hooks wait for delivery before letting the process go. */
-export const DEFAULT_EXIT_TIMEOUT_MS = 5_000;
-/** Longest experiment or run name; they end up in file names and page titles. */
-const MAX_RUN_NAME_LENGTH = 200;
-
-export interface StartRunOptions {
-  /** Groups runs to compare. Default: LIVESTEP_EXPERIMENT, else the current folder's name. */
-  experiment?: string;
-  /** This run's name. Default: LIVESTEP_RUN_NAME, else a generated `adjective-noun`. */
-  name?: string;
-  /** Params recorded at the start (more with `logParams`). */
-  params?: Record<string, unknown>;
-  tags?: string[];
-  /** A note about the run, e.g. what changed. */
-  message?: string;
-  /**
-   * Where events go. Default: the directory sink in LIVESTEP_DIR (or `./livestep`), plus the
-   * sinks the environment enables. Passing sinks replaces the defaults.
-   */
-  sinks?: Sink[];
-  /** Folder of the default directory sink, overriding LIVESTEP_DIR. */
-  directory?: string;
-  /**
-   * Continue the run recorded in the folder, as DVCLive's resume does: keep its files, append,
-   * and start at its saved step + 1 (also LIVESTEP_RESUME=1). Default: start clean.
-   */
-  resume?: boolean;
-  /** Record nothing (also LIVESTEP_DISABLED=1). The API still validates and works. */
-  disabled?: boolean;
-  /** Seal a batch this long after its first event (default 250 ms). */
-  flushIntervalMs?: number;
-  /** Seal a batch at this many events (default 1000). */
-  maxBatchEvents?: number;
-  /** Events a sink may have waiting before data points are dropped and counted (default 250,000). */
-  maxQueuedEvents?: number;
-  /** End the run when the process exits, is interrupted or crashes (default true). */
-  exitHooks?: boolean;
-  /** How long exit hooks wait for delivery (default 5 s). */
-  exitTimeoutMs?: number;
-  /** Record the git commit, branch, remote and dirty state (default true). */
-  collectGit?: boolean;
-  /** Record host, OS, CPUs and memory (default true). */
-  collectMachine?: boolean;
-  /** Where warnings go (default: process.emitWarning). */
-  onWarning?: (message: string) => void;
-  /** The environment to read LIVESTEP_* from (default process.env). */
-  environment?: NodeJS.ProcessEnv;
-}
-
-export interface MetricOptions {
-  /** The step this value belongs to (default: the run's current step). */
-  step?: number;
-  /** Tells series of one metric apart, e.g. `{ class: 'setosa' }`. */
-  labels?: Labels;
-  /**
-   * When the value was measured, in milliseconds since the epoch (default: now). For values an
-   * adapter buffered before logging them, or a record replayed from elsewhere.
-   */
-  timestamp?: number;
-}
-
-export interface MetricSeriesOptions {
-  /** The step of each value, same length as the values (default: the run's current step). */
-  steps?: ArrayLike<number>;
-  /** When each value was measured, epoch milliseconds, same length as the values (default: now). */
-  timestamps?: ArrayLike<number>;
-  /** Labels shared by every value. */
-  labels?: Labels;
-}
-
-export interface ImageOptions {
-  step?: number;
-  /** Detected from the bytes when omitted (PNG, JPEG, GIF). */
-  mime?: ImageMimeType;
-}
-
-export interface AnnotationOptions {
-  level?: AnnotationLevel;
-  step?: number;
-  labels?: Labels;
-}
-
-export interface ArtifactOptions {
-  /** What the file is, e.g. `model`, `dataset` (default `model`). */
-  type?: string;
-}
-
-export interface EndOptions {
-  /** The error that ended a failed run; recorded with its message and stack. */
-  error?: unknown;
-  /** How long to wait for delivery (default `DEFAULT_END_TIMEOUT_MS`, 5 s). */
-  timeoutMs?: number;
-}
-
-export type RunState = 'running' | RunStatus;
-
-/** Thrown by `flushOrThrow()` when events were not delivered; `report` tells which and why. */
-export class DeliveryError extends Error {
-  override readonly name = 'DeliveryError';
-  constructor(readonly report: FlushReport) {
-    super(describeUndelivered(report));
-  }
-}
-
-function describeUndelivered(report: FlushReport): string {
-  const parts = report.sinks
-    .filter((sink) => sink.pending > 0 || sink.failed > 0)
-    .map((sink) => {
-      const reasons = Object.entries(sink.failedByReason)
-        .map(([reason, count]) => `${count} ${reason}`)
-        .join(', ');
-      let text = `sink "${sink.sink}": ${sink.pending} pending, ${sink.failed} failed`;
-      if (reasons) text += ` (${reasons})`;
-      if (sink.lastError) text += `; last error: ${sink.lastError}`;
-      if (sink.recoverWith) text += `; to deliver them later: ${sink.recoverWith}`;
-      return text;
-    });
-  return `livestep: not every event was delivered: ${parts.join('; ')}`;
-}
-
-const MAGIC_BYTES: Array<[ImageMimeType, number[]]> = [
-  ['image/png', [0x89, 0x50, 0x4e, 0x47]],
-  ['image/jpeg', [0xff, 0xd8, 0xff]],
-  ['image/gif', [0x47, 0x49, 0x46, 0x38]],
-];
-
-const EXTENSION_BY_MIME: Record<ImageMimeType, string> = {
-  'image/png': '.png',
-  'image/jpeg': '.jpg',
-  'image/gif': '.gif',
-};
-
-function detectImageMime(bytes: Uint8Array): ImageMimeType | undefined {
-  for (const [mime, magic] of MAGIC_BYTES) {
-    if (magic.every((byte, index) => bytes[index] === byte)) return mime;
-  }
-  return undefined;
-}
-
-/** A step is an integer from 0 that JSON carries exactly (at most 2^53 - 1). */
-function isStep(step: unknown): boolean {
-  return typeof step === 'number' && Number.isSafeInteger(step) && step >= 0;
-}
-
-function isTimestamp(timestamp: unknown): boolean {
-  return typeof timestamp === 'number' && Number.isFinite(timestamp) && timestamp >= 0;
-}
-
-/** The length of one of logMetricSeries' arrays; `expected` is the values' length, for the others. */
-function checkSeriesLength(
-  series: unknown,
-  field: string,
-  name: string,
-  expected: number | undefined,
-): number {
-  const length = (series as ArrayLike<unknown> | null | undefined)?.length;
-  if (typeof series !== 'object' || series === null || typeof length !== 'number') {
-    throw new TypeError(
-      `livestep: logMetricSeries("${name}") got ${field} ${describeType(series)}; pass an array or a typed array of numbers`,
-    );
-  }
-  if (expected !== undefined && length !== expected) {
-    throw new RangeError(
-      `livestep: logMetricSeries("${name}") got ${length} ${field} for ${expected} values; pass one per value`,
-    );
-  }
-  return length;
-}
-
-function throwBadSeriesEntry(
-  name: string,
-  field: string,
-  index: number,
-  entry: unknown,
-  fix: string,
-): never {
-  const shown = typeof entry === 'number' ? String(entry) : describeType(entry);
-  throw new TypeError(
-    `livestep: logMetricSeries("${name}") ${field}[${index}] is ${shown}; ${fix}. Nothing of this series was recorded.`,
-  );
-}
-
-/**
- * What an error message is about: `metric "train/loss"`, or `setStep`. Built only when a check
- * fails, so the checks on the logging path allocate no string.
- */
-function subject(thing: string, name: string | undefined): string {
-  return name === undefined ? thing : `${thing} "${name}"`;
-}
-
-function checkStep(step: unknown, thing: string, name?: string): number {
-  if (isStep(step)) return step as number;
-  throw new TypeError(
-    `livestep: ${subject(thing, name)} got step ${typeof step === 'number' ? step : describeType(step)}; pass an integer from 0 to Number.MAX_SAFE_INTEGER`,
-  );
-}
-
-function checkTimestamp(timestamp: unknown, thing: string, name?: string): number {
-  if (isTimestamp(timestamp)) return timestamp as number;
-  throw new TypeError(
-    `livestep: ${subject(thing, name)} got timestamp ${typeof timestamp === 'number' ? timestamp : describeType(timestamp)}; pass milliseconds since the epoch, such as Date.now()`,
-  );
-}
-
-function checkLabels(labels: unknown, thing: string, name?: string): Labels {
-  const problem = explainBadLabels(labels);
-  if (problem !== undefined) {
-    throw new TypeError(`livestep: ${subject(thing, name)} labels ${problem}`);
-  }
-  return { ...(labels as Labels) };
-}
-
-function checkRunName(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.trim() === '') {
-    throw new TypeError(
-      `livestep: ${field} must be a non-empty string, got ${describeType(value)}`,
-    );
-  }
-  if (/[\u0000-\u001f\u007f]/.test(value) || value.length > MAX_RUN_NAME_LENGTH) {
-    throw new TypeError(
-      `livestep: ${field} ${JSON.stringify(value.slice(0, 60))} must be at most ${MAX_RUN_NAME_LENGTH} characters without control characters`,
-    );
-  }
-  return value;
-}
+import type {
+  AnnotationOptions,
+  ArtifactOptions,
+  EndOptions,
+  ImageOptions,
+  MetricOptions,
+  MetricSeriesOptions,
+  RunState,
+  StartRunOptions,
+} from './run-options.js';
+import {
+  DEFAULT_END_TIMEOUT_MS,
+  DEFAULT_EXIT_TIMEOUT_MS,
+  DEFAULT_FLUSH_TIMEOUT_MS,
+} from './run-options.js';
 
 function serializeError(error: unknown): NonNullable<DoneEvent['error']> {
   if (error instanceof Error) {
@@ -425,28 +216,47 @@ export class Run implements AsyncDisposable {
         ts = checkTimestamp(options.timestamp, 'metric', name);
       }
     }
+    if (labels === undefined) this.latestValues.set(name, encoded);
+    // A given timestamp is not the clock: the dispatcher reads the clock itself for batch ages.
+    this.pushMetric(
+      name,
+      encoded,
+      step,
+      labels,
+      ts ?? Date.now(),
+      ts === undefined ? undefined : Date.now(),
+    );
+  }
+
+  /**
+   * Stamps and pushes one checked metric point: the one place both metric methods build the
+   * event. When every sink is full and would drop it, the point is counted without being built,
+   * so a stuck sink costs neither time nor garbage (the caller keeps the summary right).
+   */
+  private pushMetric(
+    name: string,
+    value: MetricValue,
+    step: number,
+    labels: Labels | undefined,
+    ts: number,
+    now: number | undefined,
+  ): void {
+    const seq = this.seq++;
     if (!this.dispatcher.hasRoomForData()) {
-      // Every sink is full and would drop the point: count it without building it, so a stuck
-      // sink costs neither time nor garbage. The summary stays right.
-      this.seq++;
-      if (labels === undefined) this.latestValues.set(name, encoded);
       this.dispatcher.countDropped('queue_overflow', 1);
       return;
     }
-    const seq = this.seq++;
     const event: MetricEvent = {
       id: this.eventId(seq),
       seq,
-      ts: ts ?? Date.now(),
+      ts,
       kind: 'metric',
       name,
-      value: encoded,
+      value,
       step,
     };
-    if (labels === undefined) this.latestValues.set(name, encoded);
-    else event.labels = labels;
-    if (ts === undefined) this.dispatcher.push(event);
-    else this.dispatcher.push(event, Date.now());
+    if (labels !== undefined) event.labels = labels;
+    this.dispatcher.push(event, now);
   }
 
   /**
@@ -492,24 +302,14 @@ export class Run implements AsyncDisposable {
     const now = Date.now();
     for (let index = 0; index < count; index++) {
       encoded = encodeMetricValue(name, values[index]);
-      if (!this.dispatcher.hasRoomForData()) {
-        // As in logMetric: counted, not built.
-        this.seq++;
-        this.dispatcher.countDropped('queue_overflow', 1);
-        continue;
-      }
-      const seq = this.seq++;
-      const event: MetricEvent = {
-        id: this.eventId(seq),
-        seq,
-        ts: timestamps === undefined ? Date.now() : timestamps[index]!,
-        kind: 'metric',
+      this.pushMetric(
         name,
-        value: encoded,
-        step: steps === undefined ? this.currentStep : steps[index]!,
-      };
-      if (labels !== undefined) event.labels = labels;
-      this.dispatcher.push(event, now);
+        encoded,
+        steps === undefined ? this.currentStep : steps[index]!,
+        labels,
+        timestamps === undefined ? now : timestamps[index]!,
+        now,
+      );
     }
     if (labels === undefined) this.latestValues.set(name, encoded);
   }
@@ -585,7 +385,7 @@ export class Run implements AsyncDisposable {
       );
     }
     if (!this.acceptsEvents()) return;
-    const fileName = /\.(png|jpe?g|gif)$/i.test(name) ? name : name + EXTENSION_BY_MIME[mime];
+    const fileName = /\.(png|jpe?g|gif)$/i.test(name) ? name : name + IMAGE_EXTENSIONS[mime];
     const step =
       options.step === undefined ? this.currentStep : checkStep(options.step, 'image', name);
     const event: ImageEvent = {
@@ -737,9 +537,4 @@ export class Run implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.end();
   }
-}
-
-/** Starts a run: `const run = startRun({ experiment: 'iris', params: { lr: 0.1 } })`. */
-export function startRun(options: StartRunOptions = {}): Run {
-  return new Run(options);
 }

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_EXIT_TIMEOUT_MS } from '../run/run.js';
+import { DEFAULT_EXIT_TIMEOUT_MS } from '../run/run-options.js';
 
 const builtPackage = resolve(import.meta.dirname, '..', '..', 'dist', 'index.js');
 const STEPS = 1_000_000;

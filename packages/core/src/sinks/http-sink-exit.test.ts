@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DoneEvent } from '../protocol/events.js';
-import { DEFAULT_EXIT_TIMEOUT_MS } from '../run/run.js';
+import { DEFAULT_EXIT_TIMEOUT_MS } from '../run/run-options.js';
 import { type FaultReceiver, startFaultReceiver } from '../test-support/fault-receiver.js';
 import { parseJsonl } from './jsonl-sink.js';
 

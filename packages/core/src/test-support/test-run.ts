@@ -1,5 +1,6 @@
 import type { Sink } from '../pipeline/sink.js';
-import { Run, type StartRunOptions } from '../run/run.js';
+import { Run } from '../run/run.js';
+import type { StartRunOptions } from '../run/run-options.js';
 import { createMemorySink, type MemorySink } from '../sinks/memory-sink.js';
 
 /** A run that records into memory, with no exit hooks and no git, collecting its warnings. */

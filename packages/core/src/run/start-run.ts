@@ -1,4 +1,10 @@
-import { Run, type StartRunOptions } from './run.js';
+import { Run } from './run.js';
+import type { StartRunOptions } from './run-options.js';
+
+/** Starts a run: `const run = startRun({ experiment: 'iris', params: { lr: 0.1 } })`. */
+export function startRun(options: StartRunOptions = {}): Run {
+  return new Run(options);
+}
 
 /**
  * Runs `fn` with a fresh run and ends it: completed when `fn` returns, failed (with the error)
