@@ -51,8 +51,8 @@ export async function trackEach<T>(
       if ((await body(item, loop)) === false) break;
     }
   } catch (error) {
-    if (loop.ownsRun) await loop.end('failed', { error });
+    if (loop.endsRun) await loop.end('failed', { error });
     throw error;
   }
-  return loop.ownsRun ? loop.end('completed') : undefined;
+  return loop.endsRun ? loop.end('completed') : undefined;
 }

@@ -72,7 +72,7 @@ describe('track(): steps', () => {
     const { run, sink } = startTestRun();
     run.setStep(5);
     const loop = track(3, { ...quiet, run });
-    expect(loop.ownsRun).toBe(false);
+    expect(loop.endsRun).toBe(false);
     for (const _ of loop) loop.logMetric('train/loss', 1);
     await nextTurn();
     await run.flush();
@@ -100,6 +100,7 @@ describe('track(): steps', () => {
   it('starts its own run when iteration begins, not before', () => {
     const { sink, runOptions } = testRunOptions();
     const loop = track(2, { ...quiet, runOptions });
+    expect(loop.endsRun).toBe(true);
     expect(sink.events).toHaveLength(0);
     const iterator = loop[Symbol.iterator]();
     expect(loop.run.status).toBe('running');

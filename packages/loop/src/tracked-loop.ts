@@ -20,7 +20,7 @@
  *   set), with an annotation that the loop stopped early. An exception the program catches
  *   itself is not seen: call `loop.end('failed', { error })` in the catch, or use `trackEach()`.
  *
- * A run passed in (`options.run`) is never ended by the loop.
+ * A run passed in (`options.run`) is never ended by the loop (`loop.endsRun` is false).
  *
  * `for await` keeps the event loop turning: before each value it calls core's
  * `yieldToEventLoop()`, which gives timers, I/O and signal handlers a turn when the last one is
@@ -92,20 +92,29 @@ function warn(message: string): void {
   process.emitWarning(message, { type: 'LivestepWarning' });
 }
 
-export abstract class LoopBase {
+/** What the two loops share; `Source` is the iterator of the values (sync or async). */
+export abstract class LoopBase<Source> {
   /** Iterations expected, when known (from the count, an array's length, a Set's size or `total`). */
   readonly total: number | undefined;
-  /** True when the loop started the run itself (no `options.run`), and so ends it. */
-  readonly ownsRun: boolean;
+  /**
+   * True when the loop starts the run itself (no `options.run`), and so ends it; false for a run
+   * passed in, which its owner ends.
+   */
+  readonly endsRun: boolean;
 
   /** Values handed out so far. */
-  protected handedOut = 0;
+  private handedOut = 0;
   /** `handedOut` at which the next check runs; never reached when there is nothing to check. */
-  protected nextCheck = Number.POSITIVE_INFINITY;
+  private nextCheck = Number.POSITIVE_INFINITY;
   protected phase = READY;
-  /** The run (given, or started on first use); its step advances once per iteration after the first. */
-  protected ownRun: Run | undefined;
+  /**
+   * The run, once there is one: the run passed in, or the run `run` started on first use
+   * (undefined until then). Its step advances once per iteration after the first.
+   */
+  private runIfStarted: Run | undefined;
 
+  /** Where the values come from. */
+  protected readonly source: Source;
   private readonly settings: LoopSettings;
   private readonly shown = new Map<string, number>();
   private stride = 1;
@@ -116,22 +125,23 @@ export abstract class LoopBase {
   private stoppedEarly: { count: number; step: number } | undefined;
   private ending: Promise<FlushReport> | undefined;
   /** False when iterations do not advance the run's step (a nested loop; `advanceStep: false`). */
-  protected steps = true;
+  private steps = true;
   /** The progress left early, drawn once it is known how the loop ended (see finishProgressLater). */
   private pendingProgress: (() => void) | undefined;
   private warnedFinished = false;
 
-  constructor(settings: LoopSettings) {
+  constructor(source: Source, settings: LoopSettings) {
+    this.source = source;
     this.settings = settings;
     this.total = settings.total;
-    this.ownsRun = settings.run === undefined;
-    this.ownRun = settings.run;
+    this.endsRun = settings.run === undefined;
+    this.runIfStarted = settings.run;
   }
 
   /** The run the iterations are recorded in; a loop without `options.run` starts its own. */
   get run(): Run {
-    this.ownRun ??= startRun(this.settings.runOptions);
-    return this.ownRun;
+    this.runIfStarted ??= startRun(this.settings.runOptions);
+    return this.runIfStarted;
   }
 
   /** Iterations done so far. */
@@ -178,7 +188,7 @@ export abstract class LoopBase {
    * handles itself. Resolves with the delivery report; calling it again returns the same report.
    */
   end(status: RunStatus = 'completed', options: EndOptions = {}): Promise<FlushReport> {
-    if (!this.ownsRun) {
+    if (!this.endsRun) {
       throw new TypeError(
         'livestep: this loop records into the run passed as options.run, which the loop never ends; call run.end() when you are done with that run',
       );
@@ -192,8 +202,42 @@ export abstract class LoopBase {
     return this.endOwnRun(status, options);
   }
 
+  /**
+   * `for...of` or `for await` asks for the iterator: a new loop begins, a finished one warns (once)
+   * that iterating it again yields nothing.
+   */
+  protected enter(): void {
+    if (this.phase === READY) this.begin();
+    else this.warnIfFinished();
+  }
+
+  /**
+   * `next()` on a loop that is not running: begins a loop not yet begun (returns true, the value
+   * may be handed out), and returns false for a finished one (nothing more to hand out).
+   */
+  protected beginIfReady(): boolean {
+    if (this.phase !== READY) return false;
+    this.begin();
+    return true;
+  }
+
+  /**
+   * What both loops do with each result of their source: `done` finishes the loop (completed);
+   * a value is one iteration: the run's step moves on (not before the first value, which takes
+   * the step the run is at), and a check runs when one is due.
+   */
+  protected advance<T>(result: IteratorResult<T>): IteratorResult<T> {
+    if (result.done === true) {
+      this.finish('completed');
+      return result;
+    }
+    if (this.handedOut !== 0 && this.steps) this.runIfStarted!.nextStep();
+    if (++this.handedOut >= this.nextCheck) this.check();
+    return result;
+  }
+
   /** Starts the loop: the run (if its own), progress and the system monitor. */
-  protected begin(): void {
+  private begin(): void {
     if (this.phase !== READY) {
       throw new Error(
         'livestep: a track() loop can be iterated only once; call track() again for another pass',
@@ -231,14 +275,14 @@ export abstract class LoopBase {
    * hook on Ctrl-C, or the program ending the run it passed in): tears the loop down, returns true.
    */
   protected stopIfRunEnded(): boolean {
-    const status = this.ownRun?.status;
+    const status = this.runIfStarted?.status;
     if (this.phase !== RUNNING || status === undefined || status === 'running') return false;
     this.tearDown(status === 'completed' ? 'stopped' : status);
     return true;
   }
 
   /** The slow path, every `stride` iterations: adapt the stride, redraw, sample. */
-  protected check(): void {
+  private check(): void {
     const now = performance.now();
     const count = this.handedOut;
     const elapsed = now - this.lastCheckAt;
@@ -274,7 +318,7 @@ export abstract class LoopBase {
       if (scheduleEnd) this.scheduleEnd();
       return;
     }
-    if (!this.ownsRun) return;
+    if (!this.endsRun) return;
     if (outcome === 'completed') void this.endOwnRun('completed');
     else if (outcome === 'failed') void this.endOwnRun('failed', { error });
   }
@@ -287,12 +331,12 @@ export abstract class LoopBase {
     if (this.stoppedEarly === undefined) return;
     setImmediate(() => {
       this.pendingProgress?.();
-      if (this.ownsRun) this.endAfterLeavingEarly();
+      if (this.endsRun) this.endAfterLeavingEarly();
     });
   }
 
   /** A warning, once, when a loop that has finished is iterated again (it yields nothing). */
-  protected warnIfFinished(): void {
+  private warnIfFinished(): void {
     if (this.phase !== FINISHED || this.warnedFinished) return;
     this.warnedFinished = true;
     warn(
@@ -398,24 +442,18 @@ export abstract class LoopBase {
  * `track()` over an array, a count, or any iterable: use it in `for (const x of ...)`, or in
  * `for await`, which also gives the event loop its turns (see the top of this file).
  */
-export class TrackedLoop<T> extends LoopBase implements IterableIterator<T>, AsyncIterable<T> {
-  private readonly source: Iterator<T>;
-
-  constructor(source: Iterator<T>, settings: LoopSettings) {
-    super(settings);
-    this.source = source;
-  }
-
+export class TrackedLoop<T>
+  extends LoopBase<Iterator<T>>
+  implements IterableIterator<T>, AsyncIterable<T>
+{
   [Symbol.iterator](): this {
-    if (this.phase === READY) this.begin();
-    else this.warnIfFinished();
+    this.enter();
     return this;
   }
 
   /** `for await`: the same values and steps, with a turn of the event loop when one is due. */
   [Symbol.asyncIterator](): AsyncIterableIterator<T> {
-    if (this.phase === READY) this.begin();
-    else this.warnIfFinished();
+    this.enter();
     // One promise per value (no async function): `for await` already costs ~130 ns a value.
     const afterTurn = (): IteratorResult<T> =>
       this.stopIfRunEnded() ? this.return() : this.next();
@@ -428,10 +466,7 @@ export class TrackedLoop<T> extends LoopBase implements IterableIterator<T>, Asy
   }
 
   next(): IteratorResult<T> {
-    if (this.phase !== RUNNING) {
-      if (this.phase !== READY) return { done: true, value: undefined };
-      this.begin();
-    }
+    if (this.phase !== RUNNING && !this.beginIfReady()) return { done: true, value: undefined };
     let result: IteratorResult<T>;
     try {
       result = this.source.next();
@@ -439,13 +474,7 @@ export class TrackedLoop<T> extends LoopBase implements IterableIterator<T>, Asy
       this.finish('failed', error);
       throw error;
     }
-    if (result.done === true) {
-      this.finish('completed');
-      return result;
-    }
-    if (this.handedOut !== 0 && this.steps) this.ownRun!.nextStep();
-    if (++this.handedOut >= this.nextCheck) this.check();
-    return result;
+    return this.advance(result);
   }
 
   /** Called by `break`, `return` and exceptions in the loop body. */
@@ -457,25 +486,17 @@ export class TrackedLoop<T> extends LoopBase implements IterableIterator<T>, Asy
 }
 
 /** `track()` over an async iterable (a stream, an async generator): use it in `for await`. */
-export class AsyncTrackedLoop<T> extends LoopBase implements AsyncIterableIterator<T> {
-  private readonly source: AsyncIterator<T>;
-
-  constructor(source: AsyncIterator<T>, settings: LoopSettings) {
-    super(settings);
-    this.source = source;
-  }
-
+export class AsyncTrackedLoop<T>
+  extends LoopBase<AsyncIterator<T>>
+  implements AsyncIterableIterator<T>
+{
   [Symbol.asyncIterator](): this {
-    if (this.phase === READY) this.begin();
-    else this.warnIfFinished();
+    this.enter();
     return this;
   }
 
   async next(): Promise<IteratorResult<T>> {
-    if (this.phase !== RUNNING) {
-      if (this.phase !== READY) return { done: true, value: undefined };
-      this.begin();
-    }
+    if (this.phase !== RUNNING && !this.beginIfReady()) return { done: true, value: undefined };
     await yieldToEventLoop();
     if (this.stopIfRunEnded()) return this.closeSource();
     let result: IteratorResult<T>;
@@ -485,15 +506,9 @@ export class AsyncTrackedLoop<T> extends LoopBase implements AsyncIterableIterat
       this.finish('failed', error);
       throw error;
     }
-    if (result.done === true) {
-      this.finish('completed');
-      return result;
-    }
     // The run ended while the source was waiting for its next value.
-    if (this.stopIfRunEnded()) return this.closeSource();
-    if (this.handedOut !== 0 && this.steps) this.ownRun!.nextStep();
-    if (++this.handedOut >= this.nextCheck) this.check();
-    return result;
+    if (result.done !== true && this.stopIfRunEnded()) return this.closeSource();
+    return this.advance(result);
   }
 
   /** The loop is over without being left: close the source, as `for await` would on `break`. */
