@@ -309,7 +309,7 @@ export class LivestepCallback extends Callback {
       this.checkOwnedRunFolder(run);
     }
     this.activeRun = run;
-    try {
+    await this.guarded(async () => {
       run.logParams(params);
       this.warnedThisFit = new Set();
       const initialEpoch = settings.initialEpoch ?? 0;
@@ -353,10 +353,7 @@ export class LivestepCallback extends Callback {
         }
       }
       this.stopWatching = watchForAbortedFit(model, () => this.onFitAborted());
-    } catch (error) {
-      await this.fail(error);
-      throw error;
-    }
+    });
   }
 
   override async onEpochBegin(epoch: number, _logs?: TrainingLogs): Promise<void> {
@@ -380,15 +377,12 @@ export class LivestepCallback extends Callback {
       await this.letEventLoopTurn(run);
       return;
     }
-    try {
+    await this.guarded(async () => {
       const values = await readLogs(logs);
       // One call per value: logMetrics would validate every name twice on this hot path.
       const options = { step };
       for (const [key, value] of values) run.logMetric(this.names.batch(key), value, options);
-    } catch (error) {
-      await this.fail(error);
-      throw error;
-    }
+    });
     await this.letEventLoopTurn(run);
   }
 
@@ -412,7 +406,7 @@ export class LivestepCallback extends Callback {
   override async onEpochEnd(epoch: number, logs?: TrainingLogs): Promise<void> {
     const run = this.activeRun;
     if (run === undefined || this.stopIfInterrupted(run)) return;
-    try {
+    await this.guarded(async () => {
       const seconds = (performance.now() - this.epochStartedAt) / MILLISECONDS_PER_SECOND;
       const values = await readLogs(logs);
       const metrics: Record<string, number> = {};
@@ -457,10 +451,7 @@ export class LivestepCallback extends Callback {
           );
         }
       }
-    } catch (error) {
-      await this.fail(error);
-      throw error;
-    }
+    });
     await this.letEventLoopTurn(run);
   }
 
@@ -471,7 +462,7 @@ export class LivestepCallback extends Callback {
     if (run === undefined) return;
     // Ended while training (Ctrl-C): the exit hook recorded it as interrupted; add nothing.
     if (run.ended) return;
-    try {
+    await this.guarded(async () => {
       const model = this.trainingModel;
       const settings = (this.params ?? {}) as FitSettings;
       const epochs = settings.epochs ?? undefined;
@@ -504,10 +495,7 @@ export class LivestepCallback extends Callback {
           );
         }
       }
-    } catch (error) {
-      await this.fail(error);
-      throw error;
-    }
+    });
     if (this.ownsRun) await run.end('completed', this.endOptions);
   }
 
@@ -529,8 +517,21 @@ export class LivestepCallback extends Callback {
     }
   }
 
+  /**
+   * The callback's own work in a hook: an error in it ends an owned run as failed, with the error,
+   * and is rethrown to tfjs.
+   */
+  private async guarded(work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      await this.endOwnedRunAsFailed(error);
+      throw error;
+    }
+  }
+
   /** An error in this callback's own work: an owned run ends as failed, with the error. */
-  private async fail(error: unknown): Promise<void> {
+  private async endOwnedRunAsFailed(error: unknown): Promise<void> {
     this.stopWatching();
     this.stopWatching = () => {};
     const run = this.activeRun;
