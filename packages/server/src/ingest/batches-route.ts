@@ -1,11 +1,20 @@
 /**
  * POST /api/v1/batches: what @livestep/core's HTTP sink sends. Validated against core's
  * protocol v1 schema (a 400 that names the field, and nothing stored), stored idempotently by
- * event id, and answered 200 only after the commit: `{"stored": n, "duplicates": m}`.
+ * event id, and answered 200 only after the commit:
+ * `{"stored": n, "duplicates": m, "capabilities": ["metric-columns"]}`. The capability tells a
+ * sink that this server takes metric points in columns (`metrics` blocks); a sink that has not
+ * seen it sends event objects only, so an older server never receives a form it does not know.
  * 413 for a body or a batch over the limits (the sink halves and retries), 429 with
  * Retry-After when the write queue is full, 503 with Retry-After when too many bodies are being
  * read at once.
  */
+import {
+  METRIC_COLUMNS_CAPABILITY,
+  METRIC_COLUMNS_KIND,
+  type MetricColumns,
+  type RunEvent,
+} from '@livestep/core';
 import type { FastifyInstance } from 'fastify';
 import { HttpError, sendError } from '../http/http-error.js';
 import { checkBatch } from './check-batch.js';
@@ -13,6 +22,25 @@ import { type IngestAdmission, RETRY_AFTER_SECONDS } from './ingest-admission.js
 import type { IngestQueue } from './ingest-queue.js';
 
 export const BATCHES_PATH = '/api/v1/batches';
+
+/** What this server takes beyond plain protocol v1 events, told in every acknowledgement. */
+export const INGEST_CAPABILITIES: readonly string[] = [METRIC_COLUMNS_CAPABILITY];
+
+/**
+ * Events in a body as the batch limit counts them: a `metrics` block counts its points, so
+ * columns cannot carry more points a request than objects can.
+ */
+function countEvents(events: unknown[]): number {
+  let count = 0;
+  for (const event of events) {
+    const values =
+      (event as { kind?: unknown } | null)?.kind === METRIC_COLUMNS_KIND
+        ? (event as { values?: unknown }).values
+        : undefined;
+    count += Array.isArray(values) ? Math.max(1, values.length) : 1;
+  }
+  return count;
+}
 
 export interface BatchesRouteContext {
   queue: IngestQueue;
@@ -30,13 +58,14 @@ export function registerBatchesRoute(app: FastifyInstance, context: BatchesRoute
     },
     async (request, reply) => {
       const body = request.body as { events?: unknown } | undefined;
-      if (Array.isArray(body?.events) && body.events.length > context.maxBatchEvents) {
+      const eventCount = Array.isArray(body?.events) ? countEvents(body.events) : 0;
+      if (eventCount > context.maxBatchEvents) {
         return sendError(
           reply,
           new HttpError(
             413,
             'batch_too_long',
-            `events: ${body.events.length} events in one batch; this server takes at most ${context.maxBatchEvents} (the livestep HTTP sink halves a batch on 413)`,
+            `events: ${eventCount} events in one batch; this server takes at most ${context.maxBatchEvents} (the livestep HTTP sink halves a batch on 413)`,
             [{ path: 'events', message: `at most ${context.maxBatchEvents} events` }],
           ),
         );
@@ -53,10 +82,22 @@ export function registerBatchesRoute(app: FastifyInstance, context: BatchesRoute
           ),
         );
       }
+      // Blocks of columns are stored beside the event objects (points do not depend on order).
+      let events = result.batch.events as RunEvent[];
+      let metricColumns: MetricColumns[] | undefined;
+      if (result.batch.events.some((event) => event.kind === METRIC_COLUMNS_KIND)) {
+        events = [];
+        metricColumns = [];
+        for (const event of result.batch.events) {
+          if (event.kind === METRIC_COLUMNS_KIND) metricColumns.push(event);
+          else events.push(event);
+        }
+      }
       const committed = context.queue.submit({
         run: result.batch.run,
-        events: result.batch.events,
+        events,
         source: 'protocol',
+        ...(metricColumns === undefined ? {} : { metricColumns }),
       });
       if (committed === undefined) {
         return sendError(
@@ -71,7 +112,11 @@ export function registerBatchesRoute(app: FastifyInstance, context: BatchesRoute
         );
       }
       const outcome = await committed;
-      return reply.code(200).send({ stored: outcome.stored, duplicates: outcome.duplicates });
+      return reply.code(200).send({
+        stored: outcome.stored,
+        duplicates: outcome.duplicates,
+        capabilities: INGEST_CAPABILITIES,
+      });
     },
   );
 }

@@ -7,6 +7,13 @@
  */
 import type { CommittedBatch, IngestBatch, RunStore } from '../storage/run-store.js';
 
+/** Events a batch holds, each point of a metric-columns block counted as one. */
+export function ingestBatchEvents(batch: IngestBatch): number {
+  let count = batch.events.length;
+  for (const columns of batch.metricColumns ?? []) count += columns.values.length;
+  return count;
+}
+
 export interface IngestQueueOptions {
   /** Events waiting for a commit before new requests are refused (429). */
   maxQueuedEvents: number;
@@ -47,7 +54,7 @@ export class IngestQueue {
    * size (the body limit bounds it), so a large batch cannot be refused forever.
    */
   submit(batch: IngestBatch): Promise<CommittedBatch> | undefined {
-    const size = batch.events.length;
+    const size = ingestBatchEvents(batch);
     if (this.waiting.length > 0 && this.queuedEvents + size > this.options.maxQueuedEvents) {
       return undefined;
     }
@@ -100,12 +107,12 @@ export class IngestQueue {
           const next = this.waiting[0]!;
           if (
             taken.length > 0 &&
-            events + next.batch.events.length > this.options.maxEventsPerCommit
+            events + ingestBatchEvents(next.batch) > this.options.maxEventsPerCommit
           ) {
             break;
           }
           taken.push(this.waiting.shift()!);
-          events += next.batch.events.length;
+          events += ingestBatchEvents(next.batch);
         }
         await this.commit(taken);
         this.queuedEvents -= events;

@@ -5,7 +5,7 @@
  * today; a PostgreSQL store can follow it method for method: every call is asynchronous, takes
  * plain data and returns plain data, and nothing outside `storage/` sees SQL.
  */
-import type { MachineInfo, RunEvent, RunIdentity } from '@livestep/core';
+import type { MachineInfo, MetricColumns, RunEvent, RunIdentity } from '@livestep/core';
 
 /** What a run is, as the server shows it. `stale` is computed: running, but silent for too long. */
 export type RunState = 'running' | 'stale' | 'completed' | 'failed' | 'interrupted';
@@ -24,6 +24,12 @@ export interface IngestBatch {
   summary?: Record<string, unknown>;
   /** The sender has no sequence numbers (Studio): the store numbers new events after the run's last. */
   assignSequence?: boolean;
+  /**
+   * Metric points in columns (protocol v1's `metrics` blocks, validated), stored beside `events`
+   * without an object per point. Each point keeps its own event id, so it is stored once whether
+   * it came in columns or as an object; points do not depend on their order among the events.
+   */
+  metricColumns?: MetricColumns[];
 }
 
 /** What one committed batch changed, for the live stream. */
