@@ -13,7 +13,8 @@ import type { InferenceSession } from 'onnxruntime-common';
 import * as ort from 'onnxruntime-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LOG_LOSS_EPSILON } from './classification-metrics.js';
-import { type EvaluationBatch, evaluate } from './evaluate.js';
+import { evaluate } from './evaluate.js';
+import type { EvaluationBatch } from './evaluate-options.js';
 import {
   buildModel,
   createTestSession,

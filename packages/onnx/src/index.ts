@@ -15,6 +15,7 @@ export {
   type PerClassScores,
 } from './classification-metrics.js';
 export { DEFAULT_CALIBRATION_BINS } from './classifier-curves.js';
+export { evaluate } from './evaluate.js';
 export {
   type CustomMetric,
   DEFAULT_TOP_K,
@@ -25,8 +26,7 @@ export {
   type EvaluationResult,
   type EvaluationSamples,
   type EvaluationTask,
-  evaluate,
-} from './evaluate.js';
+} from './evaluate-options.js';
 export { DEFAULT_INSTRUMENT_PREFIX, type InstrumentOptions, instrument } from './instrument.js';
 export { type LatencySummary, summarizeLatencies } from './latency-stats.js';
 export { DEFAULT_METRIC_PREFIX } from './metric-names.js';
