@@ -33,6 +33,13 @@
  *   the server's message, for `livestep sync` once the server is fixed; it is counted as
  *   `rejected` and reported once. A refused token (401/403) or a redirect (3xx, never followed)
  *   stops posting: everything goes to the spool for a later sync.
+ * - Metric points go as columns (protocol v1's `metrics` blocks, about a fifth of the bytes and
+ *   no object per point for the server to parse) only to a server whose acknowledgement lists
+ *   the `metric-columns` capability; until one does (the first request, an older server, any
+ *   other receiver) every event goes as an object. A columns request refused with 400 or 422 is
+ *   sent again at once as objects, and its halves too, so the one bad event is still found and
+ *   kept; should the objects be taken, the server does not take its own columns, and this sink
+ *   sends objects from then on.
  * - Plain http is allowed only to loopback addresses, unless explicitly allowed, so a token never
  *   crosses a network in clear text; a redirect cannot send it elsewhere. The token never appears
  *   in a message, a log or a file, nor does a URL's user name or password.
@@ -59,8 +66,9 @@ import {
 import { Spool } from '../delivery/spool.js';
 import { errorMessage } from '../pipeline/dispatcher.js';
 import type { DropReason, Sink, SinkDeliveryState } from '../pipeline/sink.js';
-import type { Batch } from '../protocol/events.js';
+import type { Batch, MetricColumns, MetricEvent, RunEvent } from '../protocol/events.js';
 import { PROTOCOL_VERSION } from '../protocol/events.js';
+import { encodeMetricColumns, METRIC_COLUMNS_CAPABILITY } from '../protocol/metric-columns.js';
 
 export { describeNetworkError } from '../delivery/post-request.js';
 
@@ -78,6 +86,17 @@ export const DEFAULT_SPILL_AFTER_MS = 10_000;
 export const DEFAULT_MAX_MEMORY_EVENTS = 50_000;
 /** Most events in one request, when a backlog lets batches be merged or the spool is replayed. */
 const MAX_REQUEST_EVENTS = 5_000;
+/**
+ * The same to a server that takes metric columns: points in columns take about a fifth of the
+ * bytes, so four times the points make a body no larger, and fewer requests and commits. A
+ * server's own `maxBatchEvents` (told in its acknowledgement) wins when it is lower.
+ */
+const MAX_COLUMNS_REQUEST_EVENTS = 20_000;
+/**
+ * Requests posted at once from memory while the server answers: two keep the client building a
+ * body while the server stores the one before (each side was idle half the time with one).
+ */
+const MAX_REQUESTS_IN_FLIGHT = 2;
 /** How often flush() and close() look again while delivery goes on. */
 const IDLE_POLL_MS = 50;
 /**
@@ -116,6 +135,16 @@ const MAX_REFUSALS_IN_A_ROW = 16;
  * to find 4 bad events in it; what is left unsplit is kept whole as refused, for a later sync.
  */
 const MAX_SPLITS_PER_BATCH = 64;
+/**
+ * Consecutive metric events below this many go as objects: a block's tables cost more than they
+ * save on a handful of points.
+ */
+const MIN_COLUMN_POINTS = 8;
+/**
+ * Refusals of a columns request that may be about the form (a server that no longer takes it):
+ * the same events are sent again as objects before anything is split or kept as refused.
+ */
+const COLUMN_FORM_REFUSALS = new Set([400, 422]);
 /** Control characters in a server's message are shown as spaces: it must not drive a terminal. */
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]+/g;
 
@@ -208,13 +237,40 @@ type Outcome =
   /** Posting stops: a refused token, or a redirect (the configured address is not the ingest). */
   | { verdict: 'unauthorized' | 'redirected'; reason: string }
   /** `message`: the server's own words, for the record of refused events. */
-  | { verdict: 'refused'; status: number; reason: string; message: string };
+  | { verdict: 'refused'; status: number; reason: string; message: string; columns: boolean };
 
 type Delivery = 'done' | 'stopped' | 'spilled' | 'gave_up';
 
 /** How many more times a batch and its halves may be split (see MAX_SPLITS_PER_BATCH). */
 interface SplitBudget {
   left: number;
+  /** A columns request for this batch was refused: it and its halves go as event objects. */
+  objectsOnly?: boolean;
+}
+
+/**
+ * The events as they go to a server that takes metric columns: each run of consecutive metric
+ * events (MIN_COLUMN_POINTS or more) as one block, the rest as objects. Undefined when nothing
+ * would go as columns.
+ */
+function withMetricColumns(events: RunEvent[]): Array<RunEvent | MetricColumns> | undefined {
+  let wire: Array<RunEvent | MetricColumns> | undefined;
+  let start = 0;
+  for (let index = 0; index <= events.length; index++) {
+    if (index < events.length && events[index]!.kind === 'metric') continue;
+    if (index - start >= MIN_COLUMN_POINTS) {
+      const run = events.slice(start, index) as MetricEvent[];
+      const columns = encodeMetricColumns(run);
+      wire ??= events.slice(0, start);
+      if (columns === undefined) wire.push(...run);
+      else wire.push(columns);
+    } else if (wire !== undefined) {
+      for (let from = start; from < index; from++) wire.push(events[from]!);
+    }
+    if (index < events.length) wire?.push(events[index]!);
+    start = index + 1;
+  }
+  return wire;
 }
 
 export function createHttpSink(options: HttpSinkOptions): Sink {
@@ -281,6 +337,17 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
   /** Set when, closing, delivery gave up on a failing server: the rest is spooled at once. */
   let gaveUp = false;
   let idleWaiters: Array<() => void> = [];
+  /** The server's last acknowledgement listed the `metric-columns` capability. */
+  let serverTakesColumns = false;
+  /** The server refused columns that it took as objects: objects only from now on. */
+  let columnsRefused = false;
+  /** The most events a request may hold, as the server's last acknowledgement told. */
+  let serverMaxBatchEvents = Number.POSITIVE_INFINITY;
+  /** Events to merge into one request now (see MAX_COLUMNS_REQUEST_EVENTS). */
+  const requestEvents = () =>
+    serverTakesColumns && !columnsRefused
+      ? Math.max(1, Math.min(MAX_COLUMNS_REQUEST_EVENTS, serverMaxBatchEvents))
+      : MAX_REQUEST_EVENTS;
 
   const warnOnce = (key: string, message: string) => {
     if (warned.has(key)) return;
@@ -361,11 +428,16 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
     );
   }
 
-  async function attempt(batch: Batch): Promise<Outcome> {
+  async function attempt(batch: Batch, objectsOnly = false): Promise<Outcome> {
+    const columnEvents =
+      serverTakesColumns && !columnsRefused && !objectsOnly
+        ? withMetricColumns(batch.events)
+        : undefined;
+    const columns = columnEvents !== undefined;
     const json = JSON.stringify({
       protocol: PROTOCOL_VERSION,
       run: batch.run,
-      events: batch.events,
+      events: columnEvents ?? batch.events,
     });
     let body: string | Buffer = json;
     const requestHeaders = { ...headers };
@@ -415,14 +487,18 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
       return waitMs === undefined ? { verdict, reason } : { verdict, reason, waitMs };
     }
     if (verdict === 'unauthorized') return { verdict, reason };
-    return { verdict: 'refused', status, reason, message };
+    return { verdict: 'refused', status, reason, message, columns };
   }
 
   /** Undefined for a proper acknowledgement; else what is wrong with it, to be quoted. */
   function checkAcknowledgement(
     answer: Extract<PostResult, { answered: true }>,
   ): string | undefined {
-    if (answer.status === 204) return undefined;
+    if (answer.status === 204) {
+      // No body, no capabilities: a receiver that is not (or not only) a livestep server.
+      serverTakesColumns = false;
+      return undefined;
+    }
     if (answer.truncated) return `its body is longer than ${MAX_ANSWER_BYTES} bytes`;
     if (!answer.complete) return 'its body was cut off before its end';
     const text = answer.body.toString('utf8');
@@ -436,6 +512,15 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       return 'its body is not a JSON object';
     }
+    // Learnt from every acknowledgement, so a server replaced by an older one gets objects again.
+    const capabilities = (parsed as { capabilities?: unknown }).capabilities;
+    serverTakesColumns =
+      Array.isArray(capabilities) && capabilities.includes(METRIC_COLUMNS_CAPABILITY);
+    const limit = (parsed as { maxBatchEvents?: unknown }).maxBatchEvents;
+    serverMaxBatchEvents =
+      typeof limit === 'number' && Number.isInteger(limit) && limit > 0
+        ? limit
+        : Number.POSITIVE_INFINITY;
     return undefined;
   }
 
@@ -501,15 +586,31 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
     splits: SplitBudget = { left: MAX_SPLITS_PER_BATCH },
   ): Promise<Delivery> {
     const firstFailure = Date.now();
+    /** These events were refused as columns and are now sent as objects. */
+    let refusedAsColumns = false;
     for (let failures = 0; ; ) {
       if (stopping.signal.aborted) return 'stopped';
-      const outcome = await attempt(batch);
+      const outcome = await attempt(batch, splits.objectsOnly);
       if (outcome.verdict !== 'retry') failing = false;
       switch (outcome.verdict) {
         case 'delivered':
           refusalsInARow = 0;
+          if (refusedAsColumns && !columnsRefused) {
+            columnsRefused = true;
+            warnOnce(
+              'columns_refused',
+              `livestep: ${endpoint.host} announces metric columns but refused them, and took the same events as objects; this run sends objects from now on (slower, nothing lost). Update the server, or report the refusal it gave`,
+            );
+          }
           return 'done';
         case 'refused':
+          if (outcome.columns && COLUMN_FORM_REFUSALS.has(outcome.status)) {
+            // Perhaps the form, not an event: the same events as objects at once, and the
+            // halves too if they are refused again, so a bad event is found as before.
+            splits.objectsOnly = true;
+            refusedAsColumns = true;
+            continue;
+          }
           return refused(batch, outcome, fromSpool, splits);
         case 'unauthorized':
         case 'redirected':
@@ -521,6 +622,9 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
           failures++;
           failing = true;
           lastError = redact(outcome.reason);
+          // Spilled while this request waited (by the request beside it): its events are in the
+          // spool, which is replayed in order.
+          if (!fromSpool && spooling) return 'spilled';
           if (!fromSpool && !spooling && Date.now() - firstFailure >= spillAfterMs) {
             spill(
               `the server has been failing for ${Math.round((Date.now() - firstFailure) / 1000)} s (${outcome.reason})`,
@@ -541,6 +645,83 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
           // Before close, close() cuts the wait short; during close, only the final stop does.
           await abortableSleep(wait, closing.signal.aborted ? stopping.signal : closing.signal);
         }
+      }
+    }
+  }
+
+  /** Whether a batch holds metric points only: such requests may overlap (see below). */
+  const metricsOnly = (batch: Batch) => batch.events.every((event) => event.kind === 'metric');
+
+  /**
+   * Delivers what is in memory, with up to MAX_REQUESTS_IN_FLIGHT requests at once while the
+   * server answers: the next body is built and sent while the server stores the last one, so
+   * neither side waits on the other (the points carry their own seq and step, so the order in
+   * which the server commits them changes nothing it keeps). A batch with any other event
+   * (start, params, done...) goes alone, after every request before it was acknowledged: the
+   * done event never overtakes a point, nor params each other. Batches leave memory in order,
+   * once acknowledged. Resolves 'done' when memory is empty, else with what stopped it.
+   */
+  async function deliverFromMemory(): Promise<Delivery> {
+    const inFlight: Array<{
+      first: Batch;
+      taken: number;
+      count: number;
+      result: Promise<Delivery>;
+    }> = [];
+    let offset = 0;
+    let stoppedWith: Delivery = 'done';
+    for (;;) {
+      // Start requests while there is room; a failing server gets one at a time.
+      while (
+        stoppedWith === 'done' &&
+        inFlight.length < (failing ? 1 : MAX_REQUESTS_IN_FLIGHT) &&
+        !stopping.signal.aborted &&
+        !stoppedPosting &&
+        !spooling &&
+        (inFlight.length === 0 || memory[0] === inFlight[0]!.first)
+      ) {
+        const first = memory[offset];
+        if (first === undefined) break;
+        const alone = !metricsOnly(first);
+        if (alone && inFlight.length > 0) break;
+        // Under a backlog, several queued batches go in one request: fewer round trips.
+        let taken = 1;
+        let events = first.events;
+        const most = requestEvents();
+        while (
+          !alone &&
+          offset + taken < memory.length &&
+          events.length + memory[offset + taken]!.events.length <= most &&
+          metricsOnly(memory[offset + taken]!)
+        ) {
+          events = events.concat(memory[offset + taken]!.events);
+          taken++;
+        }
+        inFlight.push({
+          first,
+          taken,
+          count: events.length,
+          result: deliver({ ...first, events }, false),
+        });
+        offset += taken;
+        if (alone) break;
+      }
+      const head = inFlight.shift();
+      if (head === undefined) return stoppedWith;
+      const result = await head.result;
+      offset -= head.taken;
+      if (result === 'done') {
+        // A spill while this request was in flight already moved its batches to the spool; the
+        // replay sends them again, which the server's idempotency by event id absorbs.
+        if (memory[0] === head.first) {
+          memory.splice(0, head.taken);
+          memoryEvents -= head.count;
+        } else {
+          offset = 0;
+        }
+      } else if (stoppedWith === 'done') {
+        // Nothing new starts; the requests still in flight are awaited, so none outlives the loop.
+        stoppedWith = result;
       }
     }
   }
@@ -567,7 +748,7 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
             spool?.remove();
             continue;
           }
-          const chunk = await spool.read(MAX_REQUEST_EVENTS);
+          const chunk = await spool.read(requestEvents());
           if (chunk.events.length === 0) {
             spool.acknowledge(chunk.endOffset);
             continue;
@@ -582,28 +763,11 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
           spoolEvents = Math.max(0, spoolEvents - chunk.events.length);
           continue;
         }
-        const first = memory[0];
-        if (first === undefined) break;
-        // Under a backlog, several queued batches go in one request: fewer round trips.
-        let taken = 1;
-        let events = first.events;
-        while (
-          taken < memory.length &&
-          events.length + memory[taken]!.events.length <= MAX_REQUEST_EVENTS
-        ) {
-          events = events.concat(memory[taken]!.events);
-          taken++;
-        }
-        const result = await deliver({ ...first, events }, false);
+        if (memory[0] === undefined) break;
+        const result = await deliverFromMemory();
         if (result === 'spilled') continue;
         if (result === 'gave_up') gaveUp = true;
         if (result !== 'done') break;
-        // A spill while this request was in flight already moved its batches to the spool; the
-        // replay sends them again, which the server's idempotency by event id absorbs.
-        if (memory[0] === first) {
-          memory.splice(0, taken);
-          memoryEvents -= events.length;
-        }
       }
     } catch (error) {
       lastError = redact(errorMessage(error));

@@ -2,7 +2,8 @@
  * POST /api/v1/batches: what @livestep/core's HTTP sink sends. Validated against core's
  * protocol v1 schema (a 400 that names the field, and nothing stored), stored idempotently by
  * event id, and answered 200 only after the commit:
- * `{"stored": n, "duplicates": m, "capabilities": ["metric-columns"]}`. The capability tells a
+ * `{"stored": n, "duplicates": m, "capabilities": ["metric-columns"], "maxBatchEvents": k}`.
+ * The capability tells a
  * sink that this server takes metric points in columns (`metrics` blocks); a sink that has not
  * seen it sends event objects only, so an older server never receives a form it does not know.
  * 413 for a body or a batch over the limits (the sink halves and retries), 429 with
@@ -116,6 +117,8 @@ export function registerBatchesRoute(app: FastifyInstance, context: BatchesRoute
         stored: outcome.stored,
         duplicates: outcome.duplicates,
         capabilities: INGEST_CAPABILITIES,
+        // So a sink sizes its requests to this server instead of finding the limit by 413s.
+        maxBatchEvents: context.maxBatchEvents,
       });
     },
   );
