@@ -5,11 +5,15 @@
  * (400, 401, 413; of every request, or of the batches holding some event), redirects, 200s cut
  * off in the middle of their body, and a stop/restart on the same port (refused connections
  * meanwhile). It acknowledges a stored batch as a livestep server does: 200 and a JSON object.
+ * With `metricColumns` set it also takes metric columns and announces them, as a livestep server
+ * does; without, it is a server that knows event objects only.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import type { Batch, RunEvent } from '../protocol/events.js';
+import type { Batch, RunEvent, WireBatch } from '../protocol/events.js';
+import { expandMetricColumns, METRIC_COLUMNS_CAPABILITY } from '../protocol/metric-columns.js';
+import { validateBatch } from '../protocol/validate-batch.js';
 
 interface StatusAnswer {
   status: number;
@@ -30,6 +34,8 @@ export interface ReceivedRequest {
   gzip: boolean;
   authorization: string | undefined;
   at: number;
+  /** Metric-columns blocks in the body, when there were any. */
+  columnBlocks?: number;
 }
 
 export class FaultReceiver {
@@ -50,6 +56,13 @@ export class FaultReceiver {
    * message, and nothing of it is stored (a server's schema refusing one value).
    */
   refuseEvent: ((event: RunEvent) => string | undefined) | undefined;
+  /** When true, acknowledgements announce `metric-columns` and `metrics` blocks are taken. */
+  metricColumns = false;
+  /**
+   * When true (with `metricColumns`), a body holding a `metrics` block gets 400: a server that
+   * announces columns but cannot read them.
+   */
+  refuseMetricColumns = false;
   private readonly faults: Fault[] = [];
   private server: Server | undefined;
   private port = 0;
@@ -151,12 +164,46 @@ export class FaultReceiver {
       return;
     }
     let batch: Batch;
+    let columnBlocks = 0;
     try {
       batch = JSON.parse(raw.toString('utf8')) as Batch;
     } catch {
       record(400, 0);
       response.writeHead(400).end('body is not JSON');
       return;
+    }
+    const wire = batch as unknown as WireBatch;
+    if (wire.events.some((event) => event.kind === 'metrics')) {
+      const validation = validateBatch(wire, { metricColumns: true });
+      const problem = !this.metricColumns
+        ? 'events: kind "metrics" is not one this receiver knows'
+        : this.refuseMetricColumns
+          ? 'events: metric columns cannot be read here'
+          : validation.ok
+            ? undefined
+            : validation.issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
+      if (problem !== undefined) {
+        this.requests.push({
+          status: 400,
+          events: 0,
+          gzip,
+          authorization: request.headers.authorization,
+          at: Date.now(),
+          columnBlocks: 1,
+        });
+        response
+          .writeHead(400, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: 'invalid_batch', message: problem }));
+        return;
+      }
+      const events: RunEvent[] = [];
+      for (const event of wire.events) {
+        if (event.kind === 'metrics') {
+          columnBlocks++;
+          events.push(...expandMetricColumns(event));
+        } else events.push(event);
+      }
+      batch = { ...batch, events };
     }
     if (this.maxEventsPerBatch !== undefined && batch.events.length > this.maxEventsPerBatch) {
       record(413, batch.events.length);
@@ -182,10 +229,14 @@ export class FaultReceiver {
       this.arrivals.push(event);
     }
     record(200, batch.events.length);
+    if (columnBlocks > 0) this.requests.at(-1)!.columnBlocks = columnBlocks;
     if (!response.destroyed) {
-      response
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ accepted: batch.events.length }));
+      response.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          accepted: batch.events.length,
+          ...(this.metricColumns ? { capabilities: [METRIC_COLUMNS_CAPABILITY] } : {}),
+        }),
+      );
     }
   }
 }
