@@ -96,6 +96,78 @@ function validBatch(run: TestRun): Record<string, unknown> {
   ]) as unknown as Record<string, unknown>;
 }
 
+/** Ways to spoil a valid metric-columns block, each of which the server must refuse. */
+const COLUMN_SPOILERS: Array<
+  (block: Record<string, unknown>, rng: ReturnType<typeof random>) => void
+> = [
+  (block, rng) => {
+    (block.values as unknown[])[rng.integer(4)] = rng.pick(WRONG.value!);
+  },
+  (block, rng) => {
+    (block.stepDeltas as unknown[])[0] = rng.pick([-1, 0.5, 'x', null, 1e300]);
+  },
+  (block, rng) => {
+    (block.seqDeltas as unknown[])[rng.integer(4)] = rng.pick([-1e6, 0.5, 2 ** 48, '1', null]);
+  },
+  (block, rng) => {
+    (block.tsDeltas as unknown[])[rng.integer(4)] = rng.pick([-1e15, 'now', null, {}]);
+  },
+  (block, rng) => {
+    (block.nameIndex as unknown[])[rng.integer(4)] = rng.pick([2, -1, 1.5, 'a', 1e9]);
+  },
+  (block, rng) => {
+    (block.names as unknown[])[0] = rng.pick(BAD_NAMES);
+  },
+  (block) => {
+    block.names = [];
+  },
+  (block, rng) => {
+    const column = rng.pick(['nameIndex', 'seqDeltas', 'stepDeltas', 'tsDeltas', 'values']);
+    if (rng.integer(2) === 0) delete block[column];
+    else (block[column] as unknown[]).pop();
+  },
+  (block, rng) => {
+    if (rng.integer(2) === 0) delete block.idPrefix;
+    else block.ids = [randomUUID()];
+  },
+  (block, rng) => {
+    block.idPrefix = rng.pick(['zz', '', 5, null, 'ABCDEF01-0000-8000-8000-', '../../']);
+  },
+  (block, rng) => {
+    block.labels = rng.pick([[null], [{ a: 5 }, null], 'x', [null, null, null]]);
+  },
+  (block, rng) => {
+    // Defined, not assigned: `__proto__` must be an own key, as JSON.parse makes it.
+    Object.defineProperty(block, rng.pick(['evil', '__proto__', 'constructor']), {
+      value: 1,
+      enumerable: true,
+    });
+  },
+  (block, rng) => {
+    block.values = rng.pick([{}, 'values', 5, null]);
+  },
+];
+
+/** A valid batch around a metric-columns block spoiled one way: refused whole, nothing stored. */
+function hostileColumns(run: TestRun, rng: ReturnType<typeof random>): Record<string, unknown> {
+  const seq = 10 + rng.integer(1_000);
+  const prefix = '6f1c0a52-3f7e-8d7b-9f0e-';
+  const block: Record<string, unknown> = {
+    kind: 'metrics',
+    names: ['train/loss', 'train/acc'],
+    idPrefix: prefix,
+    nameIndex: [0, 1, 0, 1],
+    seqDeltas: [seq, 1, 1, 1],
+    stepDeltas: [0, 0, 1, 0],
+    tsDeltas: [1_700_000_000_000, 0, 1, 0],
+    values: [0.5, 'nan', 'inf', -1],
+  };
+  rng.pick(COLUMN_SPOILERS)(block, rng);
+  const batch = validBatch(run);
+  (batch.events as unknown[]).splice(3, 0, block);
+  return batch;
+}
+
 function hostileBatch(rng: ReturnType<typeof random>): Attempt {
   const headers: Record<string, string> = {
     'content-type': 'application/json',
@@ -105,7 +177,7 @@ function hostileBatch(rng: ReturnType<typeof random>): Attempt {
   const batch = validBatch(run);
   const events = batch.events as Array<Record<string, unknown>>;
   const text = JSON.stringify(batch);
-  switch (rng.integer(16)) {
+  switch (rng.integer(17)) {
     case 0:
       return {
         body: text.slice(0, 1 + rng.integer(text.length - 1)),
@@ -208,6 +280,8 @@ function hostileBatch(rng: ReturnType<typeof random>): Attempt {
     case 14:
       (events[2] as Record<string, unknown>).labels = rng.pick([{ a: 5 }, 'x', [], { b: null }]);
       return { body: JSON.stringify(batch), headers, why: 'labels' };
+    case 15:
+      return { body: JSON.stringify(hostileColumns(run, rng)), headers, why: 'metric columns' };
     default:
       events.push({
         ...events[2]!,
