@@ -17,6 +17,31 @@ export {
 } from './config/environment-config.js';
 export { abortableSleep } from './delivery/abortable-sleep.js';
 export {
+  type AttemptContext,
+  type DeliverOptions,
+  type DeliveryResult,
+  deliverWithRetry,
+  type RetryDecision,
+  type RetryEvent,
+} from './delivery/deliver-with-retry.js';
+export { emitLivestepWarning, LIVESTEP_WARNING_TYPE } from './delivery/livestep-warning.js';
+export {
+  MAX_ANSWER_BYTES,
+  type PostOptions,
+  type PostResult,
+  postTo,
+} from './delivery/post-request.js';
+export { createRedactor, REDACTED } from './delivery/redact.js';
+export {
+  MAX_QUOTED_MESSAGE_LENGTH,
+  outcomeOfError,
+  outcomeWithoutAnswer,
+  type PermanentOutcome,
+  quoteServerMessage,
+  type RequestOutcome,
+  type RetryOutcome,
+} from './delivery/request-outcome.js';
+export {
   backoffDelay,
   DEFAULT_RETRY_POLICY,
   judgeStatus,
@@ -25,6 +50,8 @@ export {
   type RetryPolicy,
 } from './delivery/retry-policy.js';
 export { Spool, type SpoolChunk } from './delivery/spool.js';
+export { createIdleWaiter, IDLE_POLL_MS, type IdleWaiter } from './delivery/wait-until.js';
+export { createThrottledWarning, createWarnOnce, type Warn } from './delivery/warn-once.js';
 export {
   confusionSamples,
   type DvclivePlotFile,

@@ -94,14 +94,30 @@ describe('resolveStudioConfig', () => {
     ).toBe('https://option.example.com/api/v2/live');
   });
 
-  it('reads DVC_STUDIO_OFFLINE as the reference does, an option winning', () => {
-    for (const value of ['1', 'y', 'yes', 'true', 'TRUE', 'Yes'])
-      expect(isOfflineValue(value)).toBe(true);
-    for (const value of ['0', 'no', 'false', 'off', '']) expect(isOfflineValue(value)).toBe(false);
+  it('reads DVC_STUDIO_OFFLINE as DVCLive does, plus `on`; an option winning', () => {
+    for (const value of ['on', 'yes', '1', 'true', 'ON', 'Yes', 'TRUE', 'y', ' true '])
+      expect(isOfflineValue(value), value).toBe(true);
+    for (const value of ['off', 'no', '0', 'false', '', '  ', 'OFF', undefined])
+      expect(isOfflineValue(value), String(value)).toBe(false);
+    // The reference looks for its words anywhere in the value (re.search), so these are offline too.
+    for (const value of ['True1', 'offline-yes']) expect(isOfflineValue(value), value).toBe(true);
     expect(resolveStudioConfig({}, { DVC_STUDIO_OFFLINE: 'true' }).offline).toBe(true);
     expect(resolveStudioConfig({ offline: false }, { DVC_STUDIO_OFFLINE: 'true' }).offline).toBe(
       false,
     );
+  });
+
+  it('decides in one place whether the sink posts: on, yes, 1, true are offline; their opposites post', () => {
+    for (const value of ['on', 'yes', '1', 'true']) {
+      const environment = { DVC_STUDIO_TOKEN: TOKEN, DVC_STUDIO_OFFLINE: value };
+      expect(studioSinkFromEnvironment(environment), value).toBeUndefined();
+      expect(createStudioSink({ environment }).name, value).toBe('studio:offline');
+    }
+    for (const value of ['off', 'no', '0', 'false', '']) {
+      const environment = { DVC_STUDIO_TOKEN: TOKEN, DVC_STUDIO_OFFLINE: value };
+      expect(studioSinkFromEnvironment(environment)?.name, value).toMatch(/^studio:https:/);
+      expect(createStudioSink({ environment }).name, value).toMatch(/^studio:https:/);
+    }
   });
 
   it('takes the experiment name from the option, then DVC_EXP_NAME', () => {

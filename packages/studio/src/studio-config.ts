@@ -12,10 +12,15 @@ export const DEFAULT_STUDIO_ENDPOINT = 'api/live';
 /** The run folder when neither the option nor LIVESTEP_DIR names one (as @livestep/core). */
 const DEFAULT_RUN_DIRECTORY = 'livestep';
 /**
- * DVC_STUDIO_OFFLINE is true when it starts with one of these (the reference matches the pattern
- * from the start of the value): "1", "y", "yes", "true", any case.
+ * DVC_STUDIO_OFFLINE is read as DVCLive reads it (dvc-studio-client's `to_bool` and dvclive's
+ * `env2bool`: `re.search("1|y|yes|true", value, re.I)`, anywhere in the value, any case), so
+ * `1`, `y`, `yes`, `true` mean offline and `0`, `no`, `false`, `off` and empty mean posting.
+ * Also `on`, which the reference would read as posting: it is what livestep's other switches
+ * (LIVESTEP_DISABLED...) take for true, and a user who writes it means "offline". Whenever either
+ * reading says offline, nothing is posted: the variable exists to keep data on the machine.
  */
-const OFFLINE_PATTERN = /^(1|y|yes|true)/i;
+const REFERENCE_OFFLINE_PATTERN = /1|y|yes|true/i;
+const LIVESTEP_OFFLINE_WORD = /^on$/i;
 /** LIVESTEP_ALLOW_INSECURE_HTTP is true for these values (as @livestep/core reads it). */
 const TRUTHY_PATTERN = /^(1|y|yes|true|on)$/i;
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -62,9 +67,15 @@ function isLoopback(hostname: string): boolean {
   return LOOPBACK_HOSTS.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 
-/** DVC_STUDIO_OFFLINE read the reference's way. */
+/**
+ * Whether DVC_STUDIO_OFFLINE says offline (see REFERENCE_OFFLINE_PATTERN). The one place that
+ * decides whether the Studio sink posts: core's defaults load this package and take what
+ * `studioSinkFromEnvironment` returns, without a check of their own.
+ */
 export function isOfflineValue(value: string | undefined): boolean {
-  return value !== undefined && OFFLINE_PATTERN.test(value.trim());
+  if (value === undefined) return false;
+  const trimmed = value.trim();
+  return REFERENCE_OFFLINE_PATTERN.test(trimmed) || LIVESTEP_OFFLINE_WORD.test(trimmed);
 }
 
 /**

@@ -6,6 +6,9 @@ import type { Sink } from '../pipeline/sink.js';
 import { createDefaultSinks } from './default-sinks.js';
 import { readEnvironmentConfig } from './environment-config.js';
 
+// The real decision, from the studio package's source (core cannot depend on it, a test may read it).
+const realStudio = await import('../../../studio/src/studio-sink-from-environment.js');
+
 const folder = () => join(mkdtempSync(join(tmpdir(), 'livestep-defaults-')), 'livestep');
 
 function sinksFor(
@@ -40,14 +43,39 @@ describe('default sinks', () => {
     );
   });
 
-  it('add the Studio sink when a Studio token is set and Studio is not offline', () => {
+  it('add the Studio sink when a Studio token is set, taking what the studio package returns', () => {
     const studio = { name: 'studio:https://studio.example', send() {} };
-    const load = () => ({ studioSinkFromEnvironment: () => studio });
+    const seen: NodeJS.ProcessEnv[] = [];
+    const load = () => ({
+      studioSinkFromEnvironment: (environment: NodeJS.ProcessEnv) => {
+        seen.push(environment);
+        return environment.SAYS_OFF ? undefined : studio;
+      },
+    });
     expect(sinksFor({ DVC_STUDIO_TOKEN: 't' }, load).names).toEqual(['directory', 'studio']);
     expect(sinksFor({ STUDIO_TOKEN: 't' }, load).names).toEqual(['directory', 'studio']);
-    expect(sinksFor({ DVC_STUDIO_TOKEN: 't', DVC_STUDIO_OFFLINE: 'true' }, load).names).toEqual([
-      'directory',
-    ]);
+    // Core has no opinion on DVC_STUDIO_OFFLINE: the package decides, from the same environment.
+    expect(sinksFor({ DVC_STUDIO_TOKEN: 't', SAYS_OFF: '1' }, load).names).toEqual(['directory']);
+    expect(seen.at(-1)).toMatchObject({ DVC_STUDIO_TOKEN: 't', SAYS_OFF: '1' });
+    // Without a token the package is not even loaded.
+    expect(sinksFor({}, load).names).toEqual(['directory']);
+    expect(seen).toHaveLength(3);
+  });
+
+  it('follow the studio package on DVC_STUDIO_OFFLINE: on, yes, 1, true are offline; off, no, 0, false, empty post', () => {
+    const load = () => realStudio;
+    for (const value of ['on', 'yes', '1', 'true']) {
+      expect(
+        sinksFor({ DVC_STUDIO_TOKEN: 't', DVC_STUDIO_OFFLINE: value }, load).names,
+        value,
+      ).toEqual(['directory']);
+    }
+    for (const value of ['off', 'no', '0', 'false', '']) {
+      expect(
+        sinksFor({ DVC_STUDIO_TOKEN: 't', DVC_STUDIO_OFFLINE: value }, load).names,
+        value,
+      ).toEqual(['directory', 'studio']);
+    }
   });
 
   it('say how to install @livestep/studio when a token is set without it', () => {

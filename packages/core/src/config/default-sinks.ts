@@ -3,12 +3,28 @@ import { dirname, join, resolve } from 'node:path';
 import type { Sink } from '../pipeline/sink.js';
 import { createDirectorySink } from '../sinks/directory-sink.js';
 import { createHttpSink } from '../sinks/http-sink.js';
-import { type EnvironmentConfig, isTruthy } from './environment-config.js';
+import type { EnvironmentConfig } from './environment-config.js';
 
 /** Where sinks keep state beside the run folder (spool files): `<parent>/.livestep/`. */
 export function stateDirectoryFor(runDirectory: string): string {
   return join(dirname(resolve(runDirectory)), '.livestep');
 }
+
+/**
+ * Sink packages core can add to a run's defaults without depending on them (they depend on core):
+ * the package to load, the function it exports that reads the environment and returns its sink
+ * (or undefined when it is off), and the variables that say the user wants it (only to say how to
+ * install it when it is missing). Whether such a sink is on is decided by the package alone,
+ * never here (OpenTelemetry's sdk-node picks exporters the same way): for Studio, its reading of
+ * DVC_STUDIO_OFFLINE is the one there is, so core and studio cannot disagree about it.
+ */
+export const OPTIONAL_SINK_MODULES = {
+  studio: {
+    packageName: '@livestep/studio',
+    factory: 'studioSinkFromEnvironment',
+    askedForBy: ['DVC_STUDIO_TOKEN', 'STUDIO_TOKEN'],
+  },
+} as const;
 
 /** The part of @livestep/studio that core calls; core cannot depend on it (studio depends on core). */
 interface StudioModule {
@@ -26,16 +42,23 @@ export type StudioLoader = () => StudioModule;
  * strict layout hides it from core's own folder), then from core's location (npm's flat layout).
  */
 const loadInstalledStudio: StudioLoader = () => {
+  const { packageName } = OPTIONAL_SINK_MODULES.studio;
   try {
-    return createRequire(join(process.cwd(), 'package.json'))('@livestep/studio') as StudioModule;
+    return createRequire(join(process.cwd(), 'package.json'))(packageName) as StudioModule;
   } catch {
-    return createRequire(import.meta.url)('@livestep/studio') as StudioModule;
+    return createRequire(import.meta.url)(packageName) as StudioModule;
   }
 };
 
-function wantsStudio(environment: NodeJS.ProcessEnv): boolean {
-  const token = environment.DVC_STUDIO_TOKEN?.trim() || environment.STUDIO_TOKEN?.trim();
-  return Boolean(token) && !isTruthy(environment.DVC_STUDIO_OFFLINE);
+/**
+ * Whether the environment names the module at all (its token is set). Not whether its sink is on:
+ * the module decides that (see OPTIONAL_SINK_MODULES); this only spares loading it when unused.
+ */
+function asksFor(
+  module: { askedForBy: readonly string[] },
+  environment: NodeJS.ProcessEnv,
+): boolean {
+  return module.askedForBy.some((name) => Boolean(environment[name]?.trim()));
 }
 
 export interface DefaultSinkContext {
@@ -48,8 +71,8 @@ export interface DefaultSinkContext {
 
 /**
  * The sinks a run gets when it names none: the directory sink; the HTTP sink when LIVESTEP_URL
- * is set; the DVC Studio sink when DVC_STUDIO_TOKEN (or STUDIO_TOKEN) is set and
- * DVC_STUDIO_OFFLINE is not, provided @livestep/studio is installed.
+ * is set; the DVC Studio sink when DVC_STUDIO_TOKEN (or STUDIO_TOKEN) is set, @livestep/studio
+ * is installed and says it is on (it reads DVC_STUDIO_OFFLINE; core does not).
  */
 export function createDefaultSinks(
   config: EnvironmentConfig,
@@ -74,16 +97,16 @@ export function createDefaultSinks(
       }),
     );
   }
-  if (context !== undefined && wantsStudio(context.environment)) {
+  if (context !== undefined && asksFor(OPTIONAL_SINK_MODULES.studio, context.environment)) {
     let studio: StudioModule | undefined;
     try {
       studio = (context.loadStudio ?? loadInstalledStudio)();
     } catch {
       context.warn(
-        'livestep: DVC_STUDIO_TOKEN is set but @livestep/studio is not installed, so nothing is sent to DVC Studio; install it with `npm install @livestep/studio`',
+        'livestep: DVC_STUDIO_TOKEN is set but @livestep/studio is not installed, so nothing is sent to DVC Studio; install it with `npm install @livestep/studio` (or unset DVC_STUDIO_TOKEN)',
       );
     }
-    const sink = studio?.studioSinkFromEnvironment(context.environment, {
+    const sink = studio?.[OPTIONAL_SINK_MODULES.studio.factory](context.environment, {
       directory: config.directory,
       onWarning: context.warn,
     });

@@ -1,13 +1,18 @@
 /**
  * A wait that ends early when `signal` aborts: the backoff between delivery attempts, cut short
- * when the sink closes. Unref'd, because a pending retry alone must not keep a finished script
- * alive.
+ * when the sink closes or the user presses Ctrl-C. Unref'd by default, because a pending retry
+ * alone must not keep a finished script alive; a command whose work *is* the delivery (`livestep
+ * sync`) passes `keepAlive` so the process waits for its own retry.
  */
-export function abortableSleep(milliseconds: number, signal: AbortSignal): Promise<void> {
+export function abortableSleep(
+  milliseconds: number,
+  signal: AbortSignal,
+  keepAlive = false,
+): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const timer = setTimeout(done, milliseconds);
-    timer.unref();
+    if (!keepAlive) timer.unref();
     function done() {
       clearTimeout(timer);
       signal.removeEventListener('abort', done);

@@ -29,6 +29,11 @@ export interface PostOptions {
   timeoutMs: number;
   /** Aborting it abandons the request. */
   signal: AbortSignal;
+  /**
+   * Only for a fetch: `follow` lets it follow redirects (DVC Studio's older addresses redirect to
+   * its current one). Default `manual`: a redirect is an answer. The node:http transport never follows.
+   */
+  redirect?: 'manual' | 'follow';
 }
 
 export type PostResult =
@@ -186,6 +191,20 @@ function exchange(url: URL, options: PostOptions): Promise<Exchange> {
   });
 }
 
+/**
+ * The one request function of the delivery kit: over `fetch` when one is given (tests, custom
+ * transports, a command that must stay alive while it posts), else over node:http(s).
+ */
+export function postTo(
+  url: URL,
+  options: PostOptions,
+  fetchFunction?: typeof fetch,
+): Promise<PostResult> {
+  return fetchFunction === undefined
+    ? postRequest(url, options)
+    : postWithFetch(fetchFunction, url, options);
+}
+
 /** The same exchange over a fetch (which must not follow redirects: `redirect: 'manual'`). */
 export async function postWithFetch(
   fetchFunction: typeof fetch,
@@ -206,7 +225,7 @@ export async function postWithFetch(
       headers: options.headers,
       body: options.body,
       signal,
-      redirect: 'manual',
+      redirect: options.redirect ?? 'manual',
     });
   } catch (error) {
     return failed(error);
