@@ -9,65 +9,18 @@
  * (96 MB of raw bytes at most, about 3x that once parsed), the write queue (50,000 events, ~20 MB),
  * SQLite's page cache (64 MB) and Node itself (~60 MB); 768 MB leaves room for V8's heap slack.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { formatInteger, printResult, round, target } from './lib/report.mjs';
+import { ensureBuilt, startServe, stopServe } from './lib/serve-process.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
 const FLOOD_SECONDS = Number(process.env.LIVESTEP_BENCH_FLOOD_SECONDS || 60);
 const POSTERS = 16;
 const BATCH_EVENTS = 5_000;
 const BACKOFF_MS = 100;
 const SAMPLE_MS = 250;
 const RSS_LIMIT_MB = 768;
-const START_TIMEOUT_MS = 30_000;
-
-function ensureBuilt() {
-  for (const name of ['server', 'cli']) {
-    const folder = join(root, 'packages', name);
-    if (existsSync(join(folder, 'dist', 'index.js'))) continue;
-    console.log(`building packages/${name} (its dist/ is missing)`);
-    const result = spawnSync(
-      process.execPath,
-      [join(root, 'node_modules', 'tsup', 'dist', 'cli-default.js')],
-      {
-        cwd: folder,
-        stdio: 'inherit',
-      },
-    );
-    if (result.status !== 0) throw new Error(`could not build packages/${name}`);
-  }
-}
-
-function startServe(data) {
-  const child = spawn(
-    process.execPath,
-    [join(root, 'packages', 'cli', 'dist', 'cli.js'), 'serve', '--port', '0', '--data', data],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, LIVESTEP_SERVER_TOKEN: '' },
-    },
-  );
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error('livestep serve did not start')),
-      START_TIMEOUT_MS,
-    );
-    child.stdout.on('data', (chunk) => {
-      output += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1] });
-      }
-    });
-  });
-}
 
 function rssBytes(pid) {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -86,7 +39,7 @@ function batchBody(runId, prefix, firstSeq) {
 
 ensureBuilt();
 const work = mkdtempSync(join(tmpdir(), 'livestep-bench-flood-'));
-const { child: server, url } = await startServe(join(work, 'data'));
+const { child: server, url } = await startServe({ data: join(work, 'data') });
 const answers = new Map();
 let stored = 0;
 try {
@@ -155,9 +108,6 @@ try {
     ],
   });
 } finally {
-  await new Promise((resolve) => {
-    server.once('exit', resolve);
-    server.kill('SIGTERM');
-  });
+  await stopServe(server);
   rmSync(work, { recursive: true, force: true });
 }

@@ -8,65 +8,19 @@
  * the server's own share (parse, validate, commit, publish). The difference is the client's
  * pipeline (the dispatcher's flush interval, ~250 ms, dominates).
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { printResult, round, target } from './lib/report.mjs';
+import { ensureBuilt, repositoryRoot, startServe, stopServe } from './lib/serve-process.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
 const SAMPLES = 200;
 const LOG_INTERVAL_MS = 50;
 const BASELINE_SAMPLES = 50;
 /** The issue's target: p95 at most 500 ms (TensorBoard's and MLflow's pages refresh every 30 s, Aim's every 10 s). */
 const P95_LIMIT_MS = 500;
-const START_TIMEOUT_MS = 30_000;
 const CLIENT_TIMEOUT_MS = 60_000;
-
-function ensureBuilt() {
-  for (const name of ['server', 'cli']) {
-    const folder = join(root, 'packages', name);
-    if (existsSync(join(folder, 'dist', 'index.js'))) continue;
-    console.log(`building packages/${name} (its dist/ is missing)`);
-    const result = spawnSync(
-      process.execPath,
-      [join(root, 'node_modules', 'tsup', 'dist', 'cli-default.js')],
-      {
-        cwd: folder,
-        stdio: 'inherit',
-      },
-    );
-    if (result.status !== 0) throw new Error(`could not build packages/${name}`);
-  }
-}
-
-function startServe(data) {
-  const child = spawn(
-    process.execPath,
-    [join(root, 'packages', 'cli', 'dist', 'cli.js'), 'serve', '--port', '0', '--data', data],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, LIVESTEP_SERVER_TOKEN: '' },
-    },
-  );
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error('livestep serve did not start')),
-      START_TIMEOUT_MS,
-    );
-    child.stdout.on('data', (chunk) => {
-      output += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1] });
-      }
-    });
-  });
-}
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -121,7 +75,7 @@ if (!report.ok) process.exit(1);
 
 ensureBuilt();
 const work = mkdtempSync(join(tmpdir(), 'livestep-bench-live-'));
-const { child: server, url } = await startServe(join(work, 'data'));
+const { child: server, url } = await startServe({ data: join(work, 'data') });
 try {
   // Baseline: the server alone.
   const baseline = [];
@@ -162,7 +116,7 @@ try {
     if (name === 'live/logged-at') latencies.push(receivedAt - value);
   });
   const client = spawn(process.execPath, ['--input-type=module', '-e', CLIENT], {
-    cwd: join(root, 'bench'),
+    cwd: join(repositoryRoot, 'bench'),
     env: { ...process.env, LIVESTEP_URL: url, SPOOL: join(work, 'spool') },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -197,9 +151,6 @@ try {
     targets: [target('logMetric to SSE frame p95 (ms)', round(p95, 1), P95_LIMIT_MS)],
   });
 } finally {
-  await new Promise((resolve) => {
-    server.once('exit', resolve);
-    server.kill('SIGTERM');
-  });
+  await stopServe(server);
   rmSync(work, { recursive: true, force: true });
 }
