@@ -110,6 +110,12 @@ export {
 export { YIELD_INTERVAL_MS, yieldToEventLoop } from './process/yield-to-event-loop.js';
 export * from './protocol/events.js';
 export {
+  type ParseJsonlOptions,
+  parseJsonl,
+  serializeEventLine,
+  serializeRunHeader,
+} from './protocol/jsonl-record.js';
+export {
   type ColumnIssue,
   checkMetricColumns,
   encodeMetricColumns,
@@ -159,13 +165,6 @@ export {
   INGEST_PATH,
   resolveIngestUrl,
 } from './sinks/http-sink.js';
-export {
-  createJsonlSink,
-  type JsonlSinkOptions,
-  type ParseJsonlOptions,
-  parseJsonl,
-  serializeEventLine,
-  serializeRunHeader,
-} from './sinks/jsonl-sink.js';
+export { createJsonlSink, type JsonlSinkOptions } from './sinks/jsonl-sink.js';
 export { createMemorySink, type MemorySink } from './sinks/memory-sink.js';
 export { createNoopSink } from './sinks/noop-sink.js';

@@ -16,7 +16,7 @@ import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, writeFileSync
 import { dirname } from 'node:path';
 import type { Batch, RunIdentity } from '../protocol/events.js';
 import { PROTOCOL_VERSION } from '../protocol/events.js';
-import { serializeEventLine } from '../sinks/jsonl-sink.js';
+import { serializeEventLine } from '../protocol/jsonl-record.js';
 
 export interface Refusal {
   status: number;

@@ -23,7 +23,7 @@ import {
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Batch, RunEvent, RunIdentity } from '../protocol/events.js';
-import { serializeEventLine, serializeRunHeader } from '../sinks/jsonl-sink.js';
+import { serializeEventLine, serializeRunHeader } from '../protocol/jsonl-record.js';
 
 /** How much of the file one read takes: enough for a full batch of ordinary events. */
 const READ_CHUNK_BYTES = 1024 * 1024;

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { readSavedRun } from '../dvclive/saved-run.js';
 import { yieldToEventLoop } from '../process/yield-to-event-loop.js';
-import { parseJsonl } from '../sinks/jsonl-sink.js';
+import { parseJsonl } from '../protocol/jsonl-record.js';
 
 const builtPackage = resolve(import.meta.dirname, '..', '..', 'dist', 'index.js');
 /** kill -9 trials: the review saw a 0-byte metrics.json in about 1 of 50. */

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseJsonl } from '../sinks/jsonl-sink.js';
+import { parseJsonl } from '../protocol/jsonl-record.js';
 
 const builtPackage = resolve(import.meta.dirname, '..', '..', 'dist', 'index.js');
 /** Generous bound for a child that must exit by itself; a hang fails the test instead of timing it out. */

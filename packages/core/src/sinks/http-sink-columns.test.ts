@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Run } from '../run/run.js';
 import { type FaultReceiver, startFaultReceiver } from '../test-support/fault-receiver.js';
 import { createHttpSink } from './http-sink.js';
-import { parseJsonl } from './jsonl-sink.js';
+import { parseJsonl } from '../protocol/jsonl-record.js';
 
 const FAST_RETRIES = { initialDelayMs: 20, multiplier: 2, maxDelayMs: 200, jitter: 0.2 };
 

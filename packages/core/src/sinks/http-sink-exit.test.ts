@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DoneEvent } from '../protocol/events.js';
 import { DEFAULT_EXIT_TIMEOUT_MS } from '../run/run-options.js';
 import { type FaultReceiver, startFaultReceiver } from '../test-support/fault-receiver.js';
-import { parseJsonl } from './jsonl-sink.js';
+import { parseJsonl } from '../protocol/jsonl-record.js';
 
 const builtPackage = resolve(import.meta.dirname, '..', '..', 'dist', 'index.js');
 const CHILD_DEADLINE_MS = 20_000;

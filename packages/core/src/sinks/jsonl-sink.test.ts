@@ -2,9 +2,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseJsonl, serializeEventLine } from '../protocol/jsonl-record.js';
 import { validateBatch } from '../protocol/validate-batch.js';
 import { Run } from '../run/run.js';
-import { createJsonlSink, parseJsonl, serializeEventLine } from './jsonl-sink.js';
+import { createJsonlSink } from './jsonl-sink.js';
 import { createMemorySink } from './memory-sink.js';
 
 describe('JSONL sink', () => {
