@@ -3,7 +3,9 @@
  * while its spool can be written, whether the server is slow, down, restarting or refusing:
  *
  * - `send` takes custody and returns, so the dispatcher never waits on the network; a
- *   background loop posts batches in order, one at a time. Up to `maxMemoryEvents` wait in
+ *   background loop posts batches in order: from memory, up to two requests of metric points
+ *   at once while the server answers (see deliverFromMemory), anything else alone; from the
+ *   spool, one at a time. Up to `maxMemoryEvents` wait in
  *   memory; past that, and while a spool is in use, `send` appends each batch to the spool file
  *   synchronously (one write per batch), so memory stays bounded even in a training loop that
  *   never yields to the event loop (where nothing asynchronous can ever run).
