@@ -124,7 +124,7 @@ export {
   metricColumnsLength,
   prefixedEventId,
 } from './protocol/metric-columns.js';
-export { decodeMetricValue, encodeMetricValue } from './protocol/metric-value.js';
+export { decodeMetricValue, encodeMetricValue, encodeNumber } from './protocol/metric-value.js';
 export { assertValidName, explainBadName, type NamedThing } from './protocol/names.js';
 export {
   assertValidBatch,

@@ -7,12 +7,19 @@ import { describeType } from './names.js';
  * programmer error and throws at once, naming the metric and the fix.
  */
 export function encodeMetricValue(name: string, value: unknown): MetricValue {
-  if (typeof value === 'number') {
-    if (value - value === 0) return value; // finite: the fast check (NaN and ±Infinity give NaN)
-    if (Number.isNaN(value)) return 'nan';
-    return value > 0 ? 'inf' : '-inf';
-  }
+  if (typeof value === 'number') return encodeNumber(value);
   throw new TypeError(explainBadValue(name, value));
+}
+
+/**
+ * A number as JSON can carry it, the one codec for every value livestep writes (metrics, params,
+ * Studio bodies): finite numbers unchanged; NaN and the infinities as the words DVCLive writes,
+ * "nan", "inf", "-inf" (`JSON.stringify` would silently turn them into null).
+ */
+export function encodeNumber(value: number): MetricValue {
+  if (value - value === 0) return value; // finite: the fast check (NaN and ±Infinity give NaN)
+  if (Number.isNaN(value)) return 'nan';
+  return value > 0 ? 'inf' : '-inf';
 }
 
 function explainBadValue(name: string, value: unknown): string {

@@ -1,3 +1,4 @@
+import { encodeNumber } from '../protocol/metric-value.js';
 import { describeType, RESERVED_SEGMENTS } from '../protocol/names.js';
 
 /** Deepest nesting accepted in params; deeper is almost always a cycle or a whole model object. */
@@ -56,8 +57,7 @@ function convertValue(value: unknown, path: string, seen: Set<unknown>, depth: n
     case 'boolean':
       return value;
     case 'number':
-      if (Number.isFinite(value)) return value;
-      return Number.isNaN(value) ? 'nan' : value > 0 ? 'inf' : '-inf';
+      return encodeNumber(value);
     case 'object': {
       if (value === null) return null;
       if (seen.has(value))
