@@ -2,10 +2,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseJsonl } from '../protocol/jsonl-record.js';
 import { Run } from '../run/run.js';
 import { type FaultReceiver, startFaultReceiver } from '../test-support/fault-receiver.js';
 import { createHttpSink } from './http-sink.js';
-import { parseJsonl } from '../protocol/jsonl-record.js';
 
 const FAST_RETRIES = { initialDelayMs: 20, multiplier: 2, maxDelayMs: 200, jitter: 0.2 };
 
@@ -102,6 +102,22 @@ describe('HTTP sink, metric columns', () => {
     const seqs = [...server.events.values()].map((event) => event.seq).sort((a, b) => a - b);
     expect(seqs).toEqual(Array.from({ length: 3_002 }, (_, seq) => seq));
     // done comes after every point (never in flight beside them).
+    expect(server.arrivals.at(-1)!.kind).toBe('done');
+  });
+
+  it('keeps two requests of points in flight while the server answers, never more, and sends done after them', async () => {
+    const server = await receiver(true);
+    const { run } = httpRun(server.url);
+    run.logMetric('warmup', 1);
+    await run.flush();
+    // Slow answers, so a backlog builds behind the first request.
+    server.delayNext(6, 150);
+    for (let step = 0; step < 30_000; step++) run.logMetric('m', step, { step });
+    const report = await run.end();
+    expect(report.ok).toBe(true);
+    expect(server.events.size).toBe(30_003);
+    expect(server.duplicates).toBe(0);
+    expect(server.maxRequestsInFlight).toBe(2);
     expect(server.arrivals.at(-1)!.kind).toBe('done');
   });
 

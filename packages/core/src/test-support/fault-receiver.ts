@@ -63,6 +63,9 @@ export class FaultReceiver {
    * announces columns but cannot read them.
    */
   refuseMetricColumns = false;
+  /** The most requests this receiver was handling at once (a client that overlaps requests). */
+  maxRequestsInFlight = 0;
+  private requestsInFlight = 0;
   private readonly faults: Fault[] = [];
   private server: Server | undefined;
   private port = 0;
@@ -73,7 +76,7 @@ export class FaultReceiver {
   }
 
   async start(): Promise<this> {
-    const server = createServer((request, response) => void this.handle(request, response));
+    const server = createServer((request, response) => void this.tracked(request, response));
     server.on('connection', (socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
@@ -120,6 +123,16 @@ export class FaultReceiver {
     return this.arrivals
       .filter((event) => event.kind === 'metric' && event.name === name)
       .map((event) => (event as { value: unknown }).value);
+  }
+
+  private async tracked(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    this.requestsInFlight++;
+    this.maxRequestsInFlight = Math.max(this.maxRequestsInFlight, this.requestsInFlight);
+    try {
+      await this.handle(request, response);
+    } finally {
+      this.requestsInFlight--;
+    }
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
