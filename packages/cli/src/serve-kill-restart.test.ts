@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { createHttpSink, Run } from '@livestep/core';
+import { createHttpSink, expandMetricColumns, type MetricColumns, Run } from '@livestep/core';
 import { SqliteRunStore } from '@livestep/server';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -76,8 +76,15 @@ describe('livestep serve killed with SIGKILL mid-ingest', () => {
       if (response.status === 200) {
         const body = init?.body as string | Buffer;
         const text = Buffer.isBuffer(body) ? gunzipSync(body).toString('utf8') : String(body);
-        for (const event of JSON.parse(text).events as Array<{ id: string }>)
-          acknowledged.add(event.id);
+        // A metric-columns block carries the ids of all its points.
+        for (const event of JSON.parse(text).events as Array<{ id: string; kind: string }>) {
+          if (event.kind !== 'metrics') acknowledged.add(event.id);
+          else {
+            for (const point of expandMetricColumns(event as unknown as MetricColumns)) {
+              acknowledged.add(point.id);
+            }
+          }
+        }
       }
       return response;
     };
