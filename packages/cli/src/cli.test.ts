@@ -364,6 +364,41 @@ describe('livestep sync', () => {
     expect(result.stdout).toContain('0 events stored');
   });
 
+  it('ends promptly on Ctrl-C while waiting to retry, saying what was stored and how to go on', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'livestep-cli-'));
+    const record = join(folder, 'run.jsonl');
+    await recordRun([createJsonlSink({ path: record })], 5);
+    // The server asks for a minute's wait: without a cancellable wait, Ctrl-C would not be heard.
+    server.everyRequest = { status: 503, retryAfter: '60' };
+    const child = spawn(process.execPath, [cli, 'sync', record, '--to', server.url], {
+      env: { ...process.env, LIVESTEP_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    let interruptedAt = 0;
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      if (interruptedAt === 0 && stderr.includes('retrying in')) {
+        interruptedAt = Date.now();
+        child.kill('SIGINT');
+      }
+    });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const code = await new Promise<number | null>((done) => child.on('exit', done));
+    clearTimeout(killer);
+    expect(interruptedAt, stderr).toBeGreaterThan(0);
+    expect(Date.now() - interruptedAt).toBeLessThan(15_000);
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/answered 503[^\n]*; retrying in \d+\.\d s/);
+    expect(stderr).toContain('livestep: interrupted. 0 events were stored');
+    expect(stderr).toContain('Run the same command again to go on');
+    expect(stdout).toMatch(/0 events stored, [1-9]\d* failed/);
+  });
+
   it('refuses a command that does not exist, also with --help', async () => {
     for (const args of [['nosuch'], ['nosuch', '--help']]) {
       const result = await livestep(args);

@@ -13,6 +13,7 @@ import { createProgressDisplay } from './progress.js';
 import { listRuns, showRun } from './query-commands.js';
 import { openRecordedSources, type RecordedSource } from './recorded-runs.js';
 import { serve } from './serve-command.js';
+import { INTERRUPTED_EXIT_CODE, interruptOnCtrlC, type SyncInterrupt } from './sync-interrupt.js';
 import { emptyResult, type ServerTarget, syncToServer } from './sync-to-server.js';
 import { syncToStudio } from './sync-to-studio.js';
 
@@ -147,6 +148,7 @@ export async function main(
   }
 
   let target: ServerTarget | undefined;
+  let interrupt: SyncInterrupt | undefined;
   if (to !== 'studio') {
     const problem = explainSyncTarget(
       to,
@@ -174,17 +176,32 @@ export async function main(
       allowInsecureHttp: isTruthy(environment.LIVESTEP_ALLOW_INSECURE_HTTP),
       ...(giveUpAfterSeconds !== undefined && { giveUpAfterMs: giveUpAfterSeconds * 1000 }),
     };
+    interrupt = interruptOnCtrlC();
+    target.signal = interrupt.signal;
   }
+  try {
+    return await syncSources(sources, parsed.values, environment, target);
+  } finally {
+    interrupt?.dispose();
+  }
+}
 
+/** Syncs each source in turn; the exit code (1 when any failed, 130 when interrupted). */
+async function syncSources(
+  sources: string[],
+  values: ReturnType<typeof parseArgs>['values'],
+  environment: NodeJS.ProcessEnv,
+  target: ServerTarget | undefined,
+): Promise<number> {
   let failed = 0;
   for (const source of sources) {
     let opened: RecordedSource[];
     try {
       opened = openRecordedSources(source, {
-        ...(parsed.values.experiment !== undefined && {
-          experiment: parsed.values.experiment as string,
+        ...(values.experiment !== undefined && {
+          experiment: values.experiment as string,
         }),
-        ...(parsed.values.name !== undefined && { name: parsed.values.name as string }),
+        ...(values.name !== undefined && { name: values.name as string }),
         onWarning: (message) => process.stderr.write(`${message}\n`),
       });
     } catch (error) {
@@ -192,7 +209,7 @@ export async function main(
       failed++;
       continue;
     }
-    const display = createProgressDisplay(`sync ${source}`, parsed.values.quiet ? 'quiet' : 'auto');
+    const display = createProgressDisplay(`sync ${source}`, values.quiet ? 'quiet' : 'auto');
     const listeners = {
       onProgress: display.update,
       onRetry: (message: string) => process.stderr.write(`${message}\n`),
@@ -219,7 +236,7 @@ export async function main(
     for (const error of result.errors) process.stderr.write(`${error}\n`);
     if (result.stopped !== undefined) {
       process.stderr.write(`${result.stopped}\n`);
-      return 1;
+      return target?.signal?.aborted ? INTERRUPTED_EXIT_CODE : 1;
     }
     if (result.failed > 0) failed++;
   }

@@ -1,20 +1,29 @@
 /**
  * Replays recorded runs to a livestep server: batches in order, read from the source as they are
- * sent (bounded memory), retried like the HTTP sink (backoff, jitter, Retry-After), halved on
- * 413. Ingestion is idempotent by event id, so a sync can be repeated or resumed safely.
+ * sent (bounded memory), through core's delivery kit (deliverWithRetry: backoff, jitter,
+ * Retry-After, halved on 413). This file keeps only the sync's own rules: what counts as an
+ * acknowledgement, when to halve, and when to give up. Ingestion is idempotent by event id, so a
+ * sync can be repeated or resumed safely.
  *
- * A sync is interactive: every retry is announced as it happens, and when the server has taken
+ * A sync is interactive: every retry is announced as it happens; when the server has taken
  * nothing for `giveUpAfterMs` the sync stops, says what was stored, and how to resume (the same
- * command again: what is stored is skipped by its ids).
+ * command again: what is stored is skipped by its ids). `signal` (Ctrl-C) ends it at once, a wait
+ * to retry included.
  */
 import {
   type Batch,
-  backoffDelay,
+  createRedactor,
   DEFAULT_RETRY_POLICY,
-  describeNetworkError,
+  type DeliveryResult,
+  deliverWithRetry,
   judgeStatus,
+  outcomeWithoutAnswer,
+  type PostResult,
   PROTOCOL_VERSION,
   parseRetryAfter,
+  postTo,
+  quoteServerMessage,
+  type RequestOutcome,
   type RetryPolicy,
   resolveIngestUrl,
 } from '@livestep/core';
@@ -26,8 +35,6 @@ const SYNC_BATCH_EVENTS = 1_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 /** Stop when the server has taken nothing for this long, rather than retry for many minutes. */
 export const DEFAULT_GIVE_UP_AFTER_MS = 60_000;
-/** A server message is cut to this length (after any token in it is redacted). */
-const MAX_MESSAGE_LENGTH = 300;
 /**
  * 413s in a row after which a batch is no longer halved but refused whole: a server that refuses
  * everything gets a few dozen requests, not one per event.
@@ -35,14 +42,41 @@ const MAX_MESSAGE_LENGTH = 300;
 const MAX_TOO_LARGE_IN_A_ROW = 16;
 
 /** A batch is stored when the server says so: a 204, or a complete JSON object (a cut-off body or a proxy's HTML page is not). */
-function isAcknowledgement(status: number, body: string): boolean {
-  if (status === 204) return true;
+function isAcknowledgement(answer: Extract<PostResult, { answered: true }>): boolean {
+  if (answer.status === 204) return true;
+  if (!answer.complete) return false;
   try {
-    const parsed = JSON.parse(body);
+    const parsed = JSON.parse(answer.body.toString('utf8'));
     return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
   } catch {
     return false;
   }
+}
+
+/** The sync's status rules (as the HTTP sink's): the rest is core's delivery kit. */
+function judgeServerAnswer(
+  answer: Extract<PostResult, { answered: true }>,
+  host: string,
+  redact: (text: string) => string,
+): RequestOutcome {
+  const { status } = answer;
+  const verdict = judgeStatus(status);
+  if (verdict === 'delivered') {
+    if (isAcknowledgement(answer)) return { verdict: 'delivered' };
+    // Sent again: what is stored already is skipped by its ids.
+    return {
+      verdict: 'retry',
+      reason: `${host} answered ${status} without acknowledging the batch (its body is not a complete JSON object)`,
+    };
+  }
+  const message = quoteServerMessage(answer.body, redact);
+  const reason = `${host} answered ${status}${message ? `: ${message}` : ''}`;
+  if (verdict === 'retry') {
+    const retryAfterMs = parseRetryAfter(answer.headers['retry-after']);
+    return retryAfterMs === undefined ? { verdict, reason } : { verdict, reason, retryAfterMs };
+  }
+  const stopsPosting = verdict === 'unauthorized' || verdict === 'redirected';
+  return { verdict: 'permanent', reason, status, message, stopsPosting };
 }
 
 export interface SyncProgress {
@@ -69,6 +103,8 @@ export interface ServerTarget {
   retryPolicy?: Partial<RetryPolicy>;
   giveUpAfterMs?: number;
   fetch?: typeof fetch;
+  /** Aborting it (Ctrl-C) ends the sync at once, a wait to retry or a request in flight included. */
+  signal?: AbortSignal;
 }
 
 export interface SyncListeners {
@@ -92,10 +128,9 @@ export async function syncToServer(
   const endpoint = resolveIngestUrl(target.url, target.allowInsecureHttp);
   const policy = { ...DEFAULT_RETRY_POLICY, ...target.retryPolicy };
   const giveUpAfterMs = target.giveUpAfterMs ?? DEFAULT_GIVE_UP_AFTER_MS;
+  // A fetch keeps the process alive while a request is in flight: the sync is the program's work.
   const post = target.fetch ?? globalThis.fetch;
-  // Redacted before anything is cut, so that no part of a token echoed by a server is shown.
-  const redact = (text: string) =>
-    target.token ? text.split(target.token).join('[redacted]') : text;
+  const redact = createRedactor([target.token]);
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (target.token) headers.authorization = `Bearer ${target.token}`;
   let fraction = 0;
@@ -104,84 +139,79 @@ export async function syncToServer(
   const report = () =>
     listeners.onProgress?.({ events: result.delivered + result.failed, fraction });
 
-  async function send(batch: Batch): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      let status: number;
-      let message = '';
-      let acknowledged = false;
-      let retryAfter: number | undefined;
-      try {
-        const response = await post(endpoint, {
-          method: 'POST',
-          headers,
-          body: JSON.stringify(batch),
-          redirect: 'manual',
-          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-        });
-        status = response.status;
-        const text = await response.text().catch(() => '');
-        acknowledged = isAcknowledgement(status, text);
-        message = redact(text).slice(0, MAX_MESSAGE_LENGTH);
-        retryAfter = parseRetryAfter(response.headers.get('retry-after'));
-      } catch (error) {
-        status = 0;
-        message = redact(describeNetworkError(error));
-      }
-      let verdict = status === 0 ? 'retry' : judgeStatus(status);
-      let unacknowledged = false;
-      if (verdict === 'delivered' && !acknowledged) {
-        // Sent again: what is stored already is skipped by its ids.
-        verdict = 'retry';
-        unacknowledged = true;
-      }
-      if (verdict === 'delivered') {
-        lastTakenAt = Date.now();
-        tooLargeInARow = 0;
-        result.delivered += batch.events.length;
-        return report();
-      }
-      if (verdict === 'too_large') tooLargeInARow++;
-      if (
-        verdict === 'too_large' &&
-        batch.events.length > 1 &&
-        tooLargeInARow <= MAX_TOO_LARGE_IN_A_ROW
-      ) {
-        lastTakenAt = Date.now();
-        const middle = Math.ceil(batch.events.length / 2);
-        await send({ ...batch, events: batch.events.slice(0, middle) });
-        await send({ ...batch, events: batch.events.slice(middle) });
-        return;
-      }
-      const reason =
-        status === 0
-          ? `cannot reach ${endpoint.host} (${message})`
-          : unacknowledged
-            ? `${endpoint.host} answered ${status} without acknowledging the batch (its body is not a complete JSON object)`
-            : `${endpoint.host} answered ${status}${message ? `: ${message}` : ''}`;
-      if (verdict !== 'retry') {
-        result.failed += batch.events.length;
-        result.errors.push(
-          `run "${batch.run.name}": ${batch.events.length} events not stored: ${reason}`,
-        );
-        return report();
-      }
-      const silentFor = Date.now() - lastTakenAt;
-      if (silentFor >= giveUpAfterMs) {
-        result.failed += batch.events.length;
-        throw new GiveUp(
-          `livestep: stopped: ${reason}, and it has taken nothing for ${Math.round(silentFor / 1000)} s. ${result.delivered} events were stored; the rest of this source was not sent. Run the same command again once the server answers: what is stored already is skipped (by event id).`,
-        );
-      }
-      const wait = Math.min(
-        retryAfter === undefined ? backoffDelay(attempt, policy) : retryAfter,
-        policy.maxRetryAfterMs,
-        Math.max(0, giveUpAfterMs - silentFor),
+  async function attempt(batch: Batch, signal: AbortSignal): Promise<RequestOutcome> {
+    const answer = await postTo(
+      endpoint,
+      { headers, body: JSON.stringify(batch), timeoutMs: REQUEST_TIMEOUT_MS, signal },
+      post,
+    );
+    if (!answer.answered) {
+      return outcomeWithoutAnswer(
+        answer,
+        { host: endpoint.host, timeoutMs: REQUEST_TIMEOUT_MS },
+        redact,
       );
-      listeners.onRetry?.(
-        `livestep: ${reason}; retrying in ${(wait / 1000).toFixed(1)} s (attempt ${attempt + 1}; stops after ${Math.round(giveUpAfterMs / 1000)} s without progress)`,
-      );
-      await new Promise((resolve) => setTimeout(resolve, wait));
     }
+    return judgeServerAnswer(answer, endpoint.host, redact);
+  }
+
+  /** Counts how a batch (or a half of one) ended. */
+  function settle(batch: Batch, end: DeliveryResult): void {
+    const count = batch.events.length;
+    if (end.verdict === 'delivered') {
+      lastTakenAt = Date.now();
+      tooLargeInARow = 0;
+      result.delivered += count;
+    } else {
+      result.failed += count;
+      if (end.verdict === 'permanent') {
+        result.errors.push(
+          `run "${batch.run.name}": ${count} events not stored: ${end.outcome.reason}`,
+        );
+      }
+    }
+    report();
+  }
+
+  async function send(batch: Batch): Promise<void> {
+    const end = await deliverWithRetry(batch, {
+      attempt: (payload, { signal }) => attempt(payload, signal),
+      policy,
+      ...(target.signal !== undefined && { signal: target.signal }),
+      // "Nothing taken for giveUpAfterMs": the deadline moves on with every batch stored.
+      deadline: () => lastTakenAt + giveUpAfterMs,
+      atDeadline: 'try-once-more',
+      keepAlive: true,
+      split: (payload, outcome) => {
+        if (outcome.status !== 413) return undefined;
+        tooLargeInARow++;
+        if (payload.events.length < 2 || tooLargeInARow > MAX_TOO_LARGE_IN_A_ROW) return undefined;
+        // The server answered: that is progress, even if it took nothing yet.
+        lastTakenAt = Date.now();
+        const middle = Math.ceil(payload.events.length / 2);
+        return [
+          { ...payload, events: payload.events.slice(0, middle) },
+          { ...payload, events: payload.events.slice(middle) },
+        ];
+      },
+      onRetry: ({ outcome, attempt, waitMs }) => {
+        listeners.onRetry?.(
+          `livestep: ${outcome.reason}; retrying in ${(waitMs / 1000).toFixed(1)} s (attempt ${attempt + 1}; stops after ${Math.round(giveUpAfterMs / 1000)} s without progress)`,
+        );
+      },
+      onSettled: settle,
+    });
+    if (end.verdict !== 'stopped') return;
+    if (end.why === 'aborted') {
+      throw new GiveUp(
+        `livestep: interrupted. ${result.delivered} events were stored; the rest of this source was not sent. Run the same command again to go on: what is stored already is skipped (by event id).`,
+      );
+    }
+    const silentFor = Date.now() - lastTakenAt;
+    const reason = end.last?.reason ?? `${endpoint.host} took nothing`;
+    throw new GiveUp(
+      `livestep: stopped: ${reason}, and it has taken nothing for ${Math.round(silentFor / 1000)} s. ${result.delivered} events were stored; the rest of this source was not sent. Run the same command again once the server answers: what is stored already is skipped (by event id).`,
+    );
   }
 
   try {

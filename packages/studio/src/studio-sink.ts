@@ -15,11 +15,14 @@
  * - The token goes only into the Authorization header; it is removed from anything shown.
  */
 import {
-  abortableSleep,
   type Batch,
-  backoffDelay,
+  createIdleWaiter,
+  createRedactor,
+  createThrottledWarning,
+  createWarnOnce,
   type DropReason,
-  parseRetryAfter,
+  deliverWithRetry,
+  emitLivestepWarning,
   type RetryPolicy,
   type Sink,
   type SinkDeliveryState,
@@ -75,8 +78,6 @@ export const DEFAULT_STUDIO_POST_INTERVAL_MS = 1_000;
 const DONE_RESERVE_MS = 3_000;
 /** The experiment's name if no batch ever named the run (a batch always does; this is a guard). */
 const FALLBACK_EXPERIMENT_NAME = 'livestep-run';
-/** How often flush() and close() look again while delivery goes on. */
-const IDLE_POLL_MS = 50;
 /** "Studio is failing, retrying" is said at most this often, however often an outage starts again. */
 const RETRY_WARNING_INTERVAL_MS = 10 * 60_000;
 
@@ -116,10 +117,6 @@ export interface StudioSinkOptions extends StudioConfigInput {
   environment?: NodeJS.ProcessEnv;
   /** Where warnings go (default process.emitWarning). Never gets the token. */
   onWarning?: (message: string) => void;
-}
-
-function defaultWarning(message: string): void {
-  process.emitWarning(message, { type: 'LivestepWarning' });
 }
 
 /** Data points in a batch (what a disabled sink counts as failed). */
@@ -167,15 +164,10 @@ function createPostingSink(config: StudioConfig, token: string, options: StudioS
   const url = config.endpointUrl;
 
   /** Removes the token from anything that will be shown, in case a server or a message echoes it. */
-  const redact = (text: string) => text.split(token).join('[redacted]');
-  const emit = options.onWarning ?? defaultWarning;
-  const warned = new Set<string>();
-  const warnOnce = (key: string, message: string) => {
-    if (warned.has(key)) return;
-    warned.add(key);
-    emit(redact(message));
-  };
-  let lastRetryWarningAt = Number.NEGATIVE_INFINITY;
+  const redact = createRedactor([token]);
+  const emit = options.onWarning ?? emitLivestepWarning;
+  const warnOnce = createWarnOnce(emit, redact);
+  const warnRetrying = createThrottledWarning(emit, RETRY_WARNING_INTERVAL_MS, redact);
 
   const failedByReason: Partial<Record<DropReason, number>> = {};
   let lastError: string | undefined;
@@ -225,7 +217,7 @@ function createPostingSink(config: StudioConfig, token: string, options: StudioS
   let loopDone: Promise<void> = Promise.resolve();
   const stopData = new AbortController();
   let wakeSleep: (() => void) | undefined;
-  let idleWaiters: Array<() => void> = [];
+  const idle = createIdleWaiter();
 
   const summaryDirty = () => state.summaryVersion !== postedSummaryVersion;
   const dataPending = () =>
@@ -234,12 +226,6 @@ function createPostingSink(config: StudioConfig, token: string, options: StudioS
     if (disabled) return 0;
     return dataPending() + (closing && startFinished && !doneFinished ? 1 : 0);
   };
-
-  function wakeIdle(): void {
-    const waiters = idleWaiters;
-    idleWaiters = [];
-    for (const wake of waiters) wake();
-  }
 
   function disable(reason: DropReason, message: string, key: string): void {
     disabled = true;
@@ -250,57 +236,52 @@ function createPostingSink(config: StudioConfig, token: string, options: StudioS
     stopData.abort();
   }
 
-  /** Posts one body until Studio takes it, refuses it for good, or posting stops. */
+  /**
+   * Posts one body until Studio takes it, refuses it for good, or posting stops (core's retry
+   * loop; Studio's status rules are in studio-request.ts). `deadline`: no wait that ends past it.
+   */
   async function deliver(
     body: string,
     what: 'start' | 'data' | 'plots' | 'done',
     signal: AbortSignal,
     deadline = Number.POSITIVE_INFINITY,
   ): Promise<'delivered' | 'rejected' | 'stopped'> {
-    for (let failures = 0; ; ) {
-      if (signal.aborted || disabled) return 'stopped';
-      const timeoutMs = Math.min(requestTimeoutMs, deadline - Date.now());
-      if (timeoutMs <= 0) return 'stopped';
-      const outcome = await postToStudio({ fetch: post, url, token, body, timeoutMs, signal });
-      switch (outcome.verdict) {
-        case 'delivered':
-          return 'delivered';
-        case 'rejected':
-          lastError = redact(outcome.reason);
-          warnOnce(
-            `rejected:${what}:${outcome.status}`,
-            `livestep: DVC Studio refused a ${what} post (${outcome.reason}); it is counted as failed and later posts go on`,
-          );
-          return 'rejected';
-        case 'unauthorized':
-          disable(
-            'rejected',
-            `livestep: DVC Studio refused the token (${outcome.reason}); nothing more is sent to Studio in this run. Set DVC_STUDIO_TOKEN to a valid Studio access token (Settings > Access tokens)`,
-            'unauthorized',
-          );
-          return 'stopped';
-        case 'retry': {
-          if (signal.aborted) return 'stopped';
-          failures++;
-          lastError = redact(outcome.reason);
-          if (Date.now() - lastRetryWarningAt >= RETRY_WARNING_INTERVAL_MS) {
-            lastRetryWarningAt = Date.now();
-            emit(
-              redact(
-                `livestep: DVC Studio did not take a post (${outcome.reason}); retrying with backoff, the data is kept meanwhile`,
-              ),
-            );
-          }
-          const retryAfter = parseRetryAfter(outcome.retryAfter);
-          const wait =
-            retryAfter === undefined
-              ? backoffDelay(failures, policy)
-              : Math.min(retryAfter, policy.maxRetryAfterMs);
-          if (Date.now() + wait >= deadline) return 'stopped';
-          await abortableSleep(wait, signal);
-        }
-      }
+    if (disabled) return 'stopped';
+    const result = await deliverWithRetry(body, {
+      policy,
+      signal,
+      deadline,
+      attempt: (payload, attempt) => {
+        const timeoutMs = Math.min(requestTimeoutMs, attempt.deadline - Date.now());
+        return postToStudio({ fetch: post, url, token, body: payload, timeoutMs, signal, redact });
+      },
+      onRetry: ({ outcome }) => {
+        lastError = redact(outcome.reason);
+        warnRetrying(
+          `livestep: DVC Studio did not take a post (${outcome.reason}); retrying with backoff, the data is kept meanwhile`,
+        );
+      },
+    });
+    if (result.verdict === 'delivered') return 'delivered';
+    if (result.verdict === 'stopped') {
+      if (result.last !== undefined) lastError = redact(result.last.reason);
+      return 'stopped';
     }
+    const { outcome } = result;
+    if (outcome.stopsPosting) {
+      disable(
+        'rejected',
+        `livestep: DVC Studio refused the token (${outcome.reason}); nothing more is sent to Studio in this run. Set DVC_STUDIO_TOKEN to a valid Studio access token (Settings > Access tokens)`,
+        'unauthorized',
+      );
+      return 'stopped';
+    }
+    lastError = redact(outcome.reason);
+    warnOnce(
+      `rejected:${what}:${outcome.status}`,
+      `livestep: DVC Studio refused a ${what} post (${outcome.reason}); it is counted as failed and later posts go on`,
+    );
+    return 'rejected';
   }
 
   /** Waits the post interval, unless a flush or the end wants everything now. */
@@ -426,7 +407,7 @@ function createPostingSink(config: StudioConfig, token: string, options: StudioS
       warnOnce(`loop:${lastError}`, `livestep: the DVC Studio sink stopped posting: ${lastError}`);
     } finally {
       looping = false;
-      wakeIdle();
+      idle.wake();
     }
   }
 
@@ -435,22 +416,9 @@ function createPostingSink(config: StudioConfig, token: string, options: StudioS
     loopDone = loop();
   }
 
-  /** Waits until `isSettled()`, or the deadline passed. A ref'd timer: while waiting, delivery keeps the process alive. */
-  async function waitUntil(isSettled: () => boolean, deadline: number): Promise<void> {
-    while (!isSettled() && Date.now() < deadline) {
-      kick();
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(
-          resolve,
-          Math.min(IDLE_POLL_MS, Math.max(0, deadline - Date.now())),
-        );
-        idleWaiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
+  /** Waits until `isSettled()`, or the deadline passed, restarting the poster if it stopped. */
+  const waitUntil = (isSettled: () => boolean, deadline: number) =>
+    idle.waitUntil(isSettled, deadline, kick);
 
   async function close(deadline: number): Promise<void> {
     closing = true;

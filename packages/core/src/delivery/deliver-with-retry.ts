@@ -63,7 +63,8 @@ export interface DeliverOptions<Payload> {
   maxAttempts?: number;
   /** Parts to deliver instead of a refused payload, or undefined to take the refusal as final. */
   split?: (payload: Payload, outcome: PermanentOutcome) => readonly Payload[] | undefined;
-  onRetry?: (event: RetryEvent<Payload>) => RetryDecision;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a hook that only listens returns nothing.
+  onRetry?: (event: RetryEvent<Payload>) => RetryDecision | void;
   /** Each payload that ended (one not split, or each part of one), with how it ended. */
   onSettled?: (payload: Payload, result: DeliveryResult) => void;
   /** Keep the process alive during waits (a command whose work is delivery); default false. */
