@@ -2,8 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Sink } from '../pipeline/sink.js';
-import { createDefaultSinks } from './default-sinks.js';
+import { createDefaultSinks, type StudioLoader } from './default-sinks.js';
 import { readEnvironmentConfig } from './environment-config.js';
 
 // The real decision, from the studio package's source (core cannot depend on it, a test may read it).
@@ -11,10 +10,7 @@ const realStudio = await import('../../../studio/src/studio-sink-from-environmen
 
 const folder = () => join(mkdtempSync(join(tmpdir(), 'livestep-defaults-')), 'livestep');
 
-function sinksFor(
-  environment: NodeJS.ProcessEnv,
-  loadStudio?: () => { studioSinkFromEnvironment(): Sink | undefined },
-) {
+function sinksFor(environment: NodeJS.ProcessEnv, loadStudio?: StudioLoader) {
   const warnings: string[] = [];
   const config = readEnvironmentConfig({ LIVESTEP_DIR: folder(), ...environment });
   const sinks = createDefaultSinks(config, {
