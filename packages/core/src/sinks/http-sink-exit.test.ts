@@ -10,9 +10,9 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DoneEvent } from '../protocol/events.js';
+import { parseJsonl } from '../protocol/jsonl-record.js';
 import { DEFAULT_EXIT_TIMEOUT_MS } from '../run/run-options.js';
 import { type FaultReceiver, startFaultReceiver } from '../test-support/fault-receiver.js';
-import { parseJsonl } from '../protocol/jsonl-record.js';
 
 const builtPackage = resolve(import.meta.dirname, '..', '..', 'dist', 'index.js');
 const CHILD_DEADLINE_MS = 20_000;

@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_RETRY_POLICY } from '../delivery/retry-policy.js';
 import type { RunEvent } from '../protocol/events.js';
+import { parseJsonl } from '../protocol/jsonl-record.js';
 import { validateBatch } from '../protocol/validate-batch.js';
 import { Run } from '../run/run.js';
 import { DEFAULT_END_TIMEOUT_MS } from '../run/run-options.js';
 import { type FaultReceiver, startFaultReceiver } from '../test-support/fault-receiver.js';
 import { createHttpSink, type HttpSinkOptions, resolveIngestUrl } from './http-sink.js';
-import { parseJsonl } from '../protocol/jsonl-record.js';
 
 const FAST_RETRIES = { initialDelayMs: 20, multiplier: 2, maxDelayMs: 200, jitter: 0.2 };
 const TOKEN = 'lst_secret_token_4f9a1c';
