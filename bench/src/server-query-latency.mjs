@@ -1,5 +1,6 @@
 /**
- * Server queries over HTTP against an in-process server on its embedded store:
+ * Server queries over HTTP against a real `livestep serve` process on its embedded store (the
+ * data folder filled beforehand by this process, straight into the store, then served):
  *
  * - a 1,000-bucket view (GET .../metrics/series?points=1000) of a 1,000,000-point series, and of a
  *   10,000,000-point one: how the view grows with the series. Baseline in the same run: the same
@@ -9,13 +10,12 @@
  *   ?limit=10000&metrics=...). Baseline: the same latest values found from the points table
  *   (the highest step of each series), SQL alone, without HTTP or JSON.
  *
- * Every figure is the median of QUERY_ROUNDS requests after a warm-up request.
+ * Every figure is the median of QUERY_ROUNDS requests after a warm-up request, from sending the
+ * request to holding the whole body; the client's JSON.parse of that body is printed apart.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import {
   deterministicValues,
   formatInteger,
@@ -24,9 +24,8 @@ import {
   round,
   target,
 } from './lib/report.mjs';
+import { ensureBuilt, importServer, startServe, stopServe } from './lib/serve-process.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
 /** LIVESTEP_BENCH_QUICK=1 leaves out the 10M series (its fill takes about a minute). */
 const SIZES = process.env.LIVESTEP_BENCH_QUICK ? [1_000_000] : [1_000_000, 10_000_000];
 const BUCKETS = 1_000;
@@ -41,25 +40,8 @@ const BATCH_EVENTS = 5_000;
 const VIEW_LIMIT_MS = 50;
 const RUNS_TABLE_LIMIT_MS = 100;
 
-function ensureBuilt() {
-  const folder = join(root, 'packages', 'server');
-  if (existsSync(join(folder, 'dist', 'index.js'))) return;
-  console.log('building packages/server (its dist/ is missing)');
-  const result = spawnSync(
-    process.execPath,
-    [join(root, 'node_modules', 'tsup', 'dist', 'cli-default.js')],
-    {
-      cwd: folder,
-      stdio: 'inherit',
-    },
-  );
-  if (result.status !== 0) throw new Error('could not build packages/server');
-}
-
 ensureBuilt();
-const { createServer, SqliteRunStore } = await import(
-  join(root, 'packages', 'server', 'dist', 'index.js')
-);
+const { SqliteRunStore } = await importServer();
 const values = deterministicValues(1 << 16);
 
 function fill(store, identity, points, name = 'train/loss') {
@@ -81,19 +63,33 @@ function fill(store, identity, points, name = 'train/loss') {
   }
 }
 
+/** Moves the fill's write-ahead log into the database, as the server's automatic checkpoints do. */
+function checkpoint(store) {
+  store.database.pragma('wal_checkpoint(TRUNCATE)');
+}
+
+/**
+ * The median time from sending a request to holding its whole body (what the server and the
+ * network cost), and apart from it the median time the client then takes to parse that JSON.
+ */
 async function timeRequests(url, rounds) {
   await (await fetch(url)).arrayBuffer();
   const times = [];
+  const parses = [];
   let body;
+  let text = '';
   for (let index = 0; index < rounds; index++) {
     const started = performance.now();
     const response = await fetch(url);
-    body = await response.json();
+    text = await response.text();
     times.push(performance.now() - started);
+    const parsing = performance.now();
+    body = JSON.parse(text);
+    parses.push(performance.now() - parsing);
     if (response.status !== 200)
       throw new Error(`${url} answered ${response.status}: ${JSON.stringify(body)}`);
   }
-  return { ms: median(times), body };
+  return { ms: median(times), parseMs: median(parses), bytes: Buffer.byteLength(text), body };
 }
 
 function timeSync(fn, rounds) {
@@ -113,15 +109,17 @@ const targets = [];
 const work = mkdtempSync(join(tmpdir(), 'livestep-bench-query-'));
 try {
   for (const size of SIZES) {
-    const store = new SqliteRunStore({ directory: join(work, `series-${size}`) });
-    const server = await createServer({ port: 0, store });
+    const data = join(work, `series-${size}`);
+    const store = new SqliteRunStore({ directory: data });
+    const identity = { id: crypto.randomUUID(), experiment: 'bench', name: `series-${size}` };
+    const filling = performance.now();
+    fill(store, identity, size);
+    checkpoint(store);
+    console.log(
+      `${formatInteger(size)} points stored in ${((performance.now() - filling) / 1000).toFixed(1)} s`,
+    );
+    const server = await startServe({ data });
     try {
-      const identity = { id: crypto.randomUUID(), experiment: 'bench', name: `series-${size}` };
-      const filling = performance.now();
-      fill(store, identity, size);
-      console.log(
-        `${formatInteger(size)} points stored in ${((performance.now() - filling) / 1000).toFixed(1)} s`,
-      );
       const view = await timeRequests(
         `${server.url}/api/v1/runs/${identity.id}/metrics/series?name=train/loss&points=${BUCKETS}`,
         QUERY_ROUNDS,
@@ -149,15 +147,20 @@ try {
           target('1,000-bucket view of 1M points, median ms', round(view.ms, 1), VIEW_LIMIT_MS),
         );
     } finally {
-      await server.close();
+      await stopServe(server.child);
+      await store.close();
     }
   }
   if (metrics.view10MMs !== undefined) {
     metrics.view10MOver1M = round(metrics.view10MMs / metrics.view1MMs, 2);
+    console.log(
+      `growth: the 10,000,000-point view takes ${metrics.view10MOver1M}x the 1,000,000-point one (10x the points)`,
+    );
   }
 
-  const store = new SqliteRunStore({ directory: join(work, 'runs') });
-  const server = await createServer({ port: 0, store });
+  const data = join(work, 'runs');
+  const store = new SqliteRunStore({ directory: data });
+  let server;
   try {
     const filling = performance.now();
     const batches = [];
@@ -191,9 +194,11 @@ try {
       if (batches.length === 100) store.ingestSync(batches.splice(0));
     }
     if (batches.length > 0) store.ingestSync(batches);
+    checkpoint(store);
     console.log(
       `${formatInteger(RUNS)} runs stored in ${((performance.now() - filling) / 1000).toFixed(1)} s`,
     );
+    server = await startServe({ data });
     const table = await timeRequests(
       `${server.url}/api/v1/runs/latest?limit=${RUNS}&metrics=${RUN_METRICS.join(',')}`,
       QUERY_ROUNDS,
@@ -210,15 +215,17 @@ try {
     );
     const baseline = timeSync(() => scan.all(), BASELINE_ROUNDS);
     console.log(
-      `latest values of ${RUN_METRICS.length} metrics for ${formatInteger(RUNS)} runs: ${table.ms.toFixed(1)} ms over HTTP; from the points: ${baseline.ms.toFixed(0)} ms (SQL alone)`,
+      `latest values of ${RUN_METRICS.length} metrics for ${formatInteger(RUNS)} runs: ${table.ms.toFixed(1)} ms over HTTP (then ${table.parseMs.toFixed(1)} ms for the client to parse its ${formatInteger(table.bytes / 1024)} KB); from the points: ${baseline.ms.toFixed(0)} ms (SQL alone)`,
     );
     metrics.runsTableMs = round(table.ms, 1);
+    metrics.runsTableParseMs = round(table.parseMs, 1);
     metrics.runsTableScanMs = round(baseline.ms, 0);
     targets.push(
       target('latest values for 10,000 runs, median ms', round(table.ms, 1), RUNS_TABLE_LIMIT_MS),
     );
   } finally {
-    await server.close();
+    if (server !== undefined) await stopServe(server.child);
+    await store.close();
   }
 } finally {
   rmSync(work, { recursive: true, force: true });

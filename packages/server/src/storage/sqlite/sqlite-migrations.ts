@@ -12,6 +12,8 @@
  *   points      every point, keyed (series, step, seq): history reads in step order by range
  *   rollups     per series, per block size, per block of steps: count, NaN count, min, max and
  *               the last point, so a chart of any length reads a few thousand rows
+ *   latest_values  per series: latest step, latest value, last-logged value (a narrow copy of
+ *               series' columns, kept by triggers, that a runs table reads; migration 2)
  *   plots, images, annotations, artifacts
  * NaN is stored as NULL in REAL columns (SQLite has no NaN); ±inf are stored as they are.
  */
@@ -148,6 +150,41 @@ export const MIGRATIONS: readonly Migration[] = [
         sha256 TEXT NOT NULL
       );
       CREATE INDEX artifacts_by_run ON artifacts (run_key, seq);
+    `,
+  },
+  {
+    version: 2,
+    description:
+      'latest_values: each series latest step, latest value and last-logged value, kept by triggers on series',
+    // A runs table reads the latest values of a few metrics for thousands of runs: one probe of
+    // this narrow table (WITHOUT ROWID: the row is in the key's b-tree) per run and metric, where
+    // the same probe into series reads a wide row through a second b-tree (~1.5x slower at
+    // 10,000 runs). Triggers keep it equal to series on every write, whoever writes; a data
+    // folder from version 1 is filled from its series rows here.
+    sql: `
+      CREATE TABLE latest_values (
+        run_key INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        latest_step INTEGER NOT NULL,
+        latest_value REAL,
+        last_value REAL,
+        PRIMARY KEY (run_key, name)
+      ) WITHOUT ROWID;
+      INSERT INTO latest_values (run_key, name, latest_step, latest_value, last_value)
+        SELECT run_key, name, latest_step, latest_value, last_value FROM series;
+      CREATE TRIGGER series_insert_latest_values AFTER INSERT ON series BEGIN
+        INSERT INTO latest_values (run_key, name, latest_step, latest_value, last_value)
+          VALUES (NEW.run_key, NEW.name, NEW.latest_step, NEW.latest_value, NEW.last_value);
+      END;
+      CREATE TRIGGER series_update_latest_values AFTER UPDATE ON series BEGIN
+        UPDATE latest_values
+          SET run_key = NEW.run_key, name = NEW.name, latest_step = NEW.latest_step,
+              latest_value = NEW.latest_value, last_value = NEW.last_value
+          WHERE run_key = OLD.run_key AND name = OLD.name;
+      END;
+      CREATE TRIGGER series_delete_latest_values AFTER DELETE ON series BEGIN
+        DELETE FROM latest_values WHERE run_key = OLD.run_key AND name = OLD.name;
+      END;
     `,
   },
 ];

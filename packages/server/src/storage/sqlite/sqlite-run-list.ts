@@ -80,7 +80,7 @@ export function buildRunListQuery(
   query: RunListQuery,
   staleBefore: number,
   columns = 'r.*',
-  /** Series whose latest step, latest value and last value to select as columns (one join each). */
+  /** Series whose latest step, latest value and last value to select as columns (one join each, on latest_values). */
   latestOf: string[] = [],
 ): BuiltListQuery {
   const parameters: Record<string, unknown> = { staleBefore, limit: query.limit + 1 };
@@ -152,7 +152,7 @@ export function buildRunListQuery(
   const latestColumns = latestOf.map((name) => {
     const alias = `l${joins.length}`;
     joins.push(
-      `LEFT JOIN series ${alias} ON ${alias}.run_key = r.run_key AND ${alias}.name = ${bind(name)}`,
+      `LEFT JOIN latest_values ${alias} ON ${alias}.run_key = r.run_key AND ${alias}.name = ${bind(name)}`,
     );
     return `, ${alias}.latest_step, ${alias}.latest_value, ${alias}.last_value`;
   });

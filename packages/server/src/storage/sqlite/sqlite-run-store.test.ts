@@ -106,7 +106,7 @@ describe('SqliteRunStore ingest', () => {
     database.prepare('INSERT INTO schema_migrations VALUES (99, ?, ?)').run('future', Date.now());
     database.close();
     expect(() => new SqliteRunStore({ directory })).toThrow(
-      /schema version 99, newer than this server knows \(1\)/,
+      /schema version 99, newer than this server knows \(2\)/,
     );
   });
 
