@@ -6,7 +6,6 @@
 // script ends with the two runs side by side.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createDirectorySink } from '@livestep/core';
 import { evaluate } from '@livestep/onnx';
 import ort from 'onnxruntime-node';
 import { CLASS_NAMES, FEATURE_NAMES, loadIris, SPLIT_SEED, stratifiedSplit } from './iris-data.mjs';
@@ -78,8 +77,10 @@ for (const model of MODELS) {
       },
       // Each run in its own folder, with its own dvc.yaml inside it: by default the directory sink
       // keeps dvc.yaml beside the run folder (DVCLive's one-run-per-repository layout), which two
-      // runs side by side would have to share.
-      sinks: [createDirectorySink({ directory, dvcYaml: join(directory, 'dvc.yaml') })],
+      // runs side by side would have to share. The sinks the environment asks for (LIVESTEP_URL,
+      // DVC_STUDIO_TOKEN) are added as for any run.
+      directory,
+      dvcYaml: join(directory, 'dvc.yaml'),
     },
   });
   results.push({ name: model.name, directory, metrics: result.metrics });

@@ -66,6 +66,8 @@ export interface DefaultSinkContext {
   warn: (message: string) => void;
   /** Who writes the run folder, for the message another writer gets (e.g. `run "bright-owl" (id)`). */
   writer?: string;
+  /** The directory sink's dvc.yaml (see DirectorySinkOptions.dvcYaml); default beside the folder. */
+  dvcYaml?: string | false;
   loadStudio?: StudioLoader;
 }
 
@@ -84,6 +86,7 @@ export function createDefaultSinks(
       resume: config.resume,
       ...(context && { onWarning: context.warn }),
       ...(context?.writer !== undefined && { writer: context.writer }),
+      ...(context?.dvcYaml !== undefined && { dvcYaml: context.dvcYaml }),
     }),
   ];
   if (config.url !== undefined) {

@@ -32,6 +32,12 @@ export interface StartRunOptions {
   /** Folder of the default directory sink, overriding LIVESTEP_DIR. */
   directory?: string;
   /**
+   * The dvc.yaml the default directory sink keeps up to date: a path, or false for none. Default:
+   * `dvc.yaml` beside the run folder (DVCLive's one-run-per-repository layout); runs kept side by
+   * side in one folder each give theirs, e.g. `join(directory, 'dvc.yaml')`.
+   */
+  dvcYaml?: string | false;
+  /**
    * Continue the run recorded in the folder, as DVCLive's resume does: keep its files, append,
    * and start at its saved step + 1 (also LIVESTEP_RESUME=1). Default: start clean.
    */

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -548,5 +548,62 @@ describe('Run', () => {
     expect(start.kind).toBe('start');
     // Inside this repository the sha is known; outside one, git is null. Either way it is settled.
     expect('git' in start).toBe(true);
+  });
+});
+
+describe('the default sinks of a run', () => {
+  it('keep dvc.yaml where the run says, so runs side by side each have their own, and still stream', async () => {
+    const project = mkdtempSync(join(tmpdir(), 'livestep-dvcyaml-'));
+    const received: unknown[] = [];
+    const { createServer } = await import('node:http');
+    const server = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk) => {
+        body += chunk;
+      });
+      request.on('end', () => {
+        received.push(...JSON.parse(body).events);
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{"accepted":true}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      for (const name of ['first', 'second']) {
+        const directory = join(project, 'runs', name);
+        const run = new Run({
+          experiment: 'side-by-side',
+          name,
+          directory,
+          dvcYaml: join(directory, 'dvc.yaml'),
+          environment: { LIVESTEP_URL: `http://127.0.0.1:${port}` },
+          exitHooks: false,
+          collectGit: false,
+        });
+        run.logMetric('eval/accuracy', name === 'first' ? 0.9 : 0.5);
+        await run.end();
+        expect(readFileSync(join(directory, 'dvc.yaml'), 'utf8')).toContain('metrics.json');
+      }
+      expect(existsSync(join(project, 'runs', 'dvc.yaml'))).toBe(false);
+      // The environment's HTTP sink is still there beside the directory sink.
+      expect(
+        received.filter((event) => (event as { kind: string }).kind === 'metric'),
+      ).toHaveLength(2);
+
+      const none = join(project, 'none');
+      const run = new Run({
+        directory: none,
+        dvcYaml: false,
+        exitHooks: false,
+        collectGit: false,
+        environment: {},
+      });
+      run.logMetric('eval/accuracy', 1);
+      await run.end();
+      expect(existsSync(join(none, 'metrics.json'))).toBe(true);
+      expect(existsSync(join(project, 'dvc.yaml'))).toBe(false);
+    } finally {
+      server.close();
+    }
   });
 });

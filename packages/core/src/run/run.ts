@@ -123,7 +123,12 @@ export class Run implements AsyncDisposable {
       : (options.sinks ??
         createDefaultSinks(
           { ...config, directory, resume },
-          { environment, warn: this.warn, writer: `run "${this.name}" (${this.id})` },
+          {
+            environment,
+            warn: this.warn,
+            writer: `run "${this.name}" (${this.id})`,
+            ...(options.dvcYaml !== undefined && { dvcYaml: options.dvcYaml }),
+          },
         ));
     if (resume) {
       // DVCLive's resume: continue at the saved step + 1.
