@@ -17,14 +17,14 @@ export {
 } from './studio-config.js';
 export { ZERO_SHA } from './studio-identity.js';
 export { DEFAULT_MAX_UNACKNOWLEDGED_ROWS } from './studio-run-state.js';
+export { createStudioSink } from './studio-sink.js';
+export { studioSinkFromEnvironment } from './studio-sink-from-environment.js';
 export {
-  createStudioSink,
   DEFAULT_STUDIO_POST_INTERVAL_MS,
   DEFAULT_STUDIO_REQUEST_TIMEOUT_MS,
   DEFAULT_STUDIO_RETRY_POLICY,
   type StudioSinkOptions,
-} from './studio-sink.js';
-export { studioSinkFromEnvironment } from './studio-sink-from-environment.js';
+} from './studio-sink-options.js';
 export {
   type StudioBodyIssue,
   type StudioBodyType,

@@ -4,6 +4,8 @@
  * once is resolved here; git is read later, in the background (see studio-identity.ts).
  */
 import { isAbsolute, resolve } from 'node:path';
+// LIVESTEP_ALLOW_INSECURE_HTTP is read as core reads it, so both sinks allow the same values.
+import { isTruthy } from '@livestep/core';
 
 /** Where DVC Studio lives (its older addresses, studio.dvc.ai and studio.iterative.ai, redirect). */
 export const DEFAULT_STUDIO_URL = 'https://studio.datachain.ai';
@@ -21,20 +23,28 @@ const DEFAULT_RUN_DIRECTORY = 'livestep';
  */
 const REFERENCE_OFFLINE_PATTERN = /1|y|yes|true/i;
 const LIVESTEP_OFFLINE_WORD = /^on$/i;
-/** LIVESTEP_ALLOW_INSECURE_HTTP is true for these values (as @livestep/core reads it). */
-const TRUTHY_PATTERN = /^(1|y|yes|true|on)$/i;
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 export interface StudioConfigInput {
-  offline?: boolean;
+  /** The Studio access token; default DVC_STUDIO_TOKEN, else STUDIO_TOKEN. Sent only as `Authorization: token …`. */
   token?: string;
+  /** Studio's base URL; default DVC_STUDIO_URL, else https://studio.datachain.ai. */
   url?: string;
+  /** The endpoint joined to `url` like a URL; default STUDIO_ENDPOINT, else `api/live`. */
   endpoint?: string;
+  /** The repository as Studio knows it; default DVC_EXP_GIT_REMOTE, DVC_STUDIO_REPO_URL, STUDIO_REPO_URL, else the git remote. */
   repoUrl?: string;
+  /** The commit the experiment starts from; default git HEAD, else DVC_EXP_BASELINE_REV, else 40 zeros. */
   baselineSha?: string;
+  /** The experiment's name in Studio; default DVC_EXP_NAME (set by `dvc exp run`), else the run's name. */
   experimentName?: string;
+  /** The run folder, whose DVCLive-layout paths Studio files the plots under; default LIVESTEP_DIR, else `livestep`. */
   directory?: string;
+  /** Where git is asked and relative folders start; default the current working directory. */
   workingDirectory?: string;
+  /** Post nothing (default DVC_STUDIO_OFFLINE). */
+  offline?: boolean;
+  /** Allow plain http to a host that is not loopback (default LIVESTEP_ALLOW_INSECURE_HTTP). */
   allowInsecureHttp?: boolean;
 }
 
@@ -149,7 +159,7 @@ export function resolveStudioConfig(
     nonEmpty(environment.DVC_STUDIO_TOKEN) ??
     nonEmpty(environment.STUDIO_TOKEN);
   const allowInsecureHttp =
-    input.allowInsecureHttp ?? TRUTHY_PATTERN.test(environment.LIVESTEP_ALLOW_INSECURE_HTTP ?? '');
+    input.allowInsecureHttp ?? isTruthy(environment.LIVESTEP_ALLOW_INSECURE_HTTP);
   const endpointUrl = resolveStudioEndpoint(
     nonEmpty(input.url) ?? nonEmpty(environment.DVC_STUDIO_URL) ?? DEFAULT_STUDIO_URL,
     nonEmpty(input.endpoint) ?? nonEmpty(environment.STUDIO_ENDPOINT) ?? DEFAULT_STUDIO_ENDPOINT,

@@ -5,7 +5,8 @@
  */
 import { debuglog } from 'node:util';
 import { isOfflineValue } from './studio-config.js';
-import { createStudioSink, type StudioSinkOptions } from './studio-sink.js';
+import { createStudioSink } from './studio-sink.js';
+import type { StudioSinkOptions } from './studio-sink-options.js';
 
 const debug = debuglog('livestep');
 

@@ -15,7 +15,7 @@
  * - The token goes only into the Authorization header; it is removed from anything shown.
  */
 import {
-  type Batch,
+  abortableSleep,
   createIdleWaiter,
   createRedactor,
   createThrottledWarning,
@@ -27,22 +27,17 @@ import {
   type Sink,
   type SinkDeliveryState,
 } from '@livestep/core';
-import {
-  type PlotLimits,
-  type PlotSource,
-  STUDIO_PLOT_LIMITS,
-  takePlotChunk,
-} from './plot-chunks.js';
+import { type PlotLimits, STUDIO_PLOT_LIMITS, takePlotChunk } from './plot-chunks.js';
 import {
   type BodyContext,
   dataPlotsBodyParts,
   dataSummaryBody,
   doneBody,
   startBody,
-  studioPath,
 } from './studio-bodies.js';
-import { resolveStudioConfig, type StudioConfig, type StudioConfigInput } from './studio-config.js';
+import { resolveStudioConfig, type StudioConfig } from './studio-config.js';
 import { type IdentityResult, resolveStudioIdentity } from './studio-identity.js';
+import { dataEventCount, plotSources } from './studio-plot-sources.js';
 import { postToStudio } from './studio-request.js';
 import {
   DEFAULT_MAX_UNACKNOWLEDGED_ROWS,
@@ -50,87 +45,19 @@ import {
   StudioRunState,
   type WholePlot,
 } from './studio-run-state.js';
+import {
+  DEFAULT_STUDIO_POST_INTERVAL_MS,
+  DEFAULT_STUDIO_REQUEST_TIMEOUT_MS,
+  DEFAULT_STUDIO_RETRY_POLICY,
+  type StudioSinkOptions,
+} from './studio-sink-options.js';
 
-/**
- * Backoff between retries: 1 s doubling to 60 s, ±20% jitter. Studio is a shared service, so a
- * client backs off further than for a local server; a minute between tries still finds it soon
- * after an outage. A Retry-After longer than 5 minutes is cut to that.
- */
-export const DEFAULT_STUDIO_RETRY_POLICY: Readonly<RetryPolicy> = {
-  initialDelayMs: 1_000,
-  multiplier: 2,
-  maxDelayMs: 60_000,
-  jitter: 0.2,
-  maxRetryAfterMs: 300_000,
-};
-/**
- * One request is abandoned (and retried) after this long. The reference waits 30 s to connect and
- * 5 s to read; one overall limit of 30 s covers both, for bodies of up to 29 MB on slow uplinks.
- */
-export const DEFAULT_STUDIO_REQUEST_TIMEOUT_MS = 30_000;
-/**
- * At most one data post per this interval while the run goes on (flush and end post at once).
- * DVCLive posts every step, which for a fast loop is hundreds a second; a second is live enough
- * for a chart and keeps a shared service's load independent of the loop's speed.
- */
-export const DEFAULT_STUDIO_POST_INTERVAL_MS = 1_000;
 /** At close, this much of the deadline is kept for `done`, so a slow data backlog cannot leave a run "running". */
 const DONE_RESERVE_MS = 3_000;
 /** The experiment's name if no batch ever named the run (a batch always does; this is a guard). */
 const FALLBACK_EXPERIMENT_NAME = 'livestep-run';
 /** "Studio is failing, retrying" is said at most this often, however often an outage starts again. */
 const RETRY_WARNING_INTERVAL_MS = 10 * 60_000;
-
-export interface StudioSinkOptions extends StudioConfigInput {
-  /** The Studio access token; default DVC_STUDIO_TOKEN, else STUDIO_TOKEN. Sent only as `Authorization: token …`. */
-  token?: string;
-  /** Studio's base URL; default DVC_STUDIO_URL, else https://studio.datachain.ai. */
-  url?: string;
-  /** The endpoint joined to `url` like a URL; default STUDIO_ENDPOINT, else `api/live`. */
-  endpoint?: string;
-  /** The repository as Studio knows it; default DVC_EXP_GIT_REMOTE, DVC_STUDIO_REPO_URL, STUDIO_REPO_URL, else the git remote. */
-  repoUrl?: string;
-  /** The commit the experiment starts from; default git HEAD, else DVC_EXP_BASELINE_REV, else 40 zeros. */
-  baselineSha?: string;
-  /** The experiment's name in Studio; default DVC_EXP_NAME (set by `dvc exp run`), else the run's name. */
-  experimentName?: string;
-  /** The run folder, whose DVCLive-layout paths Studio files the plots under; default LIVESTEP_DIR, else `livestep`. */
-  directory?: string;
-  /** Where git is asked and relative folders start; default the current working directory. */
-  workingDirectory?: string;
-  /** Post nothing (default DVC_STUDIO_OFFLINE). */
-  offline?: boolean;
-  /** Allow plain http to a host that is not loopback (default LIVESTEP_ALLOW_INSECURE_HTTP). */
-  allowInsecureHttp?: boolean;
-  /** The fetch to use (default globalThis.fetch). */
-  fetch?: typeof fetch;
-  /** Per request (default 30 s). */
-  requestTimeoutMs?: number;
-  retryPolicy?: Partial<RetryPolicy>;
-  /** Least time between two data posts while the run goes on (default 1 s). */
-  postIntervalMs?: number;
-  /** Rows held for Studio before the oldest are dropped and counted (default 500,000). */
-  maxUnacknowledgedRows?: number;
-  /** Studio's request limits (default: 200 plots, 10 MB a plot, 29 MB a body); smaller for tests. */
-  plotLimits?: Partial<PlotLimits>;
-  /** The environment to read DVC_STUDIO_* and LIVESTEP_DIR from (default process.env). */
-  environment?: NodeJS.ProcessEnv;
-  /** Where warnings go (default process.emitWarning). Never gets the token. */
-  onWarning?: (message: string) => void;
-}
-
-/** Data points in a batch (what a disabled sink counts as failed). */
-function dataEventCount(batch: Batch): number {
-  let count = 0;
-  for (const event of batch.events) {
-    if (event.kind === 'metric' || event.kind === 'plot' || event.kind === 'image') count++;
-  }
-  return count;
-}
-
-function offlineSink(): Sink {
-  return { name: 'studio:offline', send() {} };
-}
 
 /**
  * A sink that streams the run to DVC Studio. Reads what the options leave out from the
@@ -141,7 +68,8 @@ function offlineSink(): Sink {
 export function createStudioSink(options: StudioSinkOptions = {}): Sink {
   const environment = options.environment ?? process.env;
   const config = resolveStudioConfig(options, environment);
-  if (config.offline) return offlineSink();
+  // Offline (DVC_STUDIO_OFFLINE, read in studio-config.ts): a sink that posts nothing.
+  if (config.offline) return { name: 'studio:offline', send() {} };
   if (config.token === undefined) {
     throw new TypeError(
       'livestep: the DVC Studio sink needs an access token; set DVC_STUDIO_TOKEN (or STUDIO_TOKEN), or pass { token }. Studio makes one under Settings > Access tokens',
@@ -263,10 +191,9 @@ function createPostingSink(config: StudioConfig, token: string, options: StudioS
       },
     });
     if (result.verdict === 'delivered') return 'delivered';
-    if (result.verdict === 'stopped') {
-      if (result.last !== undefined) lastError = redact(result.last.reason);
-      return 'stopped';
-    }
+    // A stop keeps the last failure's reason (already redacted) for the report.
+    lastError = result.verdict === 'stopped' ? (result.last?.reason ?? lastError) : lastError;
+    if (result.verdict === 'stopped') return 'stopped';
     const { outcome } = result;
     if (outcome.stopsPosting) {
       disable(
@@ -284,49 +211,21 @@ function createPostingSink(config: StudioConfig, token: string, options: StudioS
     return 'rejected';
   }
 
-  /** Waits the post interval, unless a flush or the end wants everything now. */
+  /** Waits the post interval, unless a flush (wakeSleep) or the end wants everything now. */
   function pause(milliseconds: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, milliseconds);
-      timer.unref();
-      const onAbort = () => done();
-      stopData.signal.addEventListener('abort', onAbort);
-      wakeSleep = done;
-      function done() {
-        clearTimeout(timer);
-        stopData.signal.removeEventListener('abort', onAbort);
+    const wake = new AbortController();
+    wakeSleep = () => wake.abort();
+    return abortableSleep(milliseconds, AbortSignal.any([wake.signal, stopData.signal])).finally(
+      () => {
         wakeSleep = undefined;
-        resolve();
-      }
-    });
+      },
+    );
   }
 
   async function postPlots(context: BodyContext): Promise<void> {
     state.beginCycle();
     while (!stopData.signal.aborted && !disabled) {
-      const sources: PlotSource[] = [];
-      const owners: Array<SeriesRows | WholePlot> = [];
-      for (const series of state.series.values()) {
-        const available = Math.min(series.quota, series.rows.length);
-        if (available === 0) continue;
-        sources.push({
-          kind: 'rows',
-          path: studioPath(context, series.path),
-          rows: series.rows,
-          available,
-        });
-        owners.push(series);
-      }
-      for (const plot of state.wholePlots.values()) {
-        if (!plot.inCycle) continue;
-        sources.push({
-          kind: 'whole',
-          path: studioPath(context, plot.path),
-          value: plot.value,
-          valueBytes: plot.valueBytes,
-        });
-        owners.push(plot);
-      }
+      const { sources, owners } = plotSources(state, context);
       if (sources.length === 0) return;
       const { opening, closing: end } = dataPlotsBodyParts(context, state);
       const chunk = takePlotChunk(

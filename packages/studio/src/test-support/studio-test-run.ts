@@ -7,7 +7,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Run, type Sink, type StartRunOptions, startRun } from '@livestep/core';
-import { createStudioSink, type StudioSinkOptions } from '../studio-sink.js';
+import { createStudioSink } from '../studio-sink.js';
+import type { StudioSinkOptions } from '../studio-sink-options.js';
 import type { FakeStudio } from './fake-studio.js';
 
 /** Looks like a real token, so a leak would be found by a plain text search. */
