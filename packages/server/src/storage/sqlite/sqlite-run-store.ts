@@ -250,7 +250,7 @@ export class SqliteRunStore implements RunStore {
   async listLatestValues(query: RunListQuery): Promise<Page<RunLatestValues>> {
     const metrics = query.metrics ?? [];
     // One row per run, the metrics' latest values joined in as columns: a 10,000-run table is
-    // one indexed query (run_key, name is the series table's unique key).
+    // one query, a probe of latest_values' primary key (run_key, name) per run and metric.
     const built = buildRunListQuery(
       query,
       this.now() - this.liveness.staleAfterMs,
@@ -267,33 +267,33 @@ export class SqliteRunStore implements RunStore {
     const hasMore = rows.length > query.limit;
     if (hasMore) rows.length = query.limit;
     const staleBefore = this.now() - this.liveness.staleAfterMs;
-    // Columns: run_key, id, experiment, name, status, created_at, started_at, ended_at,
-    // last_event_at, sort_value, then (latest_step, latest_value, last_value) per metric.
+    // Columns: run_key, id, experiment, name, status, started_at, last_event_at, sort_value,
+    // then (latest_step, latest_value, last_value) per metric.
     const items = rows.map((row) => {
       const status = row[4] as RunState;
       const item: RunLatestValues = {
         id: row[1] as string,
         experiment: row[2] as string,
         name: row[3] as string,
-        state: status === 'running' && (row[8] as number) < staleBefore ? 'stale' : status,
+        state: status === 'running' && (row[6] as number) < staleBefore ? 'stale' : status,
         latest: metrics.map((_, index) => {
-          const step = row[10 + index * 3] as number | null;
+          const step = row[8 + index * 3] as number | null;
           return step === null
             ? null
             : [
                 step,
-                fromStored(row[11 + index * 3] as number | null),
-                fromStored(row[12 + index * 3] as number | null),
+                fromStored(row[9 + index * 3] as number | null),
+                fromStored(row[10 + index * 3] as number | null),
               ];
         }),
       };
-      if (row[6] !== null) item.startedAt = row[6] as number;
+      if (row[5] !== null) item.startedAt = row[5] as number;
       return item;
     });
     const page: Page<RunLatestValues> = { items };
     const last = rows.at(-1);
     if (hasMore && last !== undefined)
-      page.nextCursor = encodeListCursor(last[9], last[0] as number);
+      page.nextCursor = encodeListCursor(last[7], last[0] as number);
     return page;
   }
 
