@@ -1,7 +1,13 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_ANSWER_BYTES, type PostResult, postRequest, postWithFetch } from './post-request.js';
+import {
+  MAX_ANSWER_BYTES,
+  type PostResult,
+  postRequest,
+  postTo,
+  postWithFetch,
+} from './post-request.js';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -130,5 +136,25 @@ describe('node:http transport', () => {
     expect(await postRequest(url, options())).toMatchObject({ status: 200 });
     expect(await postRequest(url, options())).toMatchObject({ status: 200 });
     expect(requestsBySocket.size).toBe(2);
+  });
+});
+
+describe('postTo', () => {
+  it('follows a redirect over a fetch only when asked (Studio), never over node:http', async () => {
+    const url = await serve((request, response) => {
+      if (request.url === '/moved') {
+        request.resume();
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+        return;
+      }
+      request.resume();
+      response.writeHead(307, { location: '/moved' }).end();
+    });
+    const followed = await postTo(url, { ...options(), redirect: 'follow' }, fetch);
+    expect(followed).toMatchObject({ answered: true, status: 200 });
+    const manual = await postTo(url, options(), fetch);
+    expect(manual).toMatchObject({ answered: true, status: 307 });
+    const overNodeHttp = await postTo(url, { ...options(), redirect: 'follow' });
+    expect(overNodeHttp).toMatchObject({ answered: true, status: 307 });
   });
 });
