@@ -1,10 +1,6 @@
-import { defineConfig } from 'vitest/config';
+import { vitestConfig } from '../vitest.base.js';
 
-export default defineConfig({
-  test: {
-    include: ['src/**/*.test.ts'],
-    globalSetup: ['../scripts/test-temp-directory.mjs'],
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
-  },
+export default vitestConfig({
+  // Whole programs, installs and a registry: minutes, not seconds.
+  test: { testTimeout: 120_000, hookTimeout: 120_000 },
 });

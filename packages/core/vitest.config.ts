@@ -1,9 +1,15 @@
-import { defineConfig } from 'vitest/config';
+import { fileURLToPath } from 'node:url';
+import { vitestConfig } from '../../vitest.base.js';
 
-export default defineConfig({
-  test: {
-    include: ['src/**/*.test.ts'],
-    globalSetup: ['../../scripts/test-temp-directory.mjs'],
-    testTimeout: 30_000,
+export default vitestConfig({
+  resolve: {
+    // Core's tests test its source: the shared test helpers (@livestep/test-support) get this
+    // source too, not the build, so there is one Run class.
+    alias: [
+      {
+        find: /^@livestep\/core$/,
+        replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)),
+      },
+    ],
   },
 });

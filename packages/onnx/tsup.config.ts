@@ -1,14 +1,6 @@
-import { defineConfig } from 'tsup';
+import { tsupConfig } from '../../tsup.base.js';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-  splitting: false,
-  treeshake: true,
+export default tsupConfig({
   // Never bundled: core is a dependency, and the runtime is the user's own (a peer dependency,
   // imported lazily only when a model path or bytes are given).
   external: ['@livestep/core', /^onnxruntime-/],

@@ -1,9 +1,3 @@
-import { defineConfig } from 'vitest/config';
+import { vitestConfig } from '../../vitest.base.js';
 
-export default defineConfig({
-  test: {
-    include: ['src/**/*.test.ts'],
-    globalSetup: ['../../scripts/test-temp-directory.mjs'],
-    testTimeout: 30_000,
-  },
-});
+export default vitestConfig();

@@ -1,14 +1,6 @@
-import { defineConfig } from 'tsup';
+import { tsupConfig } from '../../tsup.base.js';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-  splitting: false,
-  treeshake: true,
+export default tsupConfig({
   // tfjs must stay one copy (callbacks are checked with instanceof) and core is a dependency.
   external: [/^@tensorflow\//, /^@livestep\/core$/],
 });

@@ -1,11 +1,11 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startTestRun } from '@livestep/test-support';
 import { describe, expect, it } from 'vitest';
 import type { MetricEvent, PlotEvent, RunEvent } from '../protocol/events.js';
 import { validateBatch } from '../protocol/validate-batch.js';
 import { createDirectorySink } from '../sinks/directory-sink.js';
-import { startTestRun } from '../test-support/test-run.js';
 import { imageMimeOfFile, parseMetricCell, plotKindOfSklearnKey } from './layout.js';
 import { isDvcliveFolder, readDvcliveFolder } from './read-run-folder.js';
 

@@ -1,19 +1,21 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import {
+  builtEntry,
+  importUrl,
+  runNodeScript,
+  startTestRun,
+  writeScript,
+} from '@livestep/test-support';
 import { describe, expect, it, vi } from 'vitest';
 import type { MetricEvent } from '../protocol/events.js';
-import { startTestRun } from '../test-support/test-run.js';
 import { parseNvidiaSmi, SYSTEM_METRICS, startSystemMonitor } from './system-monitor.js';
 
-const builtPackage = resolve(import.meta.dirname, '..', '..', 'dist', 'index.js');
+const builtPackage = builtEntry('@livestep/core', import.meta.url);
 const GB = 1024 ** 3;
 /** Interval long enough that no timer sample lands inside a test: every sample is taken by hand. */
 const MANUAL_ONLY_INTERVAL_MS = 60_000;
-/** A child that must exit by itself; a hang fails the test instead of timing it out. */
-const CHILD_DEADLINE_MS = 20_000;
 
 /** The metrics every sample logs on any machine (the GPU ones only where nvidia-smi answers). */
 const HOST_METRICS = [
@@ -332,35 +334,16 @@ describe('in a real process', () => {
     const hungNvidiaSmi = join(folder, 'nvidia-smi');
     writeFileSync(hungNvidiaSmi, '#!/bin/sh\nsleep 30\n');
     chmodSync(hungNvidiaSmi, 0o755);
-    const script = join(folder, 'script.mjs');
-    writeFileSync(
-      script,
-      `import { createNoopSink, startRun, startSystemMonitor } from ${JSON.stringify(pathToFileURL(builtPackage).href)};
+    const { path: script } = writeScript(
+      `import { createNoopSink, startRun, startSystemMonitor } from ${importUrl(builtPackage)};
 const run = startRun({ sinks: [createNoopSink()], exitHooks: false, collectGit: false });
 startSystemMonitor(run, { intervalMs: 100, nvidiaSmiPath: ${JSON.stringify(hungNvidiaSmi)} });
 console.log('started');
 `,
+      { prefix: 'monitor-exit' },
     );
     const started = performance.now();
-    const outcome = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-      (resolvePromise, reject) => {
-        const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (chunk) => {
-          stdout += chunk;
-        });
-        child.stderr.on('data', (chunk) => {
-          stderr += chunk;
-        });
-        const killer = setTimeout(() => child.kill('SIGKILL'), CHILD_DEADLINE_MS);
-        child.on('error', reject);
-        child.on('close', (code) => {
-          clearTimeout(killer);
-          resolvePromise({ code, stdout, stderr });
-        });
-      },
-    );
+    const outcome = await runNodeScript(script);
     expect(outcome.code, outcome.stderr).toBe(0);
     expect(outcome.stdout).toBe('started\n');
     // Far below the fake nvidia-smi's 30 s and the 3 s query timeout.
@@ -373,12 +356,10 @@ describe('stopping while nvidia-smi has not even started', () => {
     // Node sends SIGTERM to the whole process group when kill() reaches a child whose spawn has
     // not reported yet. The scenario runs in a process group of its own, so that a regression
     // kills the scenario (and is seen), not the test runner.
-    const folder = mkdtempSync(join(tmpdir(), 'livestep-monitor-kill-'));
-    const script = join(folder, 'scenario.mjs');
-    const built = pathToFileURL(resolve(import.meta.dirname, '..', '..', 'dist', 'index.js')).href;
-    writeFileSync(
-      script,
-      `import { createMemorySink, startRun, startSystemMonitor } from ${JSON.stringify(built)};
+    const { path: script } = writeScript(
+      (
+        folder,
+      ) => `import { createMemorySink, startRun, startSystemMonitor } from ${importUrl(builtPackage)};
 const run = startRun({ sinks: [createMemorySink()], exitHooks: false, collectGit: false });
 for (let index = 0; index < 20; index++) {
   const monitor = startSystemMonitor(run, { nvidiaSmiPath: ${JSON.stringify(join(folder, 'missing-nvidia-smi'))} });
@@ -387,18 +368,9 @@ for (let index = 0; index < 20; index++) {
 await run.end();
 setTimeout(() => console.log('still alive'), 200);
 `,
+      { prefix: 'monitor-kill' },
     );
-    const child = spawn(process.execPath, [script], {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk) => {
-      output += chunk;
-    });
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((done) =>
-      child.on('exit', (exitCode, exitSignal) => done([exitCode, exitSignal])),
-    );
+    const { code, signal, stdout: output } = await runNodeScript(script, { detached: true });
     expect({ code, signal, output: output.trim() }).toEqual({
       code: 0,
       signal: null,

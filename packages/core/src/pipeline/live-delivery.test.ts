@@ -2,49 +2,36 @@
  * Live delivery, tested as a user sees it: real child processes log while the test reads their
  * files from outside, and `kill -9` lands in the middle of heavy logging.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  assertBuilt,
+  builtEntry,
+  importUrl,
+  type NodeScript,
+  startNodeScript,
+  writeScript,
+} from '@livestep/test-support';
 import { beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { readSavedRun } from '../dvclive/saved-run.js';
 import { yieldToEventLoop } from '../process/yield-to-event-loop.js';
 import { parseJsonl } from '../protocol/jsonl-record.js';
 
-const builtPackage = resolve(import.meta.dirname, '..', '..', 'dist', 'index.js');
+const builtPackage = builtEntry('@livestep/core', import.meta.url);
 /** kill -9 trials: the review saw a 0-byte metrics.json in about 1 of 50. */
 const KILL_TRIALS = 50;
 
-interface Child {
-  process: ChildProcess;
-  folder: string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stdout: () => string;
-}
-
 /** Starts `body` as an ES module with core imported and `folder` (a fresh temp folder) defined. */
-function startChild(body: string): Child {
-  const folder = mkdtempSync(join(tmpdir(), 'livestep-live-'));
-  const script = join(folder, 'scenario.mjs');
-  writeFileSync(
-    script,
-    `import * as core from ${JSON.stringify(pathToFileURL(builtPackage).href)};
+function startChild(body: string): NodeScript & { folder: string } {
+  const { folder, path } = writeScript(
+    (folder) => `import * as core from ${importUrl(builtPackage)};
 const folder = ${JSON.stringify(folder)};
 ${body}
 `,
+    { prefix: 'live' },
   );
-  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  child.stdout!.on('data', (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr!.resume();
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
-    (resolvePromise) => child.on('exit', (code, signal) => resolvePromise({ code, signal })),
-  );
-  return { process: child, folder, exited, stdout: () => stdout };
+  return { ...startNodeScript(path), folder };
 }
 
 const sleep = (ms: number) => new Promise((resolvePromise) => setTimeout(resolvePromise, ms));
@@ -62,11 +49,7 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<voi
   }
 }
 
-beforeAll(() => {
-  if (!existsSync(builtPackage)) {
-    throw new Error(`build @livestep/core first: ${builtPackage} is missing`);
-  }
-});
+beforeAll(() => assertBuilt(builtPackage));
 
 describe('live delivery (real child processes)', () => {
   it('a loop that never yields still gets its points into the directory and JSONL files within a second', async () => {
@@ -107,10 +90,10 @@ process.stdout.write('loop over ' + step + '\\n');
         // Rows without the TSV's header; lines without the record's header and start event.
         tsv: lineCount(tsv) - 1,
         jsonl: lineCount(jsonl) - 2,
-        running: child.process.exitCode === null && !child.stdout().includes('loop over'),
+        running: child.child.exitCode === null && !child.stdout().includes('loop over'),
       });
     }
-    child.process.kill('SIGKILL');
+    child.kill('SIGKILL');
     await child.exited;
     const shown = JSON.stringify(seen);
     expect(
@@ -157,7 +140,7 @@ for (let step = 0; ; step++) {
         10_000,
       );
       await sleep((trial * 37) % 200);
-      child.process.kill('SIGKILL');
+      child.kill('SIGKILL');
       await child.exited;
       const folder = join(child.folder, 'run');
       const check = (what: string, parse: () => void) => {

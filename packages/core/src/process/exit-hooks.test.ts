@@ -2,80 +2,51 @@
  * Exit hooks, tested with real child processes: each scenario is a small script that imports the
  * built package, records into a JSONL file, and ends in its own way.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import {
+  assertBuilt,
+  builtEntry,
+  DEFAULT_SCRIPT_TIMEOUT_MS,
+  importUrl,
+  type NodeScriptOutcome,
+  readJournal,
+  runNodeScript,
+  writeScript,
+} from '@livestep/test-support';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseJsonl } from '../protocol/jsonl-record.js';
 
-const builtPackage = resolve(import.meta.dirname, '..', '..', 'dist', 'index.js');
-/** Generous bound for a child that must exit by itself; a hang fails the test instead of timing it out. */
-const CHILD_DEADLINE_MS = 20_000;
+const builtPackage = builtEntry('@livestep/core', import.meta.url);
 
-interface Outcome {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
+interface Outcome extends NodeScriptOutcome {
   events: Array<Record<string, unknown>>;
-  /** From the child printing "ready" (or its start) to its exit. */
+  /** From the signal sent on "ready" (or the child's start) to its exit. */
   millisecondsToExit: number;
 }
 
-function runScenario(
+async function runScenario(
   body: string,
   options: { signalOnReady?: NodeJS.Signals } = {},
 ): Promise<Outcome> {
-  const folder = mkdtempSync(join(tmpdir(), 'livestep-exit-'));
-  const journal = join(folder, 'run.jsonl');
-  const script = join(folder, 'scenario.mjs');
-  writeFileSync(
-    script,
-    `import { startRun, createJsonlSink } from ${JSON.stringify(pathToFileURL(builtPackage).href)};
-const journal = createJsonlSink({ path: ${JSON.stringify(journal)} });
+  const { folder, path } = writeScript(
+    (folder) => `import { startRun, createJsonlSink } from ${importUrl(builtPackage)};
+const journal = createJsonlSink({ path: ${JSON.stringify(join(folder, 'run.jsonl'))} });
 ${body}
 `,
+    { prefix: 'exit' },
   );
-  return new Promise((resolvePromise, reject) => {
-    const child: ChildProcess = spawn(process.execPath, [script], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let readyAt = performance.now();
-    const killer = setTimeout(() => child.kill('SIGKILL'), CHILD_DEADLINE_MS);
-    child.stdout!.on('data', (chunk) => {
-      stdout += chunk;
-      if (stdout.includes('ready') && options.signalOnReady && readyAt !== -1) {
-        readyAt = performance.now();
-        child.kill(options.signalOnReady);
-        options.signalOnReady = undefined;
-      }
-    });
-    child.stderr!.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      clearTimeout(killer);
-      const millisecondsToExit = performance.now() - readyAt;
-      const records = existsSync(journal) ? parseJsonl(readFileSync(journal, 'utf8')) : [];
-      const events = records.flatMap((record) => record.events) as unknown as Array<
-        Record<string, unknown>
-      >;
-      resolvePromise({ code, signal, stdout, stderr, events, millisecondsToExit });
-    });
+  const outcome = await runNodeScript(path, {
+    signal: options.signalOnReady && { signal: options.signalOnReady, whenStdoutHas: 'ready' },
   });
+  return {
+    ...outcome,
+    events: readJournal(join(folder, 'run.jsonl')) as unknown as Array<Record<string, unknown>>,
+    millisecondsToExit: outcome.exitMsAfterSignal ?? outcome.durationMs,
+  };
 }
 
 const doneOf = (outcome: Outcome) => outcome.events.filter((event) => event.kind === 'done');
 
-beforeAll(() => {
-  if (!existsSync(builtPackage))
-    throw new Error(`build @livestep/core first: ${builtPackage} is missing`);
-});
+beforeAll(() => assertBuilt(builtPackage));
 
 describe('exit hooks (real child processes)', () => {
   it.each(['SIGINT', 'SIGTERM'] as const)(
@@ -95,7 +66,7 @@ console.log('ready');`,
       expect(done[0]).toMatchObject({ status: 'interrupted' });
       expect(outcome.events.at(-1)!.kind).toBe('done');
       expect(outcome.events.filter((event) => event.kind === 'metric').length).toBeGreaterThan(0);
-      expect(outcome.millisecondsToExit).toBeLessThan(CHILD_DEADLINE_MS / 2);
+      expect(outcome.millisecondsToExit).toBeLessThan(DEFAULT_SCRIPT_TIMEOUT_MS / 2);
     },
   );
 

@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createGatedSink, startTestRun } from '@livestep/test-support';
 import { describe, expect, it } from 'vitest';
 import { DeliveryError } from '../pipeline/delivery-error.js';
 import type { Sink } from '../pipeline/sink.js';
@@ -8,7 +9,6 @@ import { confusionMatrix } from '../plots/confusion-matrix.js';
 import type { MetricEvent } from '../protocol/events.js';
 import { validateBatch } from '../protocol/validate-batch.js';
 import { createMemorySink } from '../sinks/memory-sink.js';
-import { createGatedSink, startTestRun } from '../test-support/test-run.js';
 import { Run } from './run.js';
 import { withRun } from './start-run.js';
 

@@ -3,28 +3,23 @@
  * EFBIG as on a full disk): the process must exit in bounded time with its own exit code, and say
  * once, clearly, what was not stored. Real child processes under bash.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { builtEntry, importUrl, runNodeScript, writeScript } from '@livestep/test-support';
 import { describe, expect, it } from 'vitest';
 
-const builtPackage = resolve(import.meta.dirname, '..', '..', 'dist', 'index.js');
+const builtPackage = builtEntry('@livestep/core', import.meta.url);
 /** The file-size limit, in bash's 1024-byte blocks: a few thousand rows fill it. */
 const FILE_SIZE_LIMIT_BLOCKS = 64;
 /** A process that hangs is killed here and the test fails on its exit. */
 const DEADLINE_MS = 15_000;
 
-function runOnFullDisk(
+async function runOnFullDisk(
   ending: string,
   options: { stderrFull: boolean },
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; ms: number }> {
-  const folder = mkdtempSync(join(tmpdir(), 'livestep-full-disk-'));
-  const script = join(folder, 'scenario.mjs');
-  writeFileSync(
-    script,
-    `import { startRun } from ${JSON.stringify(pathToFileURL(builtPackage).href)};
+  const { folder, path } = writeScript(
+    (folder) => `import { startRun } from ${importUrl(builtPackage)};
 const run = startRun({ experiment: 'full', name: 'disk', collectGit: false, directory: ${JSON.stringify(join(folder, 'run'))} });
 for (let step = 0; step < 20000; step++) {
   run.logMetrics({ 'train/loss': Math.random(), 'train/accuracy': Math.random() });
@@ -33,32 +28,23 @@ for (let step = 0; step < 20000; step++) {
 }
 ${ending}
 `,
+    { prefix: 'full-disk' },
   );
   const stderrFile = join(folder, 'stderr.log');
   // A stderr already at the limit: every warning and error print fails too.
   writeFileSync(stderrFile, options.stderrFull ? Buffer.alloc(FILE_SIZE_LIMIT_BLOCKS * 1024) : '');
-  const started = performance.now();
-  const child = spawn(
-    'bash',
-    [
+  const outcome = await runNodeScript(path, {
+    timeoutMs: DEADLINE_MS,
+    wrap: (argv) => [
+      'bash',
       '-c',
       `trap '' XFSZ; ulimit -f ${FILE_SIZE_LIMIT_BLOCKS}; exec "$0" "$1" >/dev/null 2>>"$2"`,
-      process.execPath,
-      script,
+      ...argv,
       stderrFile,
     ],
-    { stdio: 'ignore' },
-  );
-  const killer = setTimeout(() => child.kill('SIGKILL'), DEADLINE_MS);
-  return new Promise((done) =>
-    child.on('exit', (code, signal) => {
-      clearTimeout(killer);
-      const stderr = existsSync(stderrFile)
-        ? readFileSync(stderrFile, 'utf8').replace(/\0/g, '')
-        : '';
-      done({ code, signal, stderr, ms: performance.now() - started });
-    }),
-  );
+  });
+  const stderr = existsSync(stderrFile) ? readFileSync(stderrFile, 'utf8').replace(/\0/g, '') : '';
+  return { code: outcome.code, signal: outcome.signal, stderr, ms: outcome.durationMs };
 }
 
 describe('a full disk', () => {
