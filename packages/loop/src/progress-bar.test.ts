@@ -1,8 +1,9 @@
+import { testRunOptions } from '@livestep/test-support';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatBarLine } from './progress-bar.js';
-import { assertBuilt, runChildScript } from './test-support/child-script.js';
+import { busyFor, captureStream } from './test-support/capture-stream.js';
+import { assertLoopBuilt, runLoopScript } from './test-support/loop-script.js';
 import { terminalScreen } from './test-support/terminal-screen.js';
-import { busyFor, captureStream, testRunOptions } from './test-support/test-run.js';
 import { track } from './track.js';
 
 /** readline.cursorTo(stream, 0): back to the first column, where each redraw starts. */
@@ -185,10 +186,10 @@ describe('the progress bar on a terminal (a stream with isTTY)', () => {
 });
 
 describe('in a pseudo-terminal (a real process under `script`)', () => {
-  beforeAll(assertBuilt);
+  beforeAll(assertLoopBuilt);
 
   it("'auto' draws the bar on a TTY stderr, redrawing in place, and ends with the full bar", async () => {
-    const outcome = await runChildScript(
+    const outcome = await runLoopScript(
       `
 const loop = track(40, { description: 'train', runOptions: { sinks: [journal], collectGit: false } });
 for (const step of loop) {
@@ -214,7 +215,7 @@ for (const step of loop) {
   });
 
   it('console.log and loop.write() during the bar print above it: nothing glued, the last bar intact', async () => {
-    const outcome = await runChildScript(
+    const outcome = await runLoopScript(
       `
 const loop = track(30, { description: 'train', runOptions: { sinks: [journal], collectGit: false } });
 for (const step of loop) {
@@ -245,7 +246,7 @@ console.log('after the loop');
   });
 
   it("'lines' in a terminal writes plain lines, no escape codes", async () => {
-    const outcome = await runChildScript(
+    const outcome = await runLoopScript(
       `
 const loop = track(20, { progress: 'lines', lineIntervalMs: 30, runOptions: { sinks: [journal], collectGit: false } });
 for (const step of loop) {

@@ -1,7 +1,8 @@
+import { testRunOptions } from '@livestep/test-support';
 import { describe, expect, it } from 'vitest';
 import { createProgressLines } from './progress-lines.js';
 import { ProgressMeter } from './progress-meter.js';
-import { captureStream, testRunOptions } from './test-support/test-run.js';
+import { captureStream } from './test-support/capture-stream.js';
 import { track } from './track.js';
 
 const INTERVAL_MS = 1_000;

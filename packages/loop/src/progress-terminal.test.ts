@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { attachBar, printAbove } from './progress-terminal.js';
+import { captureStream } from './test-support/capture-stream.js';
 import { terminalScreen as screen } from './test-support/terminal-screen.js';
-import { captureStream } from './test-support/test-run.js';
 
 /** A fake stdout whose writes the live line may capture. */
 function fakeStdout(into: { write(text: string): boolean }) {

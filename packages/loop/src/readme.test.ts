@@ -3,12 +3,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_SYSTEM_MONITOR_INTERVAL_MS, type MetricEvent } from '@livestep/core';
+import { readmeCodeBlock } from '@livestep/test-support';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LINE_INTERVAL_MS } from './progress-lines.js';
-import { assertBuilt, runChildScript } from './test-support/child-script.js';
+import { assertLoopBuilt, runLoopScript } from './test-support/loop-script.js';
 
 const packageFolder = join(import.meta.dirname, '..');
-const readme = readFileSync(join(packageFolder, 'README.md'), 'utf8');
+const readmePath = join(packageFolder, 'README.md');
+const readme = readFileSync(readmePath, 'utf8');
 
 /** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as dashes. */
 function anchorOf(heading: string): string {
@@ -21,13 +23,6 @@ function anchorOf(heading: string): string {
 
 function anchorsOf(markdown: string): Set<string> {
   return new Set([...markdown.matchAll(/^#+ (.+)$/gm)].map((match) => anchorOf(match[1]!)));
-}
-
-/** The first ```ts block after a heading. */
-function codeUnder(heading: string): string {
-  const at = readme.indexOf(`\n${heading}\n`);
-  expect(at, heading).toBeGreaterThan(0);
-  return /```ts\n([\s\S]*?)```/.exec(readme.slice(at))![1]!;
 }
 
 describe('the README', () => {
@@ -52,14 +47,14 @@ describe('the README', () => {
 });
 
 describe("the README's nested loops, run as written", () => {
-  beforeAll(assertBuilt);
+  beforeAll(assertLoopBuilt);
 
   it('epoch metrics at steps 0, 1, 2, ..., whatever the number of batches', async () => {
-    const code = codeUnder('### Nested loops').replace(
+    const code = readmeCodeBlock(readmePath, '### Nested loops').replace(
       "runOptions: { experiment: 'mnist' }",
       "runOptions: { experiment: 'mnist', sinks: [journal], collectGit: false }",
     );
-    const outcome = await runChildScript(`
+    const outcome = await runLoopScript(`
 const batches = [1, 2, 3, 4, 5, 6, 7];
 const trainOn = () => {};
 let epochsDone = 0;

@@ -1,5 +1,6 @@
+import { startTestRun, testRunOptions } from '@livestep/test-support';
 import { describe, expect, it, vi } from 'vitest';
-import { busyFor, captureStream, startTestRun, testRunOptions } from './test-support/test-run.js';
+import { busyFor, captureStream } from './test-support/capture-stream.js';
 import { startTimer, time } from './timers.js';
 import { track } from './track.js';
 

@@ -1,6 +1,7 @@
 import type { DoneEvent, MemorySink } from '@livestep/core';
+import { startTestRun, testRunOptions } from '@livestep/test-support';
 import { describe, expect, it } from 'vitest';
-import { busyFor, startTestRun, testRunOptions } from './test-support/test-run.js';
+import { busyFor } from './test-support/capture-stream.js';
 import { trackEach } from './track-each.js';
 
 const statuses = (sink: MemorySink) =>

@@ -1,7 +1,8 @@
 import type { AnnotationEvent, DoneEvent, MemorySink } from '@livestep/core';
+import { startTestRun, testRunOptions } from '@livestep/test-support';
 import { describe, expect, it, vi } from 'vitest';
+import { captureStream, nextTurn } from './test-support/capture-stream.js';
 import { terminalScreen } from './test-support/terminal-screen.js';
-import { captureStream, nextTurn, startTestRun, testRunOptions } from './test-support/test-run.js';
 import { track } from './track.js';
 
 const quiet = { progress: false } as const;

@@ -6,7 +6,7 @@
  */
 import type { AnnotationEvent, DoneEvent, RunEvent } from '@livestep/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { assertBuilt, runChildScript } from './test-support/child-script.js';
+import { assertLoopBuilt, runLoopScript } from './test-support/loop-script.js';
 
 const RUN_OPTIONS = `{ sinks: [journal], collectGit: false }`;
 
@@ -17,11 +17,11 @@ const notesOf = (events: RunEvent[]) =>
 const stepsOf = (events: RunEvent[], name: string) =>
   events.flatMap((event) => (event.kind === 'metric' && event.name === name ? [event.step] : []));
 
-beforeAll(assertBuilt);
+beforeAll(assertLoopBuilt);
 
 describe('the status of a loop’s own run, in a real process', () => {
   it('completed when the loop runs out', async () => {
-    const outcome = await runChildScript(`
+    const outcome = await runLoopScript(`
 const loop = track(3, { progress: false, runOptions: ${RUN_OPTIONS} });
 for (const step of loop) loop.logMetric('train/loss', step);
 `);
@@ -32,7 +32,7 @@ for (const step of loop) loop.logMetric('train/loss', step);
   });
 
   it('completed, with a note, after break', async () => {
-    const outcome = await runChildScript(`
+    const outcome = await runLoopScript(`
 const loop = track(10, { progress: false, runOptions: ${RUN_OPTIONS} });
 for (const step of loop) {
   loop.logMetric('train/loss', step);
@@ -50,7 +50,7 @@ for (const step of loop) {
   });
 
   it('failed, with the error, when the body throws at the top level of a module', async () => {
-    const outcome = await runChildScript(`
+    const outcome = await runLoopScript(`
 const loop = track(10, { progress: false, runOptions: ${RUN_OPTIONS} });
 for (const step of loop) {
   loop.logMetric('train/loss', step);
@@ -70,7 +70,7 @@ for (const step of loop) {
   });
 
   it('failed when the body throws in a callback (an uncaught exception)', async () => {
-    const outcome = await runChildScript(`
+    const outcome = await runLoopScript(`
 setTimeout(() => {
   for (const step of track(10, { progress: false, runOptions: ${RUN_OPTIONS} })) {
     if (step === 1) throw new Error('shape mismatch');
@@ -87,7 +87,7 @@ setTimeout(() => {
   });
 
   it('failed when an async main() rejects out of for await over an async source', async () => {
-    const outcome = await runChildScript(`
+    const outcome = await runLoopScript(`
 async function* batches() {
   try {
     for (let index = 0; ; index++) { await new Promise((resolve) => setTimeout(resolve, 2)); yield index; }
@@ -111,7 +111,7 @@ main();
   });
 
   it('failed when main().catch() reports the error and sets process.exitCode', async () => {
-    const outcome = await runChildScript(`
+    const outcome = await runLoopScript(`
 async function main() {
   for (const step of track(10, { progress: false, runOptions: ${RUN_OPTIONS} })) {
     if (step === 2) throw new Error('bad batch');
@@ -125,7 +125,7 @@ main().catch((error) => { console.error(error.message); process.exitCode = 1; })
   });
 
   it('trackEach(): failed with the error when the body throws; completed when it returns false', async () => {
-    const failing = await runChildScript(`
+    const failing = await runLoopScript(`
 await trackEach(5, (step, loop) => {
   loop.logMetric('train/loss', step);
   if (step === 1) throw new Error('diverged');
@@ -139,7 +139,7 @@ await trackEach(5, (step, loop) => {
       }),
     ]);
 
-    const stopping = await runChildScript(`
+    const stopping = await runLoopScript(`
 const report = await trackEach(5, (step) => step < 2, { progress: false, runOptions: ${RUN_OPTIONS} });
 console.log(report.ok);
 `);
@@ -159,7 +159,7 @@ describe('the progress says how the loop ended, in a real process', () => {
       .at(-1);
 
   it('an uncaught throw in the body: "(failed)" on a terminal, not "(stopped early)"', async () => {
-    const outcome = await runChildScript(
+    const outcome = await runLoopScript(
       `
 const loop = track(10, { description: 'train', runOptions: ${RUN_OPTIONS} });
 for (const step of loop) {
@@ -182,7 +182,7 @@ for (const step of loop) {
   });
 
   it('an uncaught throw, piped: the last line ends in "failed"', async () => {
-    const outcome = await runChildScript(`
+    const outcome = await runLoopScript(`
 for (const step of track(10, { runOptions: ${RUN_OPTIONS} })) {
   if (step === 2) throw new Error('loss is NaN');
 }
@@ -192,7 +192,7 @@ for (const step of track(10, { runOptions: ${RUN_OPTIONS} })) {
   });
 
   it('main().catch() setting process.exitCode, and a rejection out of for await: "failed"', async () => {
-    const caught = await runChildScript(`
+    const caught = await runLoopScript(`
 async function main() {
   for (const step of track(10, { runOptions: ${RUN_OPTIONS} })) {
     if (step === 2) throw new Error('bad batch');
@@ -201,7 +201,7 @@ async function main() {
 main().catch((error) => { console.error(error.message); process.exitCode = 1; });
 `);
     expect(lastLine(caught.stderr)).toMatch(/ \| failed$/);
-    const rejected = await runChildScript(`
+    const rejected = await runLoopScript(`
 async function* batches() {
   try {
     for (let index = 0; ; index++) { await new Promise((resolve) => setTimeout(resolve, 2)); yield index; }
@@ -221,7 +221,7 @@ main();
   });
 
   it('break: "stopped early", and the run completed', async () => {
-    const outcome = await runChildScript(`
+    const outcome = await runLoopScript(`
 for (const step of track(10, { runOptions: ${RUN_OPTIONS} })) if (step === 4) break;
 `);
     expect(outcome.code).toBe(0);

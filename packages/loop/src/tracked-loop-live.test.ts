@@ -7,7 +7,7 @@
 import type { DoneEvent, RunEvent } from '@livestep/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type BatchReceiver, startBatchReceiver } from './test-support/batch-receiver.js';
-import { assertBuilt, runChildScript } from './test-support/child-script.js';
+import { assertLoopBuilt, runLoopScript } from './test-support/loop-script.js';
 
 /** How long the scenario's loop runs. */
 const LOOP_MS = 3_000;
@@ -57,7 +57,7 @@ function timesFrom(stdout: string): { started: number; ended?: number } {
 const metricsIn = (events: RunEvent[]) => events.filter((event) => event.kind === 'metric');
 
 let receiver: BatchReceiver;
-beforeAll(assertBuilt);
+beforeAll(assertLoopBuilt);
 afterEach(async () => {
   await receiver?.stop();
 });
@@ -65,7 +65,7 @@ afterEach(async () => {
 describe('for await over track() in a loop on microtasks alone, in a real process', () => {
   it('delivers batches to the server while the loop runs, every second', async () => {
     receiver = await startBatchReceiver();
-    const outcome = await runChildScript(TRACKED, { env: { LIVESTEP_URL: receiver.url } });
+    const outcome = await runLoopScript(TRACKED, { env: { LIVESTEP_URL: receiver.url } });
     expect(outcome.code, outcome.stderr).toBe(0);
     const { started, ended } = timesFrom(outcome.stdout);
     expect(ended! - started).toBeGreaterThanOrEqual(LOOP_MS);
@@ -91,7 +91,7 @@ describe('for await over track() in a loop on microtasks alone, in a real proces
 
   it('the control: without track(), the same loop sends nothing until it ends', async () => {
     receiver = await startBatchReceiver();
-    const outcome = await runChildScript(
+    const outcome = await runLoopScript(
       scenario(
         CONTROL_LOOP_MS,
         `const run = startRun({ experiment: 'live', sinks, collectGit: false });
@@ -109,7 +109,7 @@ const loop = Array.from({ length: 1_000_000 }, (_, index) => index);`,
 
   it('SIGINT in the middle of the loop ends it within 1 s, with the run interrupted', async () => {
     receiver = await startBatchReceiver();
-    const outcome = await runChildScript(TRACKED, {
+    const outcome = await runLoopScript(TRACKED, {
       env: { LIVESTEP_URL: receiver.url },
       signal: { signal: 'SIGINT', whenStdoutHas: 'ready' },
     });

@@ -4,8 +4,9 @@
  * hook on Ctrl-C), and ends its own run within `endTimeoutMs`.
  */
 import type { AnnotationEvent, DoneEvent, MemorySink, Sink } from '@livestep/core';
+import { testRunOptions } from '@livestep/test-support';
 import { describe, expect, it } from 'vitest';
-import { busyFor, captureStream, nextTurn, testRunOptions } from './test-support/test-run.js';
+import { busyFor, captureStream, nextTurn } from './test-support/capture-stream.js';
 import { track } from './track.js';
 
 const quiet = { progress: false } as const;
