@@ -9,6 +9,7 @@ import {
   rocCurve,
   startRun,
 } from '@livestep/core';
+import { startTestRun } from '@livestep/test-support';
 import type { InferenceSession } from 'onnxruntime-common';
 import * as ort from 'onnxruntime-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -22,7 +23,6 @@ import {
   identityModel,
   tensorOf,
 } from './test-support/onnx-model-builder.js';
-import { startMemoryRun } from './test-support/test-run.js';
 
 // Identity models output their input, so each test's feeds are the scores it reasons about;
 // float64 keeps them exact.
@@ -88,7 +88,7 @@ const binaryRows = binaryPositive.map((p) => [1 - p, p]);
 
 describe('evaluate: classification', () => {
   it('binary probabilities: summary metrics, per-class series, per-batch steps and plot rows', async () => {
-    const { run, sink } = startMemoryRun();
+    const { run, sink } = startTestRun();
     const result = await evaluate(binarySession, batches(binaryRows, binaryTargets, 4), {
       task: 'classification',
       classLabels: ['negative', 'positive'],
@@ -182,7 +182,7 @@ describe('evaluate: classification', () => {
     const targets = ['a', 'a', 'a', 'a', 'b', 'b', 'c'];
     const predicted = [0, 0, 0, 1, 1, 2, 2];
     const logits = predicted.map((p) => [0, 1, 2].map((c) => Math.log(c === p ? 0.5 : 0.25)));
-    const { run, sink } = startMemoryRun();
+    const { run, sink } = startTestRun();
     const result = await evaluate(threeClassSession, batches(logits, targets, 3), {
       task: 'classification',
       classLabels: labels,
@@ -231,7 +231,7 @@ describe('evaluate: classification', () => {
       [0.2, 0.7, 0.1],
       [0.3, 0.6, 0.1],
     ];
-    const { run, sink } = startMemoryRun();
+    const { run, sink } = startTestRun();
     const result = await evaluate(
       threeClassSession,
       [{ feeds: { input: tensorOf(scores, 'float64') }, targets: [0, 1, 0, 1] }],
@@ -271,7 +271,7 @@ describe('evaluate: classification', () => {
         targets: targets.slice(start, start + 5_000),
       });
     }
-    const { run, sink } = startMemoryRun();
+    const { run, sink } = startTestRun();
     await evaluate(threeClassSession, data, { task: 'classification', run, warmupRuns: 0 });
     await run.end();
     const recorded = plots(sink.events);
@@ -296,7 +296,7 @@ describe('evaluate: classification', () => {
 
   it('one score per sample: a logit through a sigmoid; int64 targets; a tie at 0.5 predicts class 0', async () => {
     const logits = [0, 2, -2];
-    const { run } = startMemoryRun();
+    const { run } = startTestRun();
     const result = await evaluate(
       singleScoreSession,
       [
@@ -335,7 +335,7 @@ describe('evaluate: classification', () => {
           targets: [0, 1],
         },
       ],
-      { task: 'classification', run: startMemoryRun().run },
+      { task: 'classification', run: startTestRun().run },
     );
     expect(perfect.metrics['eval/accuracy']).toBe(1);
     expect(perfect.metrics['eval/f1/macro']).toBe(1);
@@ -355,7 +355,7 @@ describe('evaluate: classification', () => {
           targets: [0, 1],
         },
       ],
-      { task: 'classification', run: startMemoryRun().run },
+      { task: 'classification', run: startTestRun().run },
     );
     expect(wrong.metrics['eval/accuracy']).toBe(0);
     expect(wrong.metrics['eval/f1/macro']).toBe(0);
@@ -378,12 +378,12 @@ describe('evaluate: targets in every form the README allows', () => {
     const feeds = { input: tensorOf(scores, 'float64') };
     const asRows = await evaluate(threeClassSession, [{ feeds, targets: oneHot }], {
       task: 'classification',
-      run: startMemoryRun().run,
+      run: startTestRun().run,
     });
     const asTensor = await evaluate(
       threeClassSession,
       [{ feeds, targets: tensorOf(oneHot, 'float64') }],
-      { task: 'classification', run: startMemoryRun().run },
+      { task: 'classification', run: startTestRun().run },
     );
     expect(asRows.metrics['eval/accuracy']).toBeCloseTo(2 / 3, 12);
     const scored = (metrics: Record<string, number>) =>
@@ -395,7 +395,7 @@ describe('evaluate: targets in every form the README allows', () => {
     const result = await evaluate(
       singleScoreSession,
       [{ feeds: { input: tensorOf([1, 1.5], 'float64') }, targets: [[1], [1.2]] }],
-      { task: 'regression', run: startMemoryRun().run },
+      { task: 'regression', run: startTestRun().run },
     );
     expect(result.metrics['eval/mae']).toBeCloseTo(0.15, 12);
   });
@@ -406,7 +406,7 @@ describe('evaluate: regression, custom metrics, no task', () => {
     const predictions = [2.5, 0, 2, 8];
     const targets = [3, -0.5, 2, 7];
     const seen: unknown[] = [];
-    const { run, sink } = startMemoryRun();
+    const { run, sink } = startTestRun();
     const result = await evaluate(
       singleScoreSession,
       [0, 2].map((start) => ({
@@ -466,7 +466,7 @@ describe('evaluate: regression, custom metrics, no task', () => {
         yield { feeds: { input: tensorOf([index, index], 'float64') } };
       }
     }
-    const { run } = startMemoryRun();
+    const { run } = startTestRun();
     const result = await evaluate(singleScoreSession, feeds(), {
       task: 'none',
       run,
@@ -497,7 +497,7 @@ describe('evaluate: regression, custom metrics, no task', () => {
     } as unknown as InferenceSession;
     const clock = [0, 4, 10, 11, 20, 23, 30, 32];
     vi.spyOn(performance, 'now').mockImplementation(() => clock.shift() ?? 100);
-    const { run, sink } = startMemoryRun();
+    const { run, sink } = startTestRun();
     const data = Array.from({ length: 4 }, () => ({ feeds: {} }));
     const result = await evaluate(session, data, { task: 'none', run, warmupRuns: 2 });
     vi.restoreAllMocks();
@@ -588,7 +588,7 @@ describe('evaluate: runs, model files and comparisons', () => {
         targets: ['setosa', 'versicolor', 'versicolor'],
       },
     ];
-    const { run, sink } = startMemoryRun();
+    const { run, sink } = startTestRun();
     const result = await evaluate(path, data(), { task: 'classification', run });
     await run.end();
     expect(result.metrics['eval/recall/class=versicolor']).toBe(0.5);
@@ -603,7 +603,7 @@ describe('evaluate: runs, model files and comparisons', () => {
     const own = await evaluate(session, [{ ...data()[0]!, targets: ['a', 'b', 'b'] }], {
       task: 'classification',
       modelFile: withNames('["a", "b", "c"]'),
-      run: startMemoryRun().run,
+      run: startTestRun().run,
     });
     await session.release();
     expect(own.metrics['eval/precision/class=b']).toBe(1);
@@ -611,7 +611,7 @@ describe('evaluate: runs, model files and comparisons', () => {
     const given = await evaluate(path, [{ ...data()[0]!, targets: [0, 1, 1] }], {
       task: 'classification',
       classLabels: ['x', 'y', 'z'],
-      run: startMemoryRun().run,
+      run: startTestRun().run,
     });
     expect(given.metrics['eval/recall/class=y']).toBe(0.5);
   });
@@ -629,7 +629,7 @@ describe('evaluate: runs, model files and comparisons', () => {
       [{ feeds: { input: tensorOf([[0.3, 0.7]], 'float64') }, targets: [1] }],
       {
         task: 'classification',
-        run: startMemoryRun().run,
+        run: startTestRun().run,
       },
     );
     expect(result.metrics['eval/recall/class=1']).toBe(1);
@@ -745,14 +745,14 @@ describe('evaluate: custom metrics, topK and options in plain JavaScript', () =>
   it('awaits an async custom metric, and names one that returns no number', async () => {
     const result = await evaluate(threeClassSession, one(), {
       task: 'classification',
-      run: startMemoryRun().run,
+      run: startTestRun().run,
       metrics: { slow_score: async ({ predictions }) => predictions[0]![2]! },
     });
     expect(result.metrics['eval/slow_score']).toBe(0.5);
     await expect(
       evaluate(threeClassSession, one(), {
         task: 'classification',
-        run: startMemoryRun().run,
+        run: startTestRun().run,
         metrics: { broken: (() => ({ value: 1 })) as never },
       }),
     ).rejects.toThrow(
@@ -762,7 +762,7 @@ describe('evaluate: custom metrics, topK and options in plain JavaScript', () =>
 
   it('warns when a topK you asked for is at or above the number of classes', async () => {
     const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
-    const { run, sink } = startMemoryRun();
+    const { run, sink } = startTestRun();
     const result = await evaluate(threeClassSession, one(), {
       task: 'classification',
       topK: [2, 3, 5],
@@ -779,7 +779,7 @@ describe('evaluate: custom metrics, topK and options in plain JavaScript', () =>
     ).toBe(true);
     // The default topK ([5]) on a 3-class model is documented, not a warning.
     warnings.mockClear();
-    await evaluate(threeClassSession, one(), { task: 'classification', run: startMemoryRun().run });
+    await evaluate(threeClassSession, one(), { task: 'classification', run: startTestRun().run });
     expect(warnings).not.toHaveBeenCalledWith(expect.stringContaining('topK'), expect.anything());
   });
 
@@ -787,7 +787,7 @@ describe('evaluate: custom metrics, topK and options in plain JavaScript', () =>
     const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
     await evaluate(threeClassSession, one(), {
       task: 'classification',
-      run: startMemoryRun().run,
+      run: startTestRun().run,
       classlabels: ['a', 'b', 'c'],
       colour: 'red',
     } as never);
@@ -808,7 +808,7 @@ describe('evaluate: NaN and Infinity outputs, for every task', () => {
   ];
 
   it('fails a classification on a NaN logit, naming batch, output and sample, with plots off', async () => {
-    const { run, sink } = startMemoryRun();
+    const { run, sink } = startTestRun();
     await expect(
       evaluate(
         threeClassSession,
@@ -832,7 +832,7 @@ describe('evaluate: NaN and Infinity outputs, for every task', () => {
   it('says Infinity for an Infinity logit, with plots on, and never names an internal function', async () => {
     const failure = evaluate(threeClassSession, threeScores([[Number.POSITIVE_INFINITY, 0, 0]]), {
       task: 'classification',
-      run: startMemoryRun().run,
+      run: startTestRun().run,
     });
     await expect(failure).rejects.toThrow(/of batch 1 is Infinity at sample 0/);
     await expect(failure).rejects.not.toThrow(/rocCurve/);
@@ -843,7 +843,7 @@ describe('evaluate: NaN and Infinity outputs, for every task', () => {
       evaluate(
         singleScoreSession,
         [{ feeds: { input: tensorOf([1, Number.NaN], 'float64') }, targets: [1, 2] }],
-        { task: 'regression', run: startMemoryRun().run },
+        { task: 'regression', run: startTestRun().run },
       ),
     ).rejects.toThrow(/output "scores" of batch 0 is NaN at sample 1; regression metrics/);
   });
@@ -853,14 +853,14 @@ describe('evaluate: NaN and Infinity outputs, for every task', () => {
       evaluate(
         threeClassSession,
         [{ feeds: { input: tensorOf([[0.5, Number.NaN, 0.5]], 'float64') }, targets: [0] }],
-        { task: 'classification', scores: 'probabilities', run: startMemoryRun().run },
+        { task: 'classification', scores: 'probabilities', run: startTestRun().run },
       ),
     ).rejects.toThrow(/of batch 0 is NaN at sample 0 \(value 1 of that sample\)/);
     const logProbabilities = [[Math.log(0.5), Math.log(0.5), Number.NEGATIVE_INFINITY]];
     const result = await evaluate(
       threeClassSession,
       [{ feeds: { input: tensorOf(logProbabilities, 'float64') }, targets: [0] }],
-      { task: 'classification', run: startMemoryRun().run },
+      { task: 'classification', run: startTestRun().run },
     );
     expect(result.metrics['eval/log_loss']).toBeCloseTo(Math.log(2), 12);
     await expect(
@@ -872,14 +872,14 @@ describe('evaluate: NaN and Infinity outputs, for every task', () => {
             targets: [0],
           },
         ],
-        { task: 'classification', run: startMemoryRun().run },
+        { task: 'classification', run: startTestRun().run },
       ),
     ).rejects.toThrow(/only -Infinity logits in sample 0/);
   });
 
   it('task none: completes, with a warning that names the batch and output', async () => {
     const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
-    const { run, sink } = startMemoryRun();
+    const { run, sink } = startTestRun();
     const result = await evaluate(
       singleScoreSession,
       [
@@ -928,7 +928,7 @@ describe('evaluate: model files and repeated evaluations into one run', () => {
       {
         task: 'classification',
         modelFile: identityModel({ width: 2, type: 'float64' }),
-        run: startMemoryRun().run,
+        run: startTestRun().run,
       },
     );
     expect(result.samples).toBe(1);
@@ -961,7 +961,7 @@ describe('evaluate: model files and repeated evaluations into one run', () => {
   });
 
   it('evaluations after every epoch into one run continue the eval/batch steps', async () => {
-    const { run, sink } = startMemoryRun();
+    const { run, sink } = startTestRun();
     const data = () => batches(binaryRows, binaryTargets, 4);
     for (let epoch = 0; epoch < 3; epoch++) {
       await evaluate(binarySession, data(), { task: 'classification', run, warmupRuns: 0 });
@@ -977,7 +977,7 @@ describe('evaluate: model files and repeated evaluations into one run', () => {
     // The summary of each evaluation is at the run's step: the epoch.
     expect(sink.metrics('eval/accuracy').map((event) => event.step)).toEqual([0, 1, 2]);
     // Another run starts again at 0.
-    const other = startMemoryRun();
+    const other = startTestRun();
     await evaluate(binarySession, data(), {
       task: 'classification',
       run: other.run,
@@ -1014,7 +1014,7 @@ describe('evaluate: errors name the field and the fix', () => {
   });
 
   it('explains bad data', async () => {
-    const run = () => startMemoryRun().run;
+    const run = () => startTestRun().run;
     await expect(evaluate(binarySession, [], { task: 'none', run: run() })).rejects.toThrow(
       /got no batches/,
     );
@@ -1054,7 +1054,7 @@ describe('evaluate: errors name the field and the fix', () => {
     await expect(
       evaluate(new Uint8Array([1, 2, 3]), one(), {
         task: 'none',
-        run: startMemoryRun().run,
+        run: startTestRun().run,
         runtime: { InferenceSession: { create: () => Promise.reject(new Error('bad model')) } },
       }),
     ).rejects.toThrow(
@@ -1090,7 +1090,7 @@ describe('evaluate: errors name the field and the fix', () => {
       evaluate(threeClassSession, [{ feeds: empty, targets: [] }], {
         task: 'classification',
         classLabels: ['a', 'b', 'c'],
-        run: startMemoryRun().run,
+        run: startTestRun().run,
       }),
     ).rejects.toThrow(
       'livestep: evaluate() batch 0 has 0 samples (output "scores" has dims [0, 3]); leave empty batches out of the data',
@@ -1105,7 +1105,7 @@ describe('evaluate: errors name the field and the fix', () => {
     ];
     const failure = evaluate(binarySession, data, {
       task: 'classification',
-      run: startMemoryRun().run,
+      run: startTestRun().run,
     });
     await expect(failure).rejects.toThrow(
       /^livestep: evaluate\(\) session.run failed on batch 2: .*; check that batch's feeds against the model's inputs: input \(float64 \[batch, 2\]\)$/,

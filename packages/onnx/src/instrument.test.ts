@@ -1,9 +1,9 @@
+import { startTestRun } from '@livestep/test-support';
 import type { InferenceSession } from 'onnxruntime-common';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { instrument } from './instrument.js';
 import { createTestSession, identityModel, tensorOf } from './test-support/onnx-model-builder.js';
-import { startMemoryRun } from './test-support/test-run.js';
 
 let session: InferenceSession;
 beforeAll(async () => {
@@ -13,7 +13,7 @@ afterAll(() => session.release());
 
 describe('instrument', () => {
   it('records the latency of every run() call at step = call index, outputs unchanged', async () => {
-    const { run, sink } = startMemoryRun();
+    const { run, sink } = startTestRun();
     const instrumented = instrument(session, run);
     const feeds = { input: tensorOf([[1, 2]]) };
     for (let call = 0; call < 3; call++) {
@@ -27,7 +27,7 @@ describe('instrument', () => {
   });
 
   it('records every call of a long loop once, in order, timestamped when each call finished', async () => {
-    const { run, sink } = startMemoryRun();
+    const { run, sink } = startTestRun();
     const instrumented = instrument(session, run);
     const feeds = { input: tensorOf([[1, 2]]) };
     const calls = 1_000; // several buffers' worth, and a partial one left at the end
@@ -47,7 +47,7 @@ describe('instrument', () => {
   });
 
   it('reaches the sinks while the loop is still going when calls are few and slow', async () => {
-    const { run, sink } = startMemoryRun();
+    const { run, sink } = startTestRun();
     const instrumented = instrument(session, run);
     await instrumented.run({ input: tensorOf([[1, 2]]) });
     await instrumented.run({ input: tensorOf([[3, 4]]) });
@@ -62,7 +62,7 @@ describe('instrument', () => {
   });
 
   it('logs what it buffered when the instrumented session is released', async () => {
-    const { run, sink } = startMemoryRun();
+    const { run, sink } = startTestRun();
     const own = await createTestSession(identityModel({ width: 2 }));
     const instrumented = instrument(own, run);
     await instrumented.run({ input: tensorOf([[1, 2]]) });
@@ -77,7 +77,7 @@ describe('instrument', () => {
   });
 
   it('behaves as the session: names, metadata, instanceof, fetches; the original is untouched', async () => {
-    const { run, sink } = startMemoryRun();
+    const { run, sink } = startTestRun();
     const instrumented = instrument(session, run, { prefix: 'serving/model-a' });
     expect(instrumented.inputNames).toEqual(['input']);
     expect(instrumented.outputNames).toEqual(['scores']);
@@ -92,7 +92,7 @@ describe('instrument', () => {
   });
 
   it('measures with the clock around the call, and records nothing for a call that throws', async () => {
-    const { run, sink } = startMemoryRun();
+    const { run, sink } = startTestRun();
     let fail = false;
     const fake = {
       inputNames: [],
@@ -115,7 +115,7 @@ describe('instrument', () => {
   });
 
   it('records the session as params, and a latency summary (p50/p90/p99, mean) at release', async () => {
-    const { run, sink } = startMemoryRun();
+    const { run, sink } = startTestRun();
     const own = await createTestSession(identityModel({ width: 2 }));
     const instrumented = instrument(own, run);
     for (let call = 0; call < 5; call++) await instrumented.run({ input: tensorOf([[1, 2]]) });
@@ -144,7 +144,7 @@ describe('instrument', () => {
   });
 
   it('records the summary when the run ends with the session never released', async () => {
-    const { run, sink } = startMemoryRun();
+    const { run, sink } = startTestRun();
     const instrumented = instrument(session, run);
     for (let call = 0; call < 3; call++) await instrumented.run({ input: tensorOf([[1, 2]]) });
     await run.end();
@@ -153,7 +153,7 @@ describe('instrument', () => {
   });
 
   it('instrumenting twice does not record every call twice: it is refused, naming the fix', async () => {
-    const { run, sink } = startMemoryRun();
+    const { run, sink } = startTestRun();
     const instrumented = instrument(session, run);
     expect(() => instrument(instrumented, run)).toThrow(
       'livestep: instrument() got a session that instrument() returned, so every call would be recorded twice',
@@ -168,7 +168,7 @@ describe('instrument', () => {
     expect(sink.metrics('inference/latency (ms)')).toHaveLength(1);
     expect(sink.metrics('second/latency (ms)')).toHaveLength(0);
     const own = await createTestSession(identityModel({ width: 2 }));
-    const next = startMemoryRun();
+    const next = startTestRun();
     const first = instrument(own, next.run);
     await first.release();
     const again = instrument(own, next.run);
@@ -179,7 +179,7 @@ describe('instrument', () => {
 
   it('warns about an option it does not know (plain JavaScript), naming the one meant', async () => {
     const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
-    const { run } = startMemoryRun();
+    const { run } = startTestRun();
     instrument(session, run, { prefx: 'serving' } as never);
     vi.restoreAllMocks();
     expect(warnings).toHaveBeenCalledWith(
@@ -190,7 +190,7 @@ describe('instrument', () => {
   });
 
   it('refuses what is not a session or a run, and a bad prefix', () => {
-    const { run } = startMemoryRun();
+    const { run } = startTestRun();
     expect(() => instrument({} as never, run)).toThrow(/needs an InferenceSession/);
     expect(() => instrument(session, {} as never)).toThrow(/needs a run/);
     expect(() => instrument(session, run, { prefix: 'a:b' })).toThrow(/contains ":"/);

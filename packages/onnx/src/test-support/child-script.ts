@@ -1,25 +1,23 @@
 /**
  * Scripts run as a user runs them: a real Node process, in a folder of its own, importing the
  * built package (dist), so default sinks, folders and onnxruntime-node behave as in a project.
+ * Only what is onnx's own is here (its README, its builds, onnxruntime-node); the process is
+ * @livestep/test-support's.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
+import {
+  assertBuilt as assertBuiltFiles,
+  builtEntry,
+  importUrl,
+  readmeCodeBlock as readmeCodeBlockIn,
+  runNodeScript,
+} from '@livestep/test-support';
 
 const packageFolder = resolve(import.meta.dirname, '..', '..');
-export const builtPackage = join(packageFolder, 'dist', 'index.js');
+export const builtPackage = builtEntry('@livestep/onnx', import.meta.url);
 /** Core's ES module build as this package resolves it, so the script and the package share one copy. */
-export const builtCore = join(
-  packageFolder,
-  'node_modules',
-  '@livestep',
-  'core',
-  'dist',
-  'index.js',
-);
+export const builtCore = builtEntry('@livestep/core', import.meta.url);
 export const readmePath = join(packageFolder, 'README.md');
 /** onnxruntime-node as this package resolves it. */
 export const onnxRuntimeEntry = join(packageFolder, 'node_modules', 'onnxruntime-node');
@@ -27,31 +25,25 @@ export const onnxRuntimeEntry = join(packageFolder, 'node_modules', 'onnxruntime
 const SCRIPT_DEADLINE_MS = 30_000;
 
 export function assertBuilt(): void {
-  if (!existsSync(builtPackage)) {
-    throw new Error(`build @livestep/onnx first (npx tsup): ${builtPackage} is missing`);
-  }
+  assertBuiltFiles(builtPackage);
 }
 
 /** The code of the first ```ts block after the heading `heading` in the README. */
 export function readmeCodeBlock(heading: string): string {
-  const text = readFileSync(readmePath, 'utf8');
-  const at = text.indexOf(`\n${heading}\n`);
-  if (at < 0) throw new Error(`README.md has no heading ${JSON.stringify(heading)}`);
-  const block = /```ts\n([\s\S]*?)```/.exec(text.slice(at));
-  if (block === null) throw new Error(`README.md has no ts block under ${heading}`);
-  return block[1]!;
+  return readmeCodeBlockIn(readmePath, heading);
 }
 
 /** Import specifiers a script gets rewritten to the builds this package's tests use. */
 export function withBuiltImports(code: string): string {
   return code
-    .replaceAll("'@livestep/onnx'", JSON.stringify(pathToFileURL(builtPackage).href))
-    .replaceAll("'@livestep/core'", JSON.stringify(pathToFileURL(builtCore).href));
+    .replaceAll("'@livestep/onnx'", importUrl(builtPackage))
+    .replaceAll("'@livestep/core'", importUrl(builtCore));
 }
 
 /**
  * Writes `code` to `<folder>/<file>` and runs it with `folder` as the working directory, without
  * the environment variables that would send the run elsewhere (LIVESTEP_URL, DVC_STUDIO_TOKEN).
+ * Rejects unless it exits with code 0.
  */
 export async function runScript(
   folder: string,
@@ -61,13 +53,15 @@ export async function runScript(
 ): Promise<{ stdout: string; stderr: string }> {
   const path = join(folder, file);
   await writeFile(path, code);
-  const env: NodeJS.ProcessEnv = { ...process.env, ...environment };
+  const env: Record<string, string | undefined> = {};
   for (const name of ['LIVESTEP_URL', 'LIVESTEP_DIR', 'LIVESTEP_RUN_NAME', 'DVC_STUDIO_TOKEN']) {
-    if (!(name in environment)) delete env[name];
+    env[name] = undefined;
   }
-  return promisify(execFile)(process.execPath, [path], {
+  const { stdout, stderr } = await runNodeScript(path, {
     cwd: folder,
-    env,
-    timeout: SCRIPT_DEADLINE_MS,
+    env: { ...env, ...environment },
+    timeoutMs: SCRIPT_DEADLINE_MS,
+    expectSuccess: true,
   });
+  return { stdout, stderr };
 }
