@@ -4,21 +4,22 @@
  * reach the top. On the wasm backend Emscripten's runtime has added its own rethrowing
  * 'uncaughtException' listener, which must not stop livestep's exit hooks from recording the run.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  assertBuilt,
+  builtEntry,
+  importUrl,
+  readJournal,
+  runNodeScript,
+  writeScript,
+} from '@livestep/test-support';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from './test-support/backends.js';
 
-const packageFolder = resolve(import.meta.dirname, '..');
-const builtTfjs = join(packageFolder, 'dist', 'index.js');
-const require = createRequire(join(packageFolder, 'package.json'));
-const builtCore = join(dirname(require.resolve('@livestep/core/package.json')), 'dist', 'index.js');
-/** Generous bound for a child that must exit by itself; a hang fails the test instead of timing it out. */
-const CHILD_DEADLINE_MS = 20_000;
+const packageFolder = join(import.meta.dirname, '..');
+const builtTfjs = builtEntry('@livestep/tfjs', import.meta.url);
+const builtCore = builtEntry('@livestep/core', import.meta.url);
 
 interface Outcome {
   code: number | null;
@@ -28,16 +29,12 @@ interface Outcome {
 }
 
 /** Runs `body` after tfjs is set up on `backend`, with `sinks` (a directory and a JSONL sink). */
-function runFit(backend: string, body: string): Promise<Outcome> {
-  const folder = mkdtempSync(join(tmpdir(), 'livestep-tfjs-crash-'));
-  const script = join(folder, 'scenario.mjs');
-  const url = (path: string) => JSON.stringify(pathToFileURL(path).href);
-  writeFileSync(
-    script,
-    `import { createRequire } from 'node:module';
+async function runFit(backend: string, body: string): Promise<Outcome> {
+  const { folder, path } = writeScript(
+    (folder) => `import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import { livestepCallback } from ${url(builtTfjs)};
-import { createDirectorySink, createJsonlSink, startRun } from ${url(builtCore)};
+import { livestepCallback } from ${importUrl(builtTfjs)};
+import { createDirectorySink, createJsonlSink, startRun } from ${importUrl(builtCore)};
 const require = createRequire(${JSON.stringify(join(packageFolder, 'package.json'))});
 const tf = require('@tensorflow/tfjs');
 const wasm = require('@tensorflow/tfjs-backend-wasm');
@@ -57,39 +54,19 @@ const diskFull = new tf.CustomCallback({
 });
 ${body}
 `,
+    { prefix: 'tfjs-crash' },
   );
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    const killer = setTimeout(() => child.kill('SIGKILL'), CHILD_DEADLINE_MS);
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(killer);
-      const journal = join(folder, 'run.jsonl');
-      const events = existsSync(journal)
-        ? readFileSync(journal, 'utf8')
-            .split('\n')
-            .filter((line) => line.trim() !== '')
-            .map((line) => JSON.parse(line) as Record<string, unknown>)
-            .filter((record) => 'kind' in record)
-        : [];
-      resolvePromise({ code, stderr, events, folder });
-    });
-  });
+  const { code, stderr } = await runNodeScript(path);
+  const events = readJournal(join(folder, 'run.jsonl')) as unknown as Array<
+    Record<string, unknown>
+  >;
+  return { code, stderr, events, folder };
 }
 
 const doneOf = (outcome: Outcome) => outcome.events.filter((event) => event.kind === 'done');
 const fileIn = (outcome: Outcome, path: string) => join(outcome.folder, 'livestep', path);
 
-beforeAll(() => {
-  for (const built of [builtTfjs, builtCore]) {
-    if (!existsSync(built))
-      throw new Error(`build @livestep/tfjs and @livestep/core first: ${built} is missing`);
-  }
-});
+beforeAll(() => assertBuilt(builtTfjs, builtCore));
 
 describe.each(BACKENDS)(
   'a fit that throws uncaught on the %s backend (real child processes)',
