@@ -1,78 +1,10 @@
 /** `livestep serve`, `ls` and `show` as real commands (child processes) against each other. */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createHttpSink, Run } from '@livestep/core';
-import { afterEach, describe, expect, it } from 'vitest';
-
-const cli = resolve(import.meta.dirname, '..', 'dist', 'cli.js');
-/** A server that has not printed its URL in this long is not starting. */
-const START_TIMEOUT_MS = 20_000;
-
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) child.kill('SIGKILL');
-});
-
-function livestep(args: string[], environment: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolvePromise) => {
-    const child = spawn(process.execPath, [cli, ...args], {
-      env: {
-        ...process.env,
-        LIVESTEP_URL: '',
-        LIVESTEP_TOKEN: '',
-        LIVESTEP_SERVER_TOKEN: '',
-        ...environment,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('exit', (code) => {
-      clearTimeout(killer);
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
-}
-
-/** Starts `livestep serve` and resolves with its URL once it prints it. */
-function startServe(args: string[], environment: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', ...args], {
-    env: { ...process.env, LIVESTEP_SERVER_TOKEN: '', ...environment },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  const url = new Promise<string>((resolvePromise, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`serve did not start: ${stderr}`)),
-      START_TIMEOUT_MS,
-    );
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(stdout);
-      if (match) {
-        clearTimeout(timer);
-        resolvePromise(match[1]!);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
-  const exited = new Promise<number | null>((resolvePromise) => child.on('exit', resolvePromise));
-  return { child, url, exited, output: () => stdout, errors: () => stderr };
-}
+import { describe, expect, it } from 'vitest';
+import { runLivestep as livestep, startServe } from './test-support/livestep-cli.js';
 
 async function streamRun(url: string, token?: string) {
   const run = new Run({

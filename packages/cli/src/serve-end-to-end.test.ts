@@ -3,16 +3,16 @@
  * the directory sink and the HTTP sink) streams to a real `livestep serve`; what the query API
  * returns equals what the directory sink wrote: every point of every series, the params, the plots.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { runNodeScript } from '@livestep/test-support';
+import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { startServe } from './test-support/livestep-cli.js';
 
-const cli = resolve(import.meta.dirname, '..', 'dist', 'cli.js');
 const core = pathToFileURL(
   createRequire(import.meta.url)
     .resolve('@livestep/core')
@@ -46,52 +46,8 @@ const report = await run.end();
 console.log(JSON.stringify({ id: run.id, ok: report.ok }));
 `;
 
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) child.kill('SIGKILL');
-});
-
-function startServe(data: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--data', data], {
-    env: { ...process.env, LIVESTEP_SERVER_TOKEN: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error('serve did not start')), PROCESS_TIMEOUT_MS);
-    child.stdout!.on('data', (chunk) => {
-      output += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolvePromise({ child, url: match[1]! });
-      }
-    });
-  });
-}
-
 function runScript(path: string, environment: Record<string, string>) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolvePromise) => {
-    const child = spawn(process.execPath, [path], {
-      env: { ...process.env, ...environment },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    const killer = setTimeout(() => child.kill('SIGKILL'), PROCESS_TIMEOUT_MS);
-    child.on('exit', (code) => {
-      clearTimeout(killer);
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
+  return runNodeScript(path, { env: environment, timeoutMs: PROCESS_TIMEOUT_MS });
 }
 
 function filesUnder(folder: string): string[] {
@@ -128,19 +84,19 @@ function fromWire(value: unknown): number {
 describe('a training process streaming to a real livestep serve', () => {
   it('ends with the same points, params and plots in the query API as in its run folder', async () => {
     const work = mkdtempSync(join(tmpdir(), 'livestep-e2e-'));
-    const server = await startServe(join(work, 'server-data'));
+    const url = await startServe(['--data', join(work, 'server-data')]).url;
     const script = join(work, 'train.mjs');
     writeFileSync(script, TRAINING_SCRIPT);
     const runFolder = join(work, 'livestep');
     const result = await runScript(script, {
-      LIVESTEP_URL: server.url,
+      LIVESTEP_URL: url,
       RUN_FOLDER: runFolder,
       SPOOL: join(work, 'spool'),
     });
     expect(result.code, result.stderr).toBe(0);
     const { id, ok } = JSON.parse(result.stdout.trim().split('\n').at(-1)!);
     expect(ok).toBe(true);
-    const base = `${server.url}/api/v1/runs/${id}`;
+    const base = `${url}/api/v1/runs/${id}`;
 
     const { run } = (await getJson(base)) as { run: Record<string, unknown> };
     expect(run.params).toEqual(YAML.parse(readFileSync(join(runFolder, 'params.yaml'), 'utf8')));

@@ -15,6 +15,8 @@ import { onTestFinished } from 'vitest';
 export const DEFAULT_SCRIPT_TIMEOUT_MS = 20_000;
 
 export interface NodeScriptOptions {
+  /** Node's own flags, before the script's path (e.g. `['--require', preload]`). */
+  execArgv?: readonly string[];
   /** Arguments after the script's path. */
   args?: readonly string[];
   cwd?: string;
@@ -23,7 +25,7 @@ export interface NodeScriptOptions {
   /** Run in a pseudo-terminal (util-linux `script`): stdout then carries both streams. */
   terminal?: boolean;
   /**
-   * Rewrites the command line (`[node, script, ...args]`) before it is started, e.g. to run it
+   * Rewrites the command line (`[node, ...execArgv, script, ...args]`) before it is started, e.g. to run it
    * under `bash -c 'ulimit ...; exec "$@"'`.
    */
   wrap?: (argv: string[]) => string[];
@@ -55,8 +57,11 @@ export interface NodeScript {
   /** What the script printed so far. */
   stdout(): string;
   stderr(): string;
-  /** Resolves once stdout has `text`; rejects if the script ends first or `timeoutMs` passes. */
-  waitForStdout(text: string | RegExp, timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves once stdout has `text` (with the match: `[text]`, or a RegExp's groups); rejects,
+   * quoting the output, if the script ends first or `timeoutMs` passes.
+   */
+  waitForStdout(text: string | RegExp, timeoutMs?: number): Promise<string[]>;
   /** Sends `signal` (SIGTERM by default) if the script is still running. */
   kill(signal?: NodeJS.Signals): void;
   /** Settles when the script has exited and its output is read. */
@@ -110,7 +115,7 @@ export function startNodeScript(script: string, options: NodeScriptOptions = {})
     if (value === undefined) delete env[name];
     else env[name] = value;
   }
-  let argv = [process.execPath, script, ...(options.args ?? [])];
+  let argv = [process.execPath, ...(options.execArgv ?? []), script, ...(options.args ?? [])];
   if (options.terminal) {
     argv = ['script', '-qfec', argv.map((part) => JSON.stringify(part)).join(' '), '/dev/null'];
   }
@@ -210,10 +215,13 @@ export function startNodeScript(script: string, options: NodeScriptOptions = {})
     kill,
     exited,
     waitForStdout(text, timeoutMs = DEFAULT_SCRIPT_TIMEOUT_MS) {
-      const found = () => (typeof text === 'string' ? stdout.includes(text) : text.test(stdout));
-      return new Promise<void>((resolve, reject) => {
+      const found = (): string[] | null =>
+        typeof text === 'string' ? (stdout.includes(text) ? [text] : null) : text.exec(stdout);
+      return new Promise<string[]>((resolve, reject) => {
+        let match: string[] | null = null;
         const check = () => {
-          if (found()) finish();
+          match = found();
+          if (match !== null) finish();
           else if (closed) finish(`the script ended before printing ${text}`);
         };
         const timer = setTimeout(
@@ -223,7 +231,7 @@ export function startNodeScript(script: string, options: NodeScriptOptions = {})
         const finish = (problem?: string) => {
           clearTimeout(timer);
           listeners.delete(check);
-          if (problem === undefined) resolve();
+          if (problem === undefined) resolve([...(match ?? [])]);
           else reject(new Error(`${problem}; stdout:\n${stdout}\nstderr:\n${stderr}`));
         };
         listeners.add(check);
