@@ -2,12 +2,12 @@
 // a temporary LIVESTEP_DIR: the folder must be exactly what DVCLive would have written (see
 // shared/reference/dvclive-layout.md), a second run must replace the first, and a dvc.yaml the
 // user wrote keeps its own entries.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runNodeScript } from '@livestep/test-support';
 import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 
@@ -78,47 +78,18 @@ function freshProject(): { project: string; runFolder: string } {
   return { project, runFolder: join(project, RUN_FOLDER) };
 }
 
-/** The environment of a user who set only LIVESTEP_DIR (and maybe EPOCHS): no server, no Studio. */
-function exampleEnvironment(runFolder: string, epochs?: number): NodeJS.ProcessEnv {
-  const environment: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(environment)) {
-    if (key.startsWith('LIVESTEP_') || key.startsWith('DVC_STUDIO_') || key === 'EPOCHS') {
-      delete environment[key];
-    }
-  }
-  environment.LIVESTEP_DIR = runFolder;
-  if (epochs !== undefined) environment.EPOCHS = String(epochs);
-  return environment;
-}
-
 /** Runs the example as a child process and waits for it to exit (killing it if it hangs). */
-function runExample(runFolder: string, epochs?: number): Promise<ExampleResult> {
-  return new Promise((resolve, reject) => {
-    const startedAt = Date.now();
-    const child = spawn(process.execPath, ['src/train.mjs'], {
-      cwd: exampleFolder,
-      env: exampleEnvironment(runFolder, epochs),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    const killer = setTimeout(() => child.kill('SIGKILL'), EXIT_DEADLINE_MS);
-    child.on('error', (error) => {
-      clearTimeout(killer);
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(killer);
-      const endedAt = Date.now();
-      resolve({ code, signal, stdout, stderr, elapsedMs: endedAt - startedAt, startedAt, endedAt });
-    });
+async function runExample(runFolder: string, epochs?: number): Promise<ExampleResult> {
+  // The environment of a user who set only LIVESTEP_DIR (and maybe EPOCHS): no server, no Studio.
+  const startedAt = Date.now();
+  const { code, signal, stdout, stderr } = await runNodeScript('src/train.mjs', {
+    cwd: exampleFolder,
+    removeEnv: /^(LIVESTEP_|DVC_STUDIO_|EPOCHS$)/,
+    env: { LIVESTEP_DIR: runFolder, ...(epochs !== undefined && { EPOCHS: String(epochs) }) },
+    timeoutMs: EXIT_DEADLINE_MS,
   });
+  const endedAt = Date.now();
+  return { code, signal, stdout, stderr, elapsedMs: endedAt - startedAt, startedAt, endedAt };
 }
 
 /** Runs the example and checks it exited by itself, promptly, with code 0. */

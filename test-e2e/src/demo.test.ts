@@ -1,11 +1,11 @@
 // `npm run demo`'s script as a user runs it (scripts/demo.mjs, after the build): a real livestep
 // server, the tfjs example as a real process streaming to it, the final metrics read back from
 // the query API and equal to the run folder's; then the server keeps serving until Ctrl-C.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startNodeScript } from '@livestep/test-support';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const DEMO = fileURLToPath(new URL('../../scripts/demo.mjs', import.meta.url));
@@ -18,39 +18,22 @@ afterAll(() => {
   for (const folder of folders) rmSync(folder, { recursive: true, force: true });
 });
 
-function startDemo(environment: NodeJS.ProcessEnv): {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-  folder: string;
-} {
+function startDemo(environment: Record<string, string>) {
   const folder = mkdtempSync(join(tmpdir(), 'livestep-demo-'));
   folders.push(folder);
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(env)) if (/^(LIVESTEP_|DVC_|STUDIO_)/.test(key)) delete env[key];
-  Object.assign(env, {
-    EPOCHS: String(EPOCHS),
-    LIVESTEP_DIR: join(folder, 'livestep'),
-    LIVESTEP_MODEL_PATH: join(folder, 'model.json'),
-    LIVESTEP_SERVER_DATA: join(folder, 'server'),
-    ...environment,
+  const demo = startNodeScript(DEMO, {
+    removeEnv: /^(LIVESTEP_|DVC_|STUDIO_)/,
+    env: {
+      EPOCHS: String(EPOCHS),
+      LIVESTEP_DIR: join(folder, 'livestep'),
+      LIVESTEP_MODEL_PATH: join(folder, 'model.json'),
+      LIVESTEP_SERVER_DATA: join(folder, 'server'),
+      ...environment,
+    },
+    timeoutMs: DEADLINE_MS,
   });
-  const child = spawn(process.execPath, [DEMO], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr!.on('data', (chunk) => {
-    output += chunk;
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), DEADLINE_MS);
-  const exited = new Promise<number | null>((done) =>
-    child.on('exit', (code) => {
-      clearTimeout(killer);
-      done(code);
-    }),
-  );
-  return { child, output: () => output, exited, folder };
+  const exited = demo.exited.then((outcome) => outcome.code);
+  return { child: demo.child, output: demo.output, exited, folder };
 }
 
 describe('the demo (scripts/demo.mjs)', () => {

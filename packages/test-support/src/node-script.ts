@@ -20,6 +20,8 @@ export interface NodeScriptOptions {
   /** Arguments after the script's path. */
   args?: readonly string[];
   cwd?: string;
+  /** Removed from the test's own environment first (e.g. `/^(LIVESTEP_|DVC_STUDIO_)/`). */
+  removeEnv?: RegExp;
   /** Set over the test's own environment; a variable given as `undefined` is removed. */
   env?: Record<string, string | undefined>;
   /** Run in a pseudo-terminal (util-linux `script`): stdout then carries both streams. */
@@ -44,6 +46,8 @@ export interface NodeScriptOutcome {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+  /** Both, as they came. */
+  output: string;
   /** True when the script did not end within `timeoutMs` and was killed. */
   timedOut: boolean;
   /** ms from the start to the exit. */
@@ -57,6 +61,8 @@ export interface NodeScript {
   /** What the script printed so far. */
   stdout(): string;
   stderr(): string;
+  /** Both, as they came. */
+  output(): string;
   /**
    * Resolves once stdout has `text` (with the match: `[text]`, or a RegExp's groups); rejects,
    * quoting the output, if the script ends first or `timeoutMs` passes.
@@ -111,6 +117,9 @@ export function writeScript(
 /** Starts `node <script> ...args`; see {@link NodeScriptOptions}. */
 export function startNodeScript(script: string, options: NodeScriptOptions = {}): NodeScript {
   const env: NodeJS.ProcessEnv = { ...process.env };
+  if (options.removeEnv) {
+    for (const name of Object.keys(env)) if (options.removeEnv.test(name)) delete env[name];
+  }
   for (const [name, value] of Object.entries(options.env ?? {})) {
     if (value === undefined) delete env[name];
     else env[name] = value;
@@ -139,6 +148,7 @@ export function startNodeScript(script: string, options: NodeScriptOptions = {})
 
   let stdout = '';
   let stderr = '';
+  let output = '';
   let timedOut = false;
   let signalledAt: number | undefined;
   let exitedAt: number | undefined;
@@ -155,6 +165,7 @@ export function startNodeScript(script: string, options: NodeScriptOptions = {})
   };
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
     stdout += chunk;
+    output += chunk;
     if (pendingSignal !== undefined && stdout.includes(pendingSignal.whenStdoutHas)) {
       kill(pendingSignal.signal);
       pendingSignal = undefined;
@@ -163,6 +174,7 @@ export function startNodeScript(script: string, options: NodeScriptOptions = {})
   });
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
+    output += chunk;
   });
   const deadline = setTimeout(() => {
     if (exitedAt === undefined) {
@@ -197,6 +209,7 @@ export function startNodeScript(script: string, options: NodeScriptOptions = {})
         signal,
         stdout,
         stderr,
+        output,
         timedOut,
         durationMs: exitedAt - startedAt,
       };
@@ -212,6 +225,7 @@ export function startNodeScript(script: string, options: NodeScriptOptions = {})
     child,
     stdout: () => stdout,
     stderr: () => stderr,
+    output: () => output,
     kill,
     exited,
     waitForStdout(text, timeoutMs = DEFAULT_SCRIPT_TIMEOUT_MS) {
