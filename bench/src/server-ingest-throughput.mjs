@@ -18,7 +18,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createHttpSink, encodeMetricColumns, Run } from '@livestep/core';
+import { createHttpSink, Run } from '@livestep/core';
+import { encodeMetricColumns } from '@livestep/core/protocol';
 import {
   deterministicValues,
   formatInteger,

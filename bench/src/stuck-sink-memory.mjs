@@ -9,7 +9,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_MAX_QUEUED_EVENTS, startRun } from '@livestep/core';
+import { startRun } from '@livestep/core';
+import { DEFAULT_MAX_QUEUED_EVENTS } from '@livestep/core/sink-kit';
 import {
   collectGarbage,
   deterministicValues,

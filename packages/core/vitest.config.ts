@@ -10,6 +10,14 @@ export default vitestConfig({
         find: /^@livestep\/core$/,
         replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)),
       },
+      {
+        find: /^@livestep\/core\/protocol$/,
+        replacement: fileURLToPath(new URL('./src/protocol/index.ts', import.meta.url)),
+      },
+      {
+        find: /^@livestep\/core\/sink-kit$/,
+        replacement: fileURLToPath(new URL('./src/sink-kit.ts', import.meta.url)),
+      },
     ],
   },
 });

@@ -11,7 +11,8 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dvclivePlotFile, type MetricValue, nestMetrics, type PlotEvent } from '@livestep/core';
+import type { MetricValue, PlotEvent } from '@livestep/core';
+import { dvclivePlotFile, nestMetrics } from '@livestep/core/sink-kit';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import {

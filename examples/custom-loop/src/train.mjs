@@ -13,7 +13,8 @@
 //   EPOCHS=5 node src/train.mjs     fewer epochs, for a quick try
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { confusionMatrix, readEnvironmentConfig, startRun } from '@livestep/core';
+import { confusionMatrix, startRun } from '@livestep/core';
+import { readEnvironmentConfig } from '@livestep/core/sink-kit';
 import { track } from '@livestep/loop';
 
 const LEARNING_RATE = 0.2;

@@ -14,7 +14,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
-import { readEnvironmentConfig, startRun } from '@livestep/core';
+import { startRun } from '@livestep/core';
+import { readEnvironmentConfig } from '@livestep/core/sink-kit';
 import { livestepCallback } from '@livestep/tfjs';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';

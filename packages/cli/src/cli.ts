@@ -8,7 +8,7 @@
  *   livestep sync <run folder | record.jsonl | folder of records>... [--to <url> | --to studio]
  */
 import { parseArgs } from 'node:util';
-import { isTruthy, resolveIngestUrl } from '@livestep/core';
+import { isTruthy, resolveIngestUrl } from '@livestep/core/sink-kit';
 import { createProgressDisplay } from './progress.js';
 import { listRuns, showRun } from './query-commands.js';
 import { openRecordedSources, type RecordedSource } from './recorded-runs.js';

@@ -5,7 +5,7 @@ export {
   type ReadRunFolderOptions as ReadOptions,
   type RecordedRun,
   readDvcliveFolder,
-} from '@livestep/core';
+} from '@livestep/core/sink-kit';
 export {
   RECORD_CHUNK_EVENTS,
   type ReadRecordOptions,

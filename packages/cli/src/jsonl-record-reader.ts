@@ -9,7 +9,8 @@
  */
 import { closeSync, createReadStream, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { type RunEvent, type RunIdentity, validateBatch } from '@livestep/core';
+import type { RunEvent, RunIdentity } from '@livestep/core';
+import { validateBatch } from '@livestep/core/protocol';
 
 /** Events handed on at a time: the size of one request of the live pipeline. */
 export const RECORD_CHUNK_EVENTS = 1_000;

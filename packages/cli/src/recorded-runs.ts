@@ -5,14 +5,13 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseJsonl, validateBatch } from '@livestep/core/protocol';
 import {
   isDvcliveFolder,
-  parseJsonl,
   type ReadRunFolderOptions as ReadOptions,
   type RecordedRun,
   readDvcliveFolder,
-  validateBatch,
-} from '@livestep/core';
+} from '@livestep/core/sink-kit';
 import { RECORD_CHUNK_EVENTS, type RecordChunk, readJsonlRecord } from './jsonl-record-reader.js';
 
 /** One file or folder to sync: its chunks in order, a run's chunks one after the other. */

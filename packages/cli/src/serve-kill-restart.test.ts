@@ -8,7 +8,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { createHttpSink, expandMetricColumns, type MetricColumns, Run } from '@livestep/core';
+import { createHttpSink, type MetricColumns, Run } from '@livestep/core';
+import { expandMetricColumns } from '@livestep/core/protocol';
 import { SqliteRunStore } from '@livestep/server';
 import { afterEach, describe, expect, it } from 'vitest';
 

@@ -10,8 +10,9 @@
  * command again: what is stored is skipped by its ids). `signal` (Ctrl-C) ends it at once, a wait
  * to retry included.
  */
+import type { Batch } from '@livestep/core';
+import { PROTOCOL_VERSION } from '@livestep/core/protocol';
 import {
-  type Batch,
   createRedactor,
   DEFAULT_RETRY_POLICY,
   type DeliveryResult,
@@ -19,14 +20,13 @@ import {
   judgeStatus,
   outcomeWithoutAnswer,
   type PostResult,
-  PROTOCOL_VERSION,
   parseRetryAfter,
   postTo,
   quoteServerMessage,
   type RequestOutcome,
   type RetryPolicy,
   resolveIngestUrl,
-} from '@livestep/core';
+} from '@livestep/core/sink-kit';
 import type { RecordChunk } from './jsonl-record-reader.js';
 
 /** Events per request: the size the live pipeline uses. */

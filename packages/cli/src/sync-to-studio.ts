@@ -4,7 +4,7 @@
  * The Studio settings (token, URL, repository, baseline) come from the DVC_STUDIO_* variables, as
  * for a live run.
  */
-import { PROTOCOL_VERSION } from '@livestep/core';
+import { PROTOCOL_VERSION } from '@livestep/core/protocol';
 import { createStudioSink } from '@livestep/studio';
 import type { RecordChunk } from './jsonl-record-reader.js';
 import { emptyResult, type SyncListeners, type SyncResult } from './sync-to-server.js';

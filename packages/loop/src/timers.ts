@@ -8,7 +8,7 @@
  * throws logs nothing (its duration would describe work that did not happen). Timing a
  * `track()` loop (`time(loop, ...)`) also shows the value in its progress.
  */
-import { assertValidName } from '@livestep/core';
+import { assertValidName } from '@livestep/core/protocol';
 
 /** Each unit a timer's name may end with, and how many of it a millisecond is. */
 const UNIT_PER_MILLISECOND: Record<string, number> = {

@@ -33,19 +33,7 @@
  * SIGTERM, or the program ended a run it passed in), `for await` stops handing out values: the
  * loop ends, and the source is closed, as tfjs's fit stops.
  */
-import {
-  type EndOptions,
-  type FlushReport,
-  type MetricOptions,
-  type Run,
-  type RunStatus,
-  type StartRunOptions,
-  type SystemMonitor,
-  type SystemMonitorOptions,
-  startRun,
-  startSystemMonitor,
-  yieldToEventLoop,
-} from '@livestep/core';
+import { type EndOptions, type FlushReport, type MetricOptions, type Run, type RunStatus, type StartRunOptions, type SystemMonitor, type SystemMonitorOptions, startRun, startSystemMonitor, yieldToEventLoop } from '@livestep/core';
 import { ProgressMeter } from './progress-meter.js';
 import {
   createProgressReporter,

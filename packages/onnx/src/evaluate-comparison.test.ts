@@ -2,7 +2,8 @@
 // with the built package, onnxruntime-node and core's default sinks (no sinks, no directory).
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseJsonl, readRunIdentity } from '@livestep/core';
+import { parseJsonl } from '@livestep/core/protocol';
+import { readRunIdentity } from '@livestep/core/sink-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   assertBuilt,

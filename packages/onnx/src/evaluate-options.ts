@@ -3,7 +3,9 @@
  * result; and checkOptions(), which checks the options once, before any run starts, and turns
  * them into the settings the evaluation reads.
  */
-import { assertValidName, type Run, type StartRunOptions } from '@livestep/core';
+
+import type { Run, StartRunOptions } from '@livestep/core';
+import { assertValidName } from '@livestep/core/protocol';
 import type { InferenceSession } from 'onnxruntime-common';
 import type { ClassificationSummary } from './classification-metrics.js';
 import { DEFAULT_CALIBRATION_BINS } from './classifier-curves.js';

@@ -13,7 +13,8 @@
  * and at release; the session's inputs and outputs are params.
  */
 import { endianness } from 'node:os';
-import { assertValidName, type Run } from '@livestep/core';
+import type { Run } from '@livestep/core';
+import { assertValidName } from '@livestep/core/protocol';
 import type { InferenceSession } from 'onnxruntime-common';
 import { LatencyHistogram } from './latency-histogram.js';
 import { describeSessionValues } from './model-metadata.js';

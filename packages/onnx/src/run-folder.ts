@@ -11,7 +11,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { basename, extname, join } from 'node:path';
-import { readEnvironmentConfig, type StartRunOptions } from '@livestep/core';
+import type { StartRunOptions } from '@livestep/core';
+import { readEnvironmentConfig } from '@livestep/core/sink-kit';
 import { safeSegment } from './metric-names.js';
 
 /** Hex digits of the random part of a run name made up for a model without a file name. */

@@ -5,7 +5,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 // LIVESTEP_ALLOW_INSECURE_HTTP is read as core reads it, so both sinks allow the same values.
-import { isTruthy } from '@livestep/core';
+import { isTruthy } from '@livestep/core/sink-kit';
 
 /** Where DVC Studio lives (its older addresses, studio.dvc.ai and studio.iterative.ai, redirect). */
 export const DEFAULT_STUDIO_URL = 'https://studio.datachain.ai';

@@ -12,7 +12,7 @@ import {
   postTo,
   quoteServerMessage,
   type RequestOutcome,
-} from '@livestep/core';
+} from '@livestep/core/sink-kit';
 
 /** Statuses that say "try again later" (every 5xx is treated the same way). */
 const RETRYABLE_STATUSES = new Set([408, 429]);

@@ -5,17 +5,14 @@
  * acknowledgement. A data post sends only what is here, so its size depends on what was logged
  * since the previous post, never on the length of the run.
  */
+import type { Batch, MetricValue, RunEvent, RunStatus } from '@livestep/core';
 import {
-  type Batch,
   type DvclivePlotFile,
   dvclivePlotFile,
-  type MetricValue,
   mergeParams,
   metricSeriesName,
   nestMetrics,
-  type RunEvent,
-  type RunStatus,
-} from '@livestep/core';
+} from '@livestep/core/sink-kit';
 import { stringifyJsonSafe } from './json-safe.js';
 import { imagePath, metricColumnName, metricPlotPath } from './plot-paths.js';
 

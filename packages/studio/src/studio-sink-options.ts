@@ -3,7 +3,7 @@
  * reference client reads from the environment are in StudioConfigInput (studio-config.ts); the
  * ones here are this sink's own (transport, timing, limits, where warnings go).
  */
-import type { RetryPolicy } from '@livestep/core';
+import type { RetryPolicy } from '@livestep/core/sink-kit';
 import type { PlotLimits } from './plot-chunks.js';
 import type { StudioConfigInput } from './studio-config.js';
 

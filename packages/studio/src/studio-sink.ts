@@ -14,19 +14,18 @@
  *   token stops posting. Warnings are throttled, never one per step.
  * - The token goes only into the Authorization header; it is removed from anything shown.
  */
+
+import type { DropReason, Sink, SinkDeliveryState } from '@livestep/core';
 import {
   abortableSleep,
   createIdleWaiter,
   createRedactor,
   createThrottledWarning,
   createWarnOnce,
-  type DropReason,
   deliverWithRetry,
   emitLivestepWarning,
   type RetryPolicy,
-  type Sink,
-  type SinkDeliveryState,
-} from '@livestep/core';
+} from '@livestep/core/sink-kit';
 import { type PlotLimits, STUDIO_PLOT_LIMITS, takePlotChunk } from './plot-chunks.js';
 import {
   type BodyContext,

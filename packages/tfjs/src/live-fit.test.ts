@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { parseJsonl } from '@livestep/core';
+import { parseJsonl } from '@livestep/core/protocol';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, type BackendName } from './test-support/backends.js';
 

@@ -23,11 +23,11 @@
 import {
   type EndOptions,
   type Run,
-  readEnvironmentConfig,
   type StartRunOptions,
   startRun,
   yieldToEventLoop,
 } from '@livestep/core';
+import { readEnvironmentConfig } from '@livestep/core/sink-kit';
 
 import { Callback, CustomCallback, LayersModel } from '@tensorflow/tfjs-layers';
 import {

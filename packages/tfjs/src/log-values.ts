@@ -4,7 +4,7 @@
  * EarlyStopping or a plain-object callback, replaces the Scalars with numbers in place), so both
  * are read here, and only when a value is needed.
  */
-import { explainBadName, MAX_NAME_LENGTH } from '@livestep/core';
+import { explainBadName, MAX_NAME_LENGTH } from '@livestep/core/protocol';
 import type { Scalar } from '@tensorflow/tfjs-core';
 
 /** The logs a tfjs callback receives: numbers, or Scalars not yet read back. */

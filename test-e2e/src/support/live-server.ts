@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeMetricValue, type MetricValue } from '@livestep/core';
+import type { MetricValue } from '@livestep/core';
+import { decodeMetricValue } from '@livestep/core/protocol';
 
 const CLI = fileURLToPath(new URL('../../../packages/cli/dist/cli.js', import.meta.url));
 /** A server that has not printed its URL after this is not starting (2 shared cores: generous). */

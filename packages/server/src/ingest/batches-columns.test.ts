@@ -1,4 +1,5 @@
-import { createHttpSink, encodeMetricColumns, type MetricEvent, Run } from '@livestep/core';
+import { createHttpSink, type MetricEvent, Run } from '@livestep/core';
+import { encodeMetricColumns } from '@livestep/core/protocol';
 import { describe, expect, it } from 'vitest';
 import { TestRun } from '../test-support/make-events.js';
 import { postJson, startTestServer, temporaryFolder } from '../test-support/start-test-server.js';

@@ -10,12 +10,9 @@
  * Retry-After when the write queue is full, 503 with Retry-After when too many bodies are being
  * read at once.
  */
-import {
-  METRIC_COLUMNS_CAPABILITY,
-  METRIC_COLUMNS_KIND,
-  type MetricColumns,
-  type RunEvent,
-} from '@livestep/core';
+
+import type { MetricColumns, RunEvent } from '@livestep/core';
+import { METRIC_COLUMNS_CAPABILITY, METRIC_COLUMNS_KIND } from '@livestep/core/protocol';
 import type { FastifyInstance } from 'fastify';
 import { HttpError, sendError } from '../http/http-error.js';
 import { checkBatch } from './check-batch.js';

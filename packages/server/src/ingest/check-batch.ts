@@ -6,20 +6,20 @@
  * and applies the same name rule (core's explainBadName), answering yes or no at ~5,000,000
  * points/s; only a batch it refuses goes through `validateBatch` to say why.
  */
+
+import type { MetricColumns, WireBatch } from '@livestep/core';
 import {
   checkMetricColumns,
   EVENT_SCHEMAS,
   explainBadName,
   METRIC_COLUMNS_KIND,
-  type MetricColumns,
   MetricColumnsSchema,
   PROTOCOL_VERSION,
   RunIdentitySchema,
   type ValidationIssue,
   validateBatch,
-  type WireBatch,
   type WireBatchValidation,
-} from '@livestep/core';
+} from '@livestep/core/protocol';
 import type { TSchema } from '@sinclair/typebox';
 import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 

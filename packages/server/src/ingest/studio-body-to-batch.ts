@@ -14,16 +14,15 @@
  * Every event id is derived from what it holds, so a body posted again (the client counts only a
  * 200 as delivered and re-sends what it did not see acknowledged) is stored once.
  */
-import {
-  type AnnotationEvent,
-  explainBadName,
-  IMAGE_MIME_TYPES,
-  type ImageMimeType,
-  type MetricValue,
-  type PlotKind,
-  type RunEvent,
-  type RunIdentity,
+import type {
+  AnnotationEvent,
+  ImageMimeType,
+  MetricValue,
+  PlotKind,
+  RunEvent,
+  RunIdentity,
 } from '@livestep/core';
+import { explainBadName, IMAGE_MIME_TYPES } from '@livestep/core/protocol';
 import type { ErrorIssue } from '../http/http-error.js';
 import type { IngestBatch } from '../storage/run-store.js';
 import { contentHash, deterministicUuid } from './deterministic-uuid.js';

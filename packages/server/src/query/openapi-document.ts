@@ -2,7 +2,7 @@
  * The server's API as an OpenAPI 3.1 document, served at GET /api/v1/openapi.json. The batch
  * body is core's own JSON Schema (batchJsonSchema), so the document and the validator agree.
  */
-import { batchJsonSchema } from '@livestep/core';
+import { batchJsonSchema } from '@livestep/core/protocol';
 
 const json = (schema: Record<string, unknown>, description = 'OK') => ({
   description,

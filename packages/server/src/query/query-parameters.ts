@@ -2,7 +2,7 @@
  * Reading query-string parameters from the network: each one checked, with a 400 that names it
  * and says what it takes. Names go through core's name rule; run ids must be UUIDs.
  */
-import { explainBadName } from '@livestep/core';
+import { explainBadName } from '@livestep/core/protocol';
 import { badParameter } from '../http/http-error.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -9,7 +9,7 @@
  * name with spaces or "=" in it goes in double quotes. Values: numbers, true/false, or text
  * (quoted or not). Nothing here becomes SQL text: the store binds every value.
  */
-import { explainBadName } from '@livestep/core';
+import { explainBadName } from '@livestep/core/protocol';
 import { badParameter } from '../http/http-error.js';
 import type { MetricAggregate, RunCondition, SortField } from '../storage/run-store.js';
 

@@ -5,16 +5,17 @@
  * rollup blocks at every block size (built from blocks of the smallest size, so a point costs
  * one aggregate update, not one per level).
  */
-import {
-  decodeMetricValue,
-  type Labels,
-  type MetricColumns,
-  type MetricEvent,
-  type MetricValue,
-  metricSeriesName,
-  type RunEvent,
-  type RunIdentity,
+
+import type {
+  Labels,
+  MetricColumns,
+  MetricEvent,
+  MetricValue,
+  RunEvent,
+  RunIdentity,
 } from '@livestep/core';
+import { decodeMetricValue } from '@livestep/core/protocol';
+import { metricSeriesName } from '@livestep/core/sink-kit';
 import type Database from 'better-sqlite3';
 import {
   type Aggregate,
