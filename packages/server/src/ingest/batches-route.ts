@@ -11,7 +11,7 @@
  * read at once.
  */
 
-import type { MetricColumns, RunEvent } from '@livestep/core';
+import type { MetricColumns, RunEvent } from '@livestep/core/protocol';
 import { METRIC_COLUMNS_CAPABILITY, METRIC_COLUMNS_KIND } from '@livestep/core/protocol';
 import type { FastifyInstance } from 'fastify';
 import { HttpError, sendError } from '../http/http-error.js';

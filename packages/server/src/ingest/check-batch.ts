@@ -7,7 +7,7 @@
  * points/s; only a batch it refuses goes through `validateBatch` to say why.
  */
 
-import type { MetricColumns, WireBatch } from '@livestep/core';
+import type { MetricColumns, WireBatch } from '@livestep/core/protocol';
 import {
   checkMetricColumns,
   EVENT_SCHEMAS,

@@ -21,7 +21,7 @@ import type {
   PlotKind,
   RunEvent,
   RunIdentity,
-} from '@livestep/core';
+} from '@livestep/core/protocol';
 import { explainBadName, IMAGE_MIME_TYPES } from '@livestep/core/protocol';
 import type { ErrorIssue } from '../http/http-error.js';
 import type { IngestBatch } from '../storage/run-store.js';

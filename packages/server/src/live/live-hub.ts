@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import type { RunIdentity } from '@livestep/core';
+import type { RunIdentity } from '@livestep/core/protocol';
 import { stringifyReply } from '../http/json-reply.js';
 import type { CommittedBatch, RunState } from '../storage/run-store.js';
 

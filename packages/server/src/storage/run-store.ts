@@ -5,7 +5,7 @@
  * today; a PostgreSQL store can follow it method for method: every call is asynchronous, takes
  * plain data and returns plain data, and nothing outside `storage/` sees SQL.
  */
-import type { MachineInfo, MetricColumns, RunEvent, RunIdentity } from '@livestep/core';
+import type { MachineInfo, MetricColumns, RunEvent, RunIdentity } from '@livestep/core/protocol';
 
 /** What a run is, as the server shows it. `stale` is computed: running, but silent for too long. */
 export type RunState = 'running' | 'stale' | 'completed' | 'failed' | 'interrupted';

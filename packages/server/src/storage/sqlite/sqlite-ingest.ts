@@ -13,7 +13,7 @@ import type {
   MetricValue,
   RunEvent,
   RunIdentity,
-} from '@livestep/core';
+} from '@livestep/core/protocol';
 import { decodeMetricValue } from '@livestep/core/protocol';
 import { metricSeriesName } from '@livestep/core/sink-kit';
 import type Database from 'better-sqlite3';
