@@ -3,16 +3,17 @@
  * bounded memory: the real command, as a child process, against a receiver that counts what it
  * stores. The child's peak RSS is read at its exit (process.resourceUsage, through a preload).
  */
-import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { runNodeScript } from '@livestep/test-support';
 import { describe, expect, it } from 'vitest';
+import { cliPath } from './test-support/livestep-cli.js';
 
-const cli = resolve(import.meta.dirname, '..', 'dist', 'cli.js');
+const cli = cliPath;
 const EVENTS = 5_000_000;
 /** What the sync may hold at once: a chunk and a request, not the record. Measured here: 169 MB. */
 const PEAK_RSS_BOUND_MB = 250;
@@ -74,33 +75,11 @@ describe('livestep sync of a large record', () => {
     await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
     const { port } = server.address() as AddressInfo;
     try {
-      const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-        (done) => {
-          const child = spawn(process.execPath, [
-            '--require',
-            preload,
-            cli,
-            'sync',
-            record,
-            '--to',
-            `http://127.0.0.1:${port}`,
-            '--quiet',
-          ]);
-          let stdout = '';
-          let stderr = '';
-          child.stdout.on('data', (chunk) => {
-            stdout += chunk;
-          });
-          child.stderr.on('data', (chunk) => {
-            stderr += chunk;
-          });
-          const killer = setTimeout(() => child.kill('SIGKILL'), 280_000);
-          child.on('exit', (code) => {
-            clearTimeout(killer);
-            done({ code, stdout, stderr });
-          });
-        },
-      );
+      const result = await runNodeScript(cli, {
+        execArgv: ['--require', preload],
+        args: ['sync', record, '--to', `http://127.0.0.1:${port}`, '--quiet'],
+        timeoutMs: 280_000,
+      });
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toContain(`1 run(s) ("spool"): ${EVENTS} events stored, 0 failed`);
       expect(stored).toBe(EVENTS);
