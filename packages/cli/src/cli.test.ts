@@ -1,5 +1,4 @@
 /** `livestep sync`, run as the real command (a child process) against a real receiver. */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,14 +9,15 @@ import {
   Run,
   type Sink,
 } from '@livestep/core';
+import { startNodeScript } from '@livestep/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 // The fault-injecting receiver is core's test support (not part of the published package).
 import {
   type FaultReceiver,
   startFaultReceiver,
 } from '../../core/src/test-support/fault-receiver.js';
+import { cliPath, runLivestep } from './test-support/livestep-cli.js';
 
-const cli = resolve(import.meta.dirname, '..', 'dist', 'cli.js');
 const TOKEN = 'lst_cli_token_77ab';
 
 let server: FaultReceiver;
@@ -27,26 +27,7 @@ beforeEach(async () => {
 afterEach(() => server.stop());
 
 function livestep(args: string[], environment: Record<string, string> = {}, cwd?: string) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolvePromise) => {
-    const child = spawn(process.execPath, [cli, ...args], {
-      env: { ...process.env, LIVESTEP_URL: '', ...environment },
-      ...(cwd !== undefined && { cwd }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('exit', (code) => {
-      clearTimeout(killer);
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
+  return runLivestep(args, environment, cwd === undefined ? {} : { cwd });
 }
 
 async function recordRun(sinks: Sink[], points = 250, endTimeoutMs = 30_000) {
@@ -370,26 +351,15 @@ describe('livestep sync', () => {
     await recordRun([createJsonlSink({ path: record })], 5);
     // The server asks for a minute's wait: without a cancellable wait, Ctrl-C would not be heard.
     server.everyRequest = { status: 503, retryAfter: '60' };
-    const child = spawn(process.execPath, [cli, 'sync', record, '--to', server.url], {
-      env: { ...process.env, LIVESTEP_URL: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const sync = startNodeScript(cliPath, {
+      args: ['sync', record, '--to', server.url],
+      env: { LIVESTEP_URL: '' },
+      timeoutMs: 30_000,
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    let interruptedAt = 0;
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-      if (interruptedAt === 0 && stderr.includes('retrying in')) {
-        interruptedAt = Date.now();
-        child.kill('SIGINT');
-      }
-    });
-    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    const code = await new Promise<number | null>((done) => child.on('exit', done));
-    clearTimeout(killer);
+    await sync.waitForOutput('retrying in');
+    const interruptedAt = Date.now();
+    sync.kill('SIGINT');
+    const { code, stdout, stderr } = await sync.exited;
     expect(interruptedAt, stderr).toBeGreaterThan(0);
     expect(Date.now() - interruptedAt).toBeLessThan(15_000);
     expect(code, stderr).toBe(130);

@@ -68,6 +68,8 @@ export interface NodeScript {
    * quoting the output, if the script ends first or `timeoutMs` passes.
    */
   waitForStdout(text: string | RegExp, timeoutMs?: number): Promise<string[]>;
+  /** The same, for stdout and stderr together (`output`). */
+  waitForOutput(text: string | RegExp, timeoutMs?: number): Promise<string[]>;
   /** Sends `signal` (SIGTERM by default) if the script is still running. */
   kill(signal?: NodeJS.Signals): void;
   /** Settles when the script has exited and its output is read. */
@@ -175,6 +177,7 @@ export function startNodeScript(script: string, options: NodeScriptOptions = {})
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
     output += chunk;
+    notify();
   });
   const deadline = setTimeout(() => {
     if (exitedAt === undefined) {
@@ -221,6 +224,36 @@ export function startNodeScript(script: string, options: NodeScriptOptions = {})
     });
   });
 
+  /** Resolves once `read()` has `text`, with the match; rejects when the script ends first. */
+  const waitFor = (
+    read: () => string,
+    text: string | RegExp,
+    timeoutMs = DEFAULT_SCRIPT_TIMEOUT_MS,
+  ): Promise<string[]> => {
+    const found = (): string[] | null =>
+      typeof text === 'string' ? (read().includes(text) ? [text] : null) : text.exec(read());
+    return new Promise<string[]>((resolve, reject) => {
+      let match: string[] | null = null;
+      const check = () => {
+        match = found();
+        if (match !== null) finish();
+        else if (closed) finish(`the script ended before printing ${text}`);
+      };
+      const timer = setTimeout(
+        () => finish(`no ${text} in the script's output within ${timeoutMs} ms`),
+        timeoutMs,
+      );
+      const finish = (problem?: string) => {
+        clearTimeout(timer);
+        listeners.delete(check);
+        if (problem === undefined) resolve([...(match ?? [])]);
+        else reject(new Error(`${problem}; stdout:\n${stdout}\nstderr:\n${stderr}`));
+      };
+      listeners.add(check);
+      check();
+    });
+  };
+
   return {
     child,
     stdout: () => stdout,
@@ -228,30 +261,8 @@ export function startNodeScript(script: string, options: NodeScriptOptions = {})
     output: () => output,
     kill,
     exited,
-    waitForStdout(text, timeoutMs = DEFAULT_SCRIPT_TIMEOUT_MS) {
-      const found = (): string[] | null =>
-        typeof text === 'string' ? (stdout.includes(text) ? [text] : null) : text.exec(stdout);
-      return new Promise<string[]>((resolve, reject) => {
-        let match: string[] | null = null;
-        const check = () => {
-          match = found();
-          if (match !== null) finish();
-          else if (closed) finish(`the script ended before printing ${text}`);
-        };
-        const timer = setTimeout(
-          () => finish(`no ${text} on the script's stdout within ${timeoutMs} ms`),
-          timeoutMs,
-        );
-        const finish = (problem?: string) => {
-          clearTimeout(timer);
-          listeners.delete(check);
-          if (problem === undefined) resolve([...(match ?? [])]);
-          else reject(new Error(`${problem}; stdout:\n${stdout}\nstderr:\n${stderr}`));
-        };
-        listeners.add(check);
-        check();
-      });
-    },
+    waitForStdout: (text, timeoutMs) => waitFor(() => stdout, text, timeoutMs),
+    waitForOutput: (text, timeoutMs) => waitFor(() => output, text, timeoutMs),
   };
 }
 
