@@ -3,11 +3,11 @@
 // the api/live schema check, in the order start, data..., done, with every metric row, and the
 // token must appear nowhere but in the Authorization header (not in output, not in any file).
 // Nothing but the environment turns Studio on: core adds the Studio sink by itself.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runNodeScript } from '@livestep/test-support';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type FakeStudio,
@@ -43,26 +43,13 @@ afterAll(() => {
   for (const folder of temporaryFolders) rmSync(folder, { recursive: true, force: true });
 });
 
-function runExample(
-  cwd: string,
-  environment: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TRAIN_SCRIPT], { cwd, env: environment });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), EXIT_DEADLINE_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+/** Runs the example with only `environment` of the livestep, DVC and Studio variables. */
+function runExample(cwd: string, environment: Record<string, string>) {
+  return runNodeScript(TRAIN_SCRIPT, {
+    cwd,
+    removeEnv: /^(LIVESTEP_|DVC_|STUDIO_|EPOCHS$)/,
+    env: environment,
+    timeoutMs: EXIT_DEADLINE_MS,
   });
 }
 
@@ -91,18 +78,14 @@ describe('examples/custom-loop streaming to DVC Studio', () => {
     const project = mkdtempSync(join(tmpdir(), 'livestep-studio-example-'));
     temporaryFolders.push(project);
     const runFolder = join(project, 'livestep');
-    const environment: NodeJS.ProcessEnv = { ...process.env };
-    for (const key of Object.keys(environment)) {
-      if (/^(LIVESTEP_|DVC_|STUDIO_)/.test(key) || key === 'EPOCHS') delete environment[key];
-    }
-    Object.assign(environment, {
+    const environment = {
       DVC_STUDIO_TOKEN: TOKEN,
       DVC_STUDIO_URL: studio.url,
       DVC_STUDIO_REPO_URL: REPOSITORY_URL,
       DVC_EXP_BASELINE_REV: BASELINE_REVISION,
       LIVESTEP_DIR: runFolder,
       EPOCHS: String(EPOCHS),
-    });
+    };
 
     const result = await runExample(project, environment);
     expect(result.code, result.stderr).toBe(0);

@@ -2,11 +2,11 @@
 // which command sends them, and that command (`livestep sync <run folder> --to studio`, the built
 // CLI) delivers every metric row Studio missed, once Studio answers again. Real processes, a
 // fake Studio on 127.0.0.1 that checks every body against the api/live schema.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runNodeScript } from '@livestep/test-support';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   type FakeStudio,
@@ -28,43 +28,30 @@ afterAll(() => {
   for (const folder of temporaryFolders) rmSync(folder, { recursive: true, force: true });
 });
 
+/** Runs `node <script> ...args` with only `environment` of the livestep, DVC and Studio variables. */
 function run(
-  args: string[],
+  [script, ...args]: [string, ...string[]],
   cwd: string,
-  environment: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd, env: environment });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), EXIT_DEADLINE_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+  environment: Record<string, string>,
+) {
+  return runNodeScript(script, {
+    args,
+    cwd,
+    removeEnv: /^(LIVESTEP_|DVC_|STUDIO_|EPOCHS$)/,
+    env: environment,
+    timeoutMs: EXIT_DEADLINE_MS,
   });
 }
 
-function studioEnvironment(studio: FakeStudio, runFolder: string): NodeJS.ProcessEnv {
-  const environment: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(environment)) {
-    if (/^(LIVESTEP_|DVC_|STUDIO_)/.test(key) || key === 'EPOCHS') delete environment[key];
-  }
-  return Object.assign(environment, {
+function studioEnvironment(studio: FakeStudio, runFolder: string): Record<string, string> {
+  return {
     DVC_STUDIO_TOKEN: TOKEN,
     DVC_STUDIO_URL: studio.url,
     DVC_STUDIO_REPO_URL: 'https://github.com/livestep/custom-loop-example.git',
     DVC_EXP_BASELINE_REV: 'c0ffee0123456789c0ffee0123456789c0ffee01',
     LIVESTEP_DIR: runFolder,
     EPOCHS: String(EPOCHS),
-  });
+  };
 }
 
 describe('DVC Studio down during training, then `livestep sync --to studio`', () => {

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/style/noExcessiveLinesPerFile: the Run class is the documented API, one method per logging call; its checks, options and delivery already live in their own files.
 /**
  * A run: the object adapters and users log into. Every logging method validates its input,
  * stamps an event (id, seq, ts, step) and pushes it to the dispatcher; it never waits for I/O and

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/style/noExcessiveLinesPerFile: one sink's state (open series files, summary, plots, dvc.yaml entries) and the one pass that writes a batch; the layout, dvc.yaml merge, resume and append helpers are in their own files.
 /**
  * The directory sink writes a run in DVCLive's layout (../dvclive/layout.ts), so `dvc plots show`,
  * `dvc metrics show`, `dvc exp show` and DVC Studio read it as if DVCLive had written it, and
