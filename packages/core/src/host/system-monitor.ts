@@ -20,6 +20,7 @@
 import { type ChildProcess, type ExecFileException, execFile } from 'node:child_process';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { emitLivestepWarning } from '../delivery/livestep-warning.js';
 import type { Run } from '../run/run.js';
 
 /**
@@ -124,9 +125,7 @@ export function startSystemMonitor(
       `livestep: system monitor gpu got ${JSON.stringify(options.gpu)}; pass 'auto' or false`,
     );
   }
-  const warn =
-    options.onWarning ??
-    ((message: string) => process.emitWarning(message, { type: 'LivestepWarning' }));
+  const warn = options.onWarning ?? emitLivestepWarning;
   const nvidiaSmiPath = options.nvidiaSmiPath ?? 'nvidia-smi';
 
   let stopped = false;

@@ -16,6 +16,7 @@
 import { mkdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import YAML from 'yaml';
+import { emitLivestepWarning } from '../delivery/livestep-warning.js';
 import { type DvcYamlEntry, mergeDvcYaml } from '../dvclive/dvc-yaml.js';
 import {
   CUSTOM_PLOTS_FOLDER,
@@ -89,10 +90,6 @@ function fileSize(path: string): number {
   }
 }
 
-function defaultWarning(message: string): void {
-  process.emitWarning(message, { type: 'LivestepWarning' });
-}
-
 /** Errors of a full or failing disk, explained as such rather than passed on bare. */
 const DISK_ERRORS = new Set(['ENOSPC', 'EFBIG', 'EDQUOT', 'EIO', 'EROFS']);
 
@@ -109,7 +106,7 @@ interface SeriesFile {
 
 export function createDirectorySink(options: DirectorySinkOptions = {}): Sink {
   const directory = resolve(options.directory ?? 'livestep');
-  const warn = options.onWarning ?? defaultWarning;
+  const warn = options.onWarning ?? emitLivestepWarning;
   const dvcYamlPath =
     options.dvcYaml === false
       ? undefined
