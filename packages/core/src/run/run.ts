@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { basename, resolve } from 'node:path';
 import { createDefaultSinks } from '../config/default-sinks.js';
 import { readEnvironmentConfig } from '../config/environment-config.js';
+import { emitLivestepWarning } from '../delivery/livestep-warning.js';
 import { IMAGE_EXTENSIONS } from '../dvclive/layout.js';
 import { readSavedRun } from '../dvclive/saved-run.js';
 import { collectGitInfo } from '../host/git-info.js';
@@ -76,10 +77,6 @@ function serializeError(error: unknown): NonNullable<DoneEvent['error']> {
   return { message: String(error) };
 }
 
-function defaultWarning(message: string): void {
-  process.emitWarning(message, { type: 'LivestepWarning' });
-}
-
 export class Run implements AsyncDisposable {
   readonly id: string;
   readonly experiment: string;
@@ -104,7 +101,7 @@ export class Run implements AsyncDisposable {
   constructor(options: StartRunOptions = {}) {
     const environment = options.environment ?? process.env;
     const config = readEnvironmentConfig(environment);
-    this.warn = options.onWarning ?? defaultWarning;
+    this.warn = options.onWarning ?? emitLivestepWarning;
     this.exitTimeoutMs = options.exitTimeoutMs ?? DEFAULT_EXIT_TIMEOUT_MS;
     this.id = randomUUID();
     this.experiment = checkRunName(
