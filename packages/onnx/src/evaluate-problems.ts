@@ -3,6 +3,7 @@
  * the fix; a problem that does not stop the evaluation is a process warning and a note on the run.
  */
 import type { Run } from '@livestep/core';
+import { emitLivestepWarning } from '@livestep/core/sink-kit';
 
 /** Throws `TypeError('livestep: evaluate() <message>')`: a wrong option or batch, with the fix. */
 export function throwEvaluateError(message: string): never {
@@ -11,7 +12,7 @@ export function throwEvaluateError(message: string): never {
 
 /** A problem that does not stop the evaluation: a process warning, and a note on the run. */
 export function warnAndAnnotate(message: string, run?: Run): void {
-  process.emitWarning(message, { type: 'LivestepWarning' });
+  emitLivestepWarning(message);
   run?.annotate(message, { level: 'warning' });
 }
 

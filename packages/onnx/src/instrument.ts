@@ -15,6 +15,7 @@
 import { endianness } from 'node:os';
 import type { Run } from '@livestep/core';
 import { assertValidName } from '@livestep/core/protocol';
+import { emitLivestepWarning } from '@livestep/core/sink-kit';
 import type { InferenceSession } from 'onnxruntime-common';
 import { LatencyHistogram } from './latency-histogram.js';
 import { describeSessionValues } from './model-metadata.js';
@@ -82,7 +83,7 @@ export function instrument<Session extends InferenceSession>(
     );
   }
   for (const message of unknownOptionMessages(options, INSTRUMENT_OPTION_NAMES, 'instrument()')) {
-    process.emitWarning(message, { type: 'LivestepWarning' });
+    emitLivestepWarning(message);
   }
   const prefix = options.prefix ?? DEFAULT_INSTRUMENT_PREFIX;
   const name = `${prefix}/latency (ms)`;
