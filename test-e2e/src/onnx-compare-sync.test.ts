@@ -1,17 +1,16 @@
 // The onnx README's "Comparing models", run exactly as written, twice, with two models: two
 // complete runs, each in its own folder, which `livestep sync` (the built CLI, a real process)
 // sends with their own names, experiment, status and labels. A real receiver on 127.0.0.1.
-import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type { MetricEvent, StartEvent } from '@livestep/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  type FaultReceiver,
-  startFaultReceiver,
-} from '../../packages/core/src/test-support/fault-receiver.js';
+  type FakeLivestepServer,
+  runNodeScript,
+  startFakeLivestepServer,
+} from '@livestep/test-support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   readmeCodeBlock,
   runScript,
@@ -27,11 +26,11 @@ const CLI = fileURLToPath(new URL('../../packages/cli/dist/cli.js', import.meta.
 const CLASSES = COMPARISON_CLASSES;
 
 let project: string;
-let receiver: FaultReceiver;
+let receiver: FakeLivestepServer;
 
 beforeAll(async () => {
   project = await createComparisonProject('livestep-onnx-sync-');
-  receiver = await startFaultReceiver();
+  receiver = await startFakeLivestepServer();
 });
 
 afterAll(async () => {
@@ -47,10 +46,8 @@ describe("the onnx README's comparison, then livestep sync", () => {
     await runScript(project, 'compare.mjs', script);
     await runScript(project, 'compare.mjs', script);
 
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [
-        CLI,
+    const { stdout } = await runNodeScript(CLI, {
+      args: [
         'sync',
         join(project, 'livestep', 'mlp'),
         join(project, 'livestep', 'weak'),
@@ -58,8 +55,9 @@ describe("the onnx README's comparison, then livestep sync", () => {
         receiver.url,
         '--quiet',
       ],
-      { timeout: 60_000 },
-    );
+      timeoutMs: 60_000,
+      expectSuccess: true,
+    });
     expect(stdout).toContain('1 run(s) ("mlp")');
     expect(stdout).toContain('1 run(s) ("weak")');
 

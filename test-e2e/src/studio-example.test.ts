@@ -8,11 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runNodeScript } from '@livestep/test-support';
+import { type FakeStudio, startFakeStudio } from '@livestep/test-support/studio';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  type FakeStudio,
-  startFakeStudio,
-} from '../../packages/studio/src/test-support/fake-studio.js';
 
 const TRAIN_SCRIPT = fileURLToPath(
   new URL('../../examples/custom-loop/src/train.mjs', import.meta.url),
@@ -36,7 +33,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  await studio.close();
+  await studio.stop();
 });
 
 afterAll(() => {

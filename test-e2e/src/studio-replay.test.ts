@@ -7,11 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runNodeScript } from '@livestep/test-support';
+import { type FakeStudio, startFakeStudio } from '@livestep/test-support/studio';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  type FakeStudio,
-  startFakeStudio,
-} from '../../packages/studio/src/test-support/fake-studio.js';
 
 const TRAIN_SCRIPT = fileURLToPath(
   new URL('../../examples/custom-loop/src/train.mjs', import.meta.url),
@@ -63,7 +60,7 @@ describe('DVC Studio down during training, then `livestep sync --to studio`', ()
     const down = await startFakeStudio(TOKEN);
     down.failNext(1_000_000, 503);
     const training = await run([TRAIN_SCRIPT], project, studioEnvironment(down, runFolder));
-    await down.close();
+    await down.stop();
     expect(training.code, training.stderr).toBe(0);
     expect(down.accepted()).toHaveLength(0);
     // The warning names the folder and the exact command.
@@ -101,7 +98,7 @@ describe('DVC Studio down during training, then `livestep sync --to studio`', ()
       }
       expect(sync.stdout + sync.stderr).not.toContain(TOKEN);
     } finally {
-      await up.close();
+      await up.stop();
     }
   });
 });

@@ -9,20 +9,19 @@ import {
   Run,
   type Sink,
 } from '@livestep/core';
-import { startNodeScript } from '@livestep/test-support';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-// The fault-injecting receiver is core's test support (not part of the published package).
 import {
-  type FaultReceiver,
-  startFaultReceiver,
-} from '../../core/src/test-support/fault-receiver.js';
+  type FakeLivestepServer,
+  startFakeLivestepServer,
+  startNodeScript,
+} from '@livestep/test-support';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cliPath, runLivestep } from './test-support/livestep-cli.js';
 
 const TOKEN = 'lst_cli_token_77ab';
 
-let server: FaultReceiver;
+let server: FakeLivestepServer;
 beforeEach(async () => {
-  server = await startFaultReceiver();
+  server = await startFakeLivestepServer();
 });
 afterEach(() => server.stop());
 
@@ -391,7 +390,7 @@ describe('livestep sync', () => {
 
 describe('livestep sync --to studio', () => {
   it('replays a run folder to DVC Studio with valid bodies, start to done', async () => {
-    const { startFakeStudio } = await import('../../studio/src/test-support/fake-studio.js');
+    const { startFakeStudio } = await import('@livestep/test-support/studio');
     const studioToken = 'isat_cli_sync_token_123';
     const studio = await startFakeStudio(studioToken);
     try {
@@ -418,7 +417,7 @@ describe('livestep sync --to studio', () => {
       expect(studio.violations).toEqual([]);
       expect(studio.rows('livestep/plots/metrics/train/loss.tsv')).toHaveLength(30);
     } finally {
-      await studio.close();
+      await studio.stop();
     }
   });
 });

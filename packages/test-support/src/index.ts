@@ -2,6 +2,18 @@
  * Helpers for the livestep packages' tests (a private workspace package, never published; vitest
  * and tsc read this TypeScript source directly).
  */
+
+export {
+  FakeLivestepServer,
+  type ReceivedBatchRequest,
+  startFakeLivestepServer,
+} from './fake-livestep-server.js';
+export {
+  FakeReceiver,
+  type ReceivedHttpRequest,
+  type ReceiverFault,
+  type StatusAnswer,
+} from './fake-receiver.js';
 export { readJournal } from './journal.js';
 export {
   assertBuilt,

@@ -1,6 +1,7 @@
 /** What a script's JSONL sink recorded, read back after the script ended. */
 import { existsSync, readFileSync } from 'node:fs';
-import { parseJsonl, type RunEvent } from '@livestep/core';
+import type { RunEvent } from '@livestep/core';
+import { parseJsonl } from '@livestep/core/protocol';
 
 /** Every event of every run in the JSONL record at `path`; none when the file is missing. */
 export function readJournal(path: string): RunEvent[] {

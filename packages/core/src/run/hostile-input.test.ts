@@ -6,6 +6,7 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { FakeLivestepServer } from '@livestep/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { parseJsonl } from '../protocol/jsonl-record.js';
@@ -13,7 +14,6 @@ import { createDirectorySink } from '../sinks/directory-sink.js';
 import { createHttpSink } from '../sinks/http-sink.js';
 import { createJsonlSink } from '../sinks/jsonl-sink.js';
 import { createMemorySink } from '../sinks/memory-sink.js';
-import { FaultReceiver } from '../test-support/fault-receiver.js';
 import { Run } from './run.js';
 
 const prototypeKeys = () => Object.keys(Object.prototype as Record<string, unknown>);
@@ -25,7 +25,7 @@ function listFiles(folder: string): string[] {
 }
 
 describe('hostile names and keys, through every sink', () => {
-  let receiver: FaultReceiver | undefined;
+  let receiver: FakeLivestepServer | undefined;
   afterEach(async () => {
     await receiver?.stop();
     receiver = undefined;
@@ -138,7 +138,7 @@ describe('hostile names and keys, through every sink', () => {
   it.each(hostile)(
     '%s is refused with a clear error, and the rest of the run is kept',
     async (_, log, message) => {
-      receiver = await new FaultReceiver().start();
+      receiver = await new FakeLivestepServer().start();
       const root = mkdtempSync(join(tmpdir(), 'livestep-hostile-'));
       const memory = createMemorySink();
       const run = new Run({
