@@ -34,6 +34,7 @@
  * loop ends, and the source is closed, as tfjs's fit stops.
  */
 import { type EndOptions, type FlushReport, type MetricOptions, type Run, type RunStatus, type StartRunOptions, type SystemMonitor, type SystemMonitorOptions, startRun, startSystemMonitor, yieldToEventLoop } from '@livestep/core';
+import { emitLivestepWarning } from '@livestep/core/sink-kit';
 import { ProgressMeter } from './progress-meter.js';
 import {
   createProgressReporter,
@@ -77,7 +78,7 @@ export interface LoopSettings {
 const runningLoops = new WeakMap<Run, number>();
 
 function warn(message: string): void {
-  process.emitWarning(message, { type: 'LivestepWarning' });
+  emitLivestepWarning(message);
 }
 
 /** What the two loops share; `Source` is the iterator of the values (sync or async). */
