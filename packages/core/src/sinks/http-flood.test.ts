@@ -6,24 +6,17 @@
  * writing its spool from send() itself. Every point must be in every file, and the files are
  * counted as streams, never loaded whole (the JSONL record and the spool are about 700 MB each).
  */
-import { spawn } from 'node:child_process';
-import {
-  createReadStream,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { assertBuilt, builtEntry, runNodeScript } from '@livestep/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_EXIT_TIMEOUT_MS } from '../run/run-options.js';
 
-const builtPackage = resolve(import.meta.dirname, '..', '..', 'dist', 'index.js');
+const builtPackage = builtEntry('@livestep/core', import.meta.url);
 const STEPS = 1_000_000;
 const METRICS = ['train/loss', 'train/accuracy', 'learning_rate', 'grad_norm', 'throughput'];
 /** start + every point + done. */
@@ -39,9 +32,7 @@ const CHILD_DEADLINE_MS = 150_000;
 
 let folder: string;
 beforeAll(() => {
-  if (!existsSync(builtPackage)) {
-    throw new Error(`build @livestep/core first: ${builtPackage} is missing`);
-  }
+  assertBuilt(builtPackage);
   folder = mkdtempSync(join(tmpdir(), 'livestep-flood-'));
 });
 // About 1.5 GB of files: never left behind.
@@ -56,33 +47,8 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-interface ChildOutcome {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runChild(script: string, environment: NodeJS.ProcessEnv): Promise<ChildOutcome> {
-  return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [script], {
-      env: { ...process.env, ...environment },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    const killer = setTimeout(() => child.kill('SIGKILL'), CHILD_DEADLINE_MS);
-    child.on('exit', (code, signal) => {
-      clearTimeout(killer);
-      resolvePromise({ code, signal, stdout, stderr });
-    });
-  });
+function runChild(script: string, environment: Record<string, string>) {
+  return runNodeScript(script, { env: environment, timeoutMs: CHILD_DEADLINE_MS });
 }
 
 interface RecordCount {

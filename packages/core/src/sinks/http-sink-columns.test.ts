@@ -1,21 +1,21 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type FakeLivestepServer, startFakeLivestepServer } from '@livestep/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseJsonl } from '../protocol/jsonl-record.js';
 import { Run } from '../run/run.js';
-import { type FaultReceiver, startFaultReceiver } from '../test-support/fault-receiver.js';
 import { createHttpSink } from './http-sink.js';
 
 const FAST_RETRIES = { initialDelayMs: 20, multiplier: 2, maxDelayMs: 200, jitter: 0.2 };
 
-const receivers: FaultReceiver[] = [];
+const receivers: FakeLivestepServer[] = [];
 afterEach(async () => {
   await Promise.all(receivers.splice(0).map((receiver) => receiver.stop()));
 });
 
-async function receiver(metricColumns: boolean): Promise<FaultReceiver> {
-  const started = await startFaultReceiver();
+async function receiver(metricColumns: boolean): Promise<FakeLivestepServer> {
+  const started = await startFakeLivestepServer();
   started.metricColumns = metricColumns;
   receivers.push(started);
   return started;

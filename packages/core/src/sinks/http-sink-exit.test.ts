@@ -3,82 +3,47 @@
  * SIGINT or by SIGTERM sends `done` with the right status and exits within the flush deadline.
  * Real child processes against a real receiver on 127.0.0.1.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  builtEntry,
+  type FakeLivestepServer,
+  importUrl,
+  startFakeLivestepServer,
+  startNodeScript,
+  writeScript,
+} from '@livestep/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DoneEvent } from '../protocol/events.js';
 import { parseJsonl } from '../protocol/jsonl-record.js';
 import { DEFAULT_EXIT_TIMEOUT_MS } from '../run/run-options.js';
-import { type FaultReceiver, startFaultReceiver } from '../test-support/fault-receiver.js';
 
-const builtPackage = resolve(import.meta.dirname, '..', '..', 'dist', 'index.js');
-const CHILD_DEADLINE_MS = 20_000;
+const builtPackage = builtEntry('@livestep/core', import.meta.url);
 const TOKEN = 'lst_exit_test_token_91b2';
 
-let server: FaultReceiver;
+let server: FakeLivestepServer;
 beforeAll(async () => {
-  server = await startFaultReceiver();
+  server = await startFakeLivestepServer();
   server.token = TOKEN;
 });
 afterAll(() => server.stop());
 
-function runScript(body: string, signal?: NodeJS.Signals, url = server.url) {
-  const folder = mkdtempSync(join(tmpdir(), 'livestep-http-exit-'));
-  const script = join(folder, 'train.mjs');
-  writeFileSync(
-    script,
-    `import { startRun } from ${JSON.stringify(pathToFileURL(builtPackage).href)};
+async function runScript(body: string, signal?: NodeJS.Signals, url = server.url) {
+  const { folder, path } = writeScript(
+    `import { startRun } from ${importUrl(builtPackage)};
 const run = startRun({ experiment: 'exit', name: process.env.RUN_NAME, collectGit: false });
 ${body}`,
+    { prefix: 'http-exit', file: 'train.mjs' },
   );
   const name = `run-${Math.random().toString(36).slice(2)}`;
-  return new Promise<{
-    code: number | null;
-    signal: string | null;
-    stdout: string;
-    stderr: string;
-    name: string;
-    folder: string;
-    exitMs: number;
-  }>((resolvePromise) => {
-    const child = spawn(process.execPath, [script], {
-      cwd: folder,
-      env: { ...process.env, LIVESTEP_URL: url, LIVESTEP_TOKEN: TOKEN, RUN_NAME: name },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    let stdout = '';
-    let from = performance.now();
-    let ready = false;
-    const killer = setTimeout(() => child.kill('SIGKILL'), CHILD_DEADLINE_MS);
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-      // exitMs counts from the script's "ready" (where it sends a signal, if any).
-      if (!ready && stdout.includes('ready')) {
-        ready = true;
-        from = performance.now();
-        if (signal) child.kill(signal);
-      }
-    });
-    child.on('exit', (code, exitSignal) => {
-      clearTimeout(killer);
-      resolvePromise({
-        code,
-        signal: exitSignal,
-        stdout,
-        stderr,
-        name,
-        folder,
-        exitMs: performance.now() - from,
-      });
-    });
-  });
+  const outcome = await startNodeScript(path, {
+    cwd: folder,
+    env: { LIVESTEP_URL: url, LIVESTEP_TOKEN: TOKEN, RUN_NAME: name },
+    // exitMs counts from the script's "ready" (where it sends a signal, if any).
+    ...(signal && { signal: { signal, whenStdoutHas: 'ready' } }),
+  }).exited;
+  const exitMs = outcome.exitMsAfterSignal ?? outcome.durationMs;
+  return { ...outcome, name, folder, exitMs };
 }
 
 function doneFor(runName: string): DoneEvent[] {
@@ -164,7 +129,7 @@ console.log(JSON.stringify({ endMs: performance.now() - started, steps: step, ht
   it('exits within the exit deadline when the script never calls end() and the server hangs', async () => {
     // The report: a request in flight to a server that never answers kept the process alive
     // (no beforeExit, so no exit hook) through two 10 s request timeouts: 24.8 s to exit.
-    const hanging = await startFaultReceiver();
+    const hanging = await startFakeLivestepServer();
     hanging.token = TOKEN;
     hanging.delayNext(1_000, 60_000);
     try {

@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type FakeLivestepServer, startFakeLivestepServer } from '@livestep/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_RETRY_POLICY } from '../delivery/retry-policy.js';
 import type { RunEvent } from '../protocol/events.js';
@@ -9,19 +10,18 @@ import { parseJsonl } from '../protocol/jsonl-record.js';
 import { validateBatch } from '../protocol/validate-batch.js';
 import { Run } from '../run/run.js';
 import { DEFAULT_END_TIMEOUT_MS } from '../run/run-options.js';
-import { type FaultReceiver, startFaultReceiver } from '../test-support/fault-receiver.js';
 import { createHttpSink, type HttpSinkOptions, resolveIngestUrl } from './http-sink.js';
 
 const FAST_RETRIES = { initialDelayMs: 20, multiplier: 2, maxDelayMs: 200, jitter: 0.2 };
 const TOKEN = 'lst_secret_token_4f9a1c';
 
-const receivers: FaultReceiver[] = [];
+const receivers: FakeLivestepServer[] = [];
 afterEach(async () => {
   await Promise.all(receivers.splice(0).map((receiver) => receiver.stop()));
 });
 
-async function receiver(): Promise<FaultReceiver> {
-  const started = await startFaultReceiver();
+async function receiver(): Promise<FakeLivestepServer> {
+  const started = await startFakeLivestepServer();
   receivers.push(started);
   return started;
 }
