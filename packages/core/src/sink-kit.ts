@@ -27,6 +27,12 @@ export {
   type RetryDecision,
   type RetryEvent,
 } from './delivery/deliver-with-retry.js';
+export {
+  describeUrlSafely,
+  INGEST_PATH,
+  isLoopbackHostname,
+  resolveIngestUrl,
+} from './delivery/endpoint-url.js';
 export { emitLivestepWarning, LIVESTEP_WARNING_TYPE } from './delivery/livestep-warning.js';
 export {
   MAX_ANSWER_BYTES,
@@ -110,6 +116,4 @@ export {
   DEFAULT_SPILL_AFTER_MS,
   describeNetworkError,
   GZIP_THRESHOLD_BYTES,
-  INGEST_PATH,
-  resolveIngestUrl,
 } from './sinks/http-sink.js';

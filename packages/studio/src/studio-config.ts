@@ -5,7 +5,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 // LIVESTEP_ALLOW_INSECURE_HTTP is read as core reads it, so both sinks allow the same values.
-import { isTruthy } from '@livestep/core/sink-kit';
+import { isLoopbackHostname, isTruthy } from '@livestep/core/sink-kit';
 
 /** Where DVC Studio lives (its older addresses, studio.dvc.ai and studio.iterative.ai, redirect). */
 export const DEFAULT_STUDIO_URL = 'https://studio.datachain.ai';
@@ -23,7 +23,6 @@ const DEFAULT_RUN_DIRECTORY = 'livestep';
  */
 const REFERENCE_OFFLINE_PATTERN = /1|y|yes|true/i;
 const LIVESTEP_OFFLINE_WORD = /^on$/i;
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 export interface StudioConfigInput {
   /** The Studio access token; default DVC_STUDIO_TOKEN, else STUDIO_TOKEN. Sent only as `Authorization: token …`. */
@@ -73,10 +72,6 @@ function nonEmpty(value: string | undefined): string | undefined {
   return trimmed ? trimmed : undefined;
 }
 
-function isLoopback(hostname: string): boolean {
-  return LOOPBACK_HOSTS.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname);
-}
-
 /**
  * Whether DVC_STUDIO_OFFLINE says offline (see REFERENCE_OFFLINE_PATTERN). The one place that
  * decides whether the Studio sink posts: core's defaults load this package and take what
@@ -117,7 +112,7 @@ export function resolveStudioEndpoint(
       'livestep: the DVC Studio URL (DVC_STUDIO_URL or options.url) must not contain credentials; put the token in DVC_STUDIO_TOKEN',
     );
   }
-  if (baseUrl.protocol === 'http:' && !isLoopback(baseUrl.hostname) && !allowInsecureHttp) {
+  if (baseUrl.protocol === 'http:' && !isLoopbackHostname(baseUrl.hostname) && !allowInsecureHttp) {
     throw new TypeError(
       `livestep: refusing plain http to DVC Studio at ${baseUrl.hostname}: the token would cross the network in clear text; use https, or set LIVESTEP_ALLOW_INSECURE_HTTP=1 to allow it`,
     );
