@@ -59,3 +59,7 @@ export { createHttpSink, type HttpSinkOptions } from './sinks/http-sink.js';
 export { createJsonlSink, type JsonlSinkOptions } from './sinks/jsonl-sink.js';
 export { createMemorySink, type MemorySink } from './sinks/memory-sink.js';
 export { createNoopSink } from './sinks/noop-sink.js';
+export {
+  createTensorBoardSink,
+  type TensorBoardSinkOptions,
+} from './sinks/tensorboard/tensorboard-sink.js';

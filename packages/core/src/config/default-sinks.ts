@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Sink } from '../pipeline/sink.js';
 import { createDirectorySink } from '../sinks/directory-sink.js';
 import { createHttpSink } from '../sinks/http-sink.js';
+import { createTensorBoardSink } from '../sinks/tensorboard/tensorboard-sink.js';
 import type { EnvironmentConfig } from './environment-config.js';
 
 /** Where sinks keep state beside the run folder (spool files): `<parent>/.livestep/`. */
@@ -73,8 +74,9 @@ export interface DefaultSinkContext {
 
 /**
  * The sinks a run gets when it names none: the directory sink; the HTTP sink when LIVESTEP_URL
- * is set; the DVC Studio sink when DVC_STUDIO_TOKEN (or STUDIO_TOKEN) is set, @livestep/studio
- * is installed and says it is on (it reads DVC_STUDIO_OFFLINE; core does not).
+ * is set; the TensorBoard sink when LIVESTEP_TENSORBOARD_DIR is set; the DVC Studio sink when
+ * DVC_STUDIO_TOKEN (or STUDIO_TOKEN) is set, @livestep/studio is installed and says it is on (it
+ * reads DVC_STUDIO_OFFLINE; core does not).
  */
 export function createDefaultSinks(
   config: EnvironmentConfig,
@@ -96,6 +98,14 @@ export function createDefaultSinks(
         ...(config.token !== undefined && { token: config.token }),
         allowInsecureHttp: config.allowInsecureHttp,
         spoolDirectory: join(stateDirectoryFor(config.directory), 'spool'),
+        ...(context && { onWarning: context.warn }),
+      }),
+    );
+  }
+  if (config.tensorboardDirectory !== undefined) {
+    sinks.push(
+      createTensorBoardSink({
+        directory: config.tensorboardDirectory,
         ...(context && { onWarning: context.warn }),
       }),
     );

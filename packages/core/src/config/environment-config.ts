@@ -22,6 +22,8 @@ export interface EnvironmentConfig {
   allowInsecureHttp: boolean;
   /** LIVESTEP_RESUME: continue the run in the folder (append, next step) instead of starting clean. */
   resume: boolean;
+  /** LIVESTEP_TENSORBOARD_DIR: also write TensorBoard event files into this log directory. */
+  tensorboardDirectory?: string;
 }
 
 const TRUTHY = /^(1|y|yes|true|on)$/i;
@@ -52,5 +54,7 @@ export function readEnvironmentConfig(
   if (url) config.url = url;
   const token = nonEmpty(environment.LIVESTEP_TOKEN);
   if (token) config.token = token;
+  const tensorboardDirectory = nonEmpty(environment.LIVESTEP_TENSORBOARD_DIR);
+  if (tensorboardDirectory) config.tensorboardDirectory = tensorboardDirectory;
   return config;
 }
