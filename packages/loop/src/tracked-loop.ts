@@ -1,3 +1,4 @@
+// biome-ignore-all lint/style/noExcessiveLinesPerFile: LoopBase and its two loops (sync and async) share private state; one file keeps that state in one place.
 /**
  * The iterator `track()` returns. Each value it hands out is one step of the run:
  *
@@ -33,7 +34,19 @@
  * SIGTERM, or the program ended a run it passed in), `for await` stops handing out values: the
  * loop ends, and the source is closed, as tfjs's fit stops.
  */
-import { type EndOptions, type FlushReport, type MetricOptions, type Run, type RunStatus, type StartRunOptions, type SystemMonitor, type SystemMonitorOptions, startRun, startSystemMonitor, yieldToEventLoop } from '@livestep/core';
+import {
+  type EndOptions,
+  type FlushReport,
+  type MetricOptions,
+  type Run,
+  type RunStatus,
+  type StartRunOptions,
+  type SystemMonitor,
+  type SystemMonitorOptions,
+  startRun,
+  startSystemMonitor,
+  yieldToEventLoop,
+} from '@livestep/core';
 import { emitLivestepWarning } from '@livestep/core/sink-kit';
 import { ProgressMeter } from './progress-meter.js';
 import {

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/style/noExcessiveLinesPerFile: the evaluation plots of a fit (confusion, ROC, PR, calibration) share their tensor reading and class naming.
 /**
  * Classifier plots on data the user gives: a confusion matrix, ROC and precision-recall curves,
  * computed with @livestep/core from the model's predictions at train end. Binary outputs (one

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/style/noExcessiveLinesPerFile: the tfjs Callback class: one method per tfjs hook, in the order tfjs calls them, which the file documents.
 /**
  * The TensorFlow.js callback: one line in `model.fit` / `model.fitDataset` records params at
  * train begin, metrics per epoch (and optionally per batch), weight histograms, classifier plots

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/style/noExcessiveLinesPerFile: the OpenAPI document is data (one schema per route), not logic to split.
 /**
  * The server's API as an OpenAPI 3.1 document, served at GET /api/v1/openapi.json. The batch
  * body is core's own JSON Schema (batchJsonSchema), so the document and the validator agree.

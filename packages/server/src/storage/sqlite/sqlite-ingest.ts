@@ -1,3 +1,4 @@
+// biome-ignore-all lint/style/noExcessiveLinesPerFile: one commit's work in one place: every event kind's statements and the summaries they keep, so a reader sees what one acknowledged batch writes.
 /**
  * Writing batches into the embedded store, inside the caller's transaction: every event id is
  * recorded once (a retried batch stores nothing twice), metric points go to `points`, and the

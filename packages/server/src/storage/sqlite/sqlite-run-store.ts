@@ -1,3 +1,4 @@
+// biome-ignore-all lint/style/noExcessiveLinesPerFile: the store interface's SQLite implementation, one query per method of RunStore; splitting it would spread one interface over files.
 /**
  * The embedded store: one SQLite database (better-sqlite3, WAL mode) in the server's data folder.
  *
