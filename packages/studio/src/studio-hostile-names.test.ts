@@ -4,8 +4,8 @@
  * naming the field; nothing reaches Object.prototype; every other row arrives.
  */
 import type { Run } from '@livestep/core';
+import { type FakeStudio, startFakeStudio } from '@livestep/test-support/studio';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeStudio, startFakeStudio } from './test-support/fake-studio.js';
 import { startStudioTestRun, TEST_TOKEN } from './test-support/studio-test-run.js';
 
 let studio: FakeStudio;
@@ -13,7 +13,7 @@ beforeEach(async () => {
   studio = await startFakeStudio(TEST_TOKEN);
 });
 afterEach(async () => {
-  await studio.close();
+  await studio.stop();
 });
 
 const hostile: Array<[string, (run: Run) => void, RegExp]> = [

@@ -2,13 +2,14 @@ import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { confusionMatrix, createDirectorySink, createJsonlSink, withRun } from '@livestep/core';
+import { type FakeStudio, startFakeStudio } from '@livestep/test-support/studio';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeStudio, startFakeStudio } from './test-support/fake-studio.js';
 import {
   capturedOutput,
   createTestStudioSink,
   FAST_RETRY_POLICY,
   startStudioTestRun,
+  studioReportOf,
   TEST_BASELINE_SHA,
   TEST_REPOSITORY_URL,
   TEST_TOKEN,
@@ -31,7 +32,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  await studio.close();
+  await studio.stop();
 });
 
 afterAll(() => {
@@ -329,7 +330,7 @@ describe('chunking', () => {
     run.logImage('large-2.png', large);
     run.logImage('small.png', PNG);
     const report = await run.end();
-    expect(report.sinks[0]!.failedByReason).toEqual({ rejected: 2 });
+    expect(studioReportOf(report).failedByReason).toEqual({ rejected: 2 });
     expect(warnings.filter((warning) => warning.includes('not sent to Studio'))).toHaveLength(1);
     const plots = plotsOf(studio.accepted('data'));
     expect(Object.keys(plots)).toEqual(['livestep/plots/images/small.png']);
@@ -373,7 +374,7 @@ describe('delivery', () => {
   it('retries 503 and 429, honouring Retry-After, and loses nothing', async () => {
     const { run, warnings } = startStudioTestRun(studio);
     studio.failNext(2, 503);
-    studio.failNext(1, 429, '1');
+    studio.failNext(1, 429, { retryAfter: '1' });
     run.logMetric('loss', 1);
     run.nextStep();
     run.logMetric('loss', 2);
@@ -414,8 +415,8 @@ describe('delivery', () => {
     await run.flush();
     run.logMetric('loss', 3);
     const report = await run.end();
-    expect(report.sinks[0]!.failedByReason).toEqual({ rejected: 2 });
-    expect(report.sinks[0]!.lastError).toContain('400');
+    expect(studioReportOf(report).failedByReason).toEqual({ rejected: 2 });
+    expect(studioReportOf(report).lastError).toContain('400');
     expect(studio.rows('livestep/plots/metrics/loss.tsv').map((row) => row.loss)).toEqual([1, 3]);
     expect(studio.accepted().at(-1)!.type).toBe('done');
     expect(warnings.filter((warning) => warning.includes('refused'))).toHaveLength(2);
@@ -436,8 +437,8 @@ describe('delivery', () => {
     expect(warnings[0]).toContain('refused the token');
     expect(warnings[0]).toContain('DVC_STUDIO_TOKEN');
     expect(report.ok).toBe(false);
-    expect(report.sinks[0]!.failedByReason.rejected).toBe(20);
-    expect(report.sinks[0]!.pending).toBe(0);
+    expect(studioReportOf(report).failedByReason.rejected).toBe(20);
+    expect(studioReportOf(report).pending).toBe(0);
     for (const text of [...warnings, JSON.stringify(report)])
       expect(text).not.toContain(TEST_TOKEN);
   });
@@ -448,7 +449,7 @@ describe('delivery', () => {
     const report = await run.end();
     expect(warnings.join('\n')).toContain('[redacted]');
     expect(warnings.join('\n')).not.toContain(TEST_TOKEN);
-    expect(report.sinks[0]!.lastError).not.toContain(TEST_TOKEN);
+    expect(studioReportOf(report).lastError).not.toContain(TEST_TOKEN);
   });
 
   it('sends only rows not yet acknowledged: a data body stays the same size as the run grows', async () => {
@@ -481,7 +482,7 @@ describe('delivery', () => {
     await run.flush({ timeoutMs: 300 });
     studio.clearFaults();
     const report = await run.end();
-    expect(report.sinks[0]!.failedByReason.queue_overflow).toBe(200);
+    expect(studioReportOf(report).failedByReason.queue_overflow).toBe(200);
     expect(warnings.filter((warning) => warning.includes('oldest are dropped'))).toHaveLength(1);
     const rows = studio.rows('livestep/plots/metrics/loss.tsv');
     expect(rows.map((row) => row.step)).toEqual(
@@ -493,14 +494,14 @@ describe('delivery', () => {
     const { run } = startStudioTestRun(studio);
     run.logMetric('loss', 1);
     await run.flush();
-    await studio.close();
+    await studio.stop();
     run.logMetric('loss', 2);
     const started = Date.now();
     const report = await run.end('completed', { timeoutMs: 1_500 });
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(report.ok).toBe(false);
-    expect(report.sinks[0]!.failed).toBeGreaterThan(0);
-    expect(report.sinks[0]!.lastError).toMatch(/cannot reach|no answer/);
+    expect(studioReportOf(report).failed).toBeGreaterThan(0);
+    expect(studioReportOf(report).lastError).toMatch(/cannot reach|no answer/);
   });
 
   it('leaves the token out of every file the run writes', async () => {

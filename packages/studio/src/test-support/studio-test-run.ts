@@ -6,10 +6,11 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Run, type Sink, type StartRunOptions, startRun } from '@livestep/core';
+import type { Run, Sink, StartRunOptions } from '@livestep/core';
+import { startTestRun } from '@livestep/test-support';
+import type { FakeStudio } from '@livestep/test-support/studio';
 import { createStudioSink } from '../studio-sink.js';
 import type { StudioSinkOptions } from '../studio-sink-options.js';
-import type { FakeStudio } from './fake-studio.js';
 
 /** Looks like a real token, so a leak would be found by a plain text search. */
 export const TEST_TOKEN = 'isat_TestToken0123456789abcdefSECRET';
@@ -54,18 +55,16 @@ export function createTestStudioSink(
   return { sink, warnings };
 }
 
+/** A test run (@livestep/test-support's) whose sinks are its memory sink and a test Studio sink. */
 export function startStudioTestRun(
   studio: FakeStudio,
   sinkOptions: StudioSinkOptions = {},
   runOptions: StartRunOptions = {},
 ): { run: Run; sink: Sink; warnings: string[] } {
   const { sink, warnings } = createTestStudioSink(studio, sinkOptions);
-  const run = startRun({
+  const { run } = startTestRun({
     experiment: 'studio-tests',
     name: 'brisk-otter',
-    exitHooks: false,
-    collectGit: false,
-    collectMachine: false,
     flushIntervalMs: 5,
     environment: {},
     onWarning: (message) => {
@@ -76,4 +75,13 @@ export function startStudioTestRun(
     sinks: [sink, ...(runOptions.sinks ?? [])],
   });
   return { run, sink, warnings };
+}
+
+/** The Studio sink's part of a run's report (the memory sink of the test run is the other one). */
+export function studioReportOf<Report extends { sink: string }>(report: {
+  sinks: Report[];
+}): Report {
+  const studio = report.sinks.find((entry) => entry.sink.startsWith('studio:'));
+  if (studio === undefined) throw new Error('the run has no Studio sink');
+  return studio;
 }
