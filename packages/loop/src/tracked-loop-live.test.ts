@@ -5,8 +5,8 @@
  * with the run `interrupted`. Without track(), the same loop starves the network sink (the control).
  */
 import type { DoneEvent, RunEvent } from '@livestep/core';
+import { type FakeLivestepServer, startFakeLivestepServer } from '@livestep/test-support';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type BatchReceiver, startBatchReceiver } from './test-support/batch-receiver.js';
 import { assertLoopBuilt, runLoopScript } from './test-support/loop-script.js';
 
 /** How long the scenario's loop runs. */
@@ -56,7 +56,7 @@ function timesFrom(stdout: string): { started: number; ended?: number } {
 
 const metricsIn = (events: RunEvent[]) => events.filter((event) => event.kind === 'metric');
 
-let receiver: BatchReceiver;
+let receiver: FakeLivestepServer;
 beforeAll(assertLoopBuilt);
 afterEach(async () => {
   await receiver?.stop();
@@ -64,7 +64,7 @@ afterEach(async () => {
 
 describe('for await over track() in a loop on microtasks alone, in a real process', () => {
   it('delivers batches to the server while the loop runs, every second', async () => {
-    receiver = await startBatchReceiver();
+    receiver = await startFakeLivestepServer();
     const outcome = await runLoopScript(TRACKED, { env: { LIVESTEP_URL: receiver.url } });
     expect(outcome.code, outcome.stderr).toBe(0);
     const { started, ended } = timesFrom(outcome.stdout);
@@ -72,25 +72,26 @@ describe('for await over track() in a loop on microtasks alone, in a real proces
     // Each second of the loop saw batches of points arrive at the server.
     for (let second = 0; second < LOOP_MS / 1_000; second++) {
       const from = started + second * 1_000;
-      const arrived = receiver.batches.filter(
-        (batch) => batch.at >= from && batch.at < from + 1_000 && batch.at < ended!,
-      );
+      const arrived = receiver
+        .acceptedBatches()
+        .filter((batch) => batch.at >= from && batch.at < from + 1_000 && batch.at < ended!);
       expect(
         arrived.flatMap((batch) => metricsIn(batch.events)).length,
         `second ${second}`,
       ).toBeGreaterThan(0);
     }
-    const done = receiver.batches
+    const done = receiver
+      .acceptedBatches()
       .flatMap((batch) => batch.events)
       .filter((event): event is DoneEvent => event.kind === 'done');
     expect(done).toEqual([expect.objectContaining({ status: 'completed' })]);
     // Everything the loop logged reached the server, as it reached the JSONL journal.
-    const delivered = receiver.batches.flatMap((batch) => metricsIn(batch.events));
+    const delivered = receiver.acceptedBatches().flatMap((batch) => metricsIn(batch.events));
     expect(delivered.length).toBe(metricsIn(outcome.events).length);
   });
 
   it('the control: without track(), the same loop sends nothing until it ends', async () => {
-    receiver = await startBatchReceiver();
+    receiver = await startFakeLivestepServer();
     const outcome = await runLoopScript(
       scenario(
         CONTROL_LOOP_MS,
@@ -102,13 +103,15 @@ const loop = Array.from({ length: 1_000_000 }, (_, index) => index);`,
     );
     expect(outcome.code, outcome.stderr).toBe(0);
     const { ended } = timesFrom(outcome.stdout);
-    expect(receiver.batches.filter((batch) => batch.at < ended!)).toEqual([]);
+    expect(receiver.acceptedBatches().filter((batch) => batch.at < ended!)).toEqual([]);
     // The points were not lost: they went out once the loop was over (beforeExit ended the run).
-    expect(receiver.batches.flatMap((batch) => metricsIn(batch.events)).length).toBeGreaterThan(0);
+    expect(
+      receiver.acceptedBatches().flatMap((batch) => metricsIn(batch.events)).length,
+    ).toBeGreaterThan(0);
   });
 
   it('SIGINT in the middle of the loop ends it within 1 s, with the run interrupted', async () => {
-    receiver = await startBatchReceiver();
+    receiver = await startFakeLivestepServer();
     const outcome = await runLoopScript(TRACKED, {
       env: { LIVESTEP_URL: receiver.url },
       signal: { signal: 'SIGINT', whenStdoutHas: 'ready' },
@@ -116,7 +119,7 @@ const loop = Array.from({ length: 1_000_000 }, (_, index) => index);`,
     expect(outcome.signal, outcome.stderr).toBe('SIGINT');
     expect(outcome.exitMsAfterSignal).toBeLessThan(1_000);
     const { started } = timesFrom(outcome.stdout);
-    const events = receiver.batches.flatMap((batch) => batch.events);
+    const events = receiver.acceptedBatches().flatMap((batch) => batch.events);
     const done = events.filter((event): event is DoneEvent => event.kind === 'done');
     expect(done).toEqual([expect.objectContaining({ status: 'interrupted' })]);
     // Mid-loop: well before it would have ended by itself.

@@ -22,6 +22,8 @@ export interface ReceivedBatchRequest extends ReceivedHttpRequest {
   events: number;
   /** Metric-columns blocks in the body, when there were any. */
   columnBlocks?: number;
+  /** The batch's events (metric columns expanded), once it was read. */
+  batch?: RunEvent[];
 }
 
 export class FakeLivestepServer extends FakeReceiver<ReceivedBatchRequest> {
@@ -51,6 +53,13 @@ export class FakeLivestepServer extends FakeReceiver<ReceivedBatchRequest> {
   protected override recordsOnArrival = false;
   /** Any size is read. */
   override maxBodyBytes = Number.POSITIVE_INFINITY;
+
+  /** The batches answered 200, each with when it was answered (epoch ms) and its events. */
+  acceptedBatches(): Array<{ at: number; events: RunEvent[] }> {
+    return this.requests
+      .filter((request) => request.status === 200 && request.batch !== undefined)
+      .map((request) => ({ at: request.at, events: request.batch! }));
+  }
 
   /** The values of the metric `name`, in the order they were stored. */
   metricValues(name: string): unknown[] {
@@ -123,6 +132,7 @@ export class FakeLivestepServer extends FakeReceiver<ReceivedBatchRequest> {
       this.arrivals.push(event);
     }
     record.events = batch.events.length;
+    record.batch = batch.events;
     this.answer(
       record,
       response,
