@@ -97,6 +97,8 @@ export function createTensorBoardSink(options: TensorBoardSinkOptions): Sink {
   const params: Record<string, unknown> = {};
   /** The latest step a metric had: the step of notes and plots that carry none. */
   let latestStep = 0;
+  /** The time of the batch's last params event, when the batch had one. */
+  let paramsChangedAt: number | undefined;
   let failedEvents = 0;
   let lastError: string | undefined;
   const warnedAbout = new Set<string>();
@@ -181,12 +183,11 @@ export function createTensorBoardSink(options: TensorBoardSinkOptions): Sink {
           value,
         };
       }
-      case 'params': {
+      case 'params':
+        // Merged here; written once per batch that changed them (see write).
         mergeParams(params, event.params);
-        const text = `\`\`\`json\n${JSON.stringify(params, null, 2)}\n\`\`\``;
-        const value: SummaryValue = { tag: PARAMS_TAG, kind: 'text', text };
-        return { place: { folder: '', tag: PARAMS_TAG }, step: 0, value };
-      }
+        paramsChangedAt = event.ts;
+        return undefined;
       default:
         // start, artifact and done have no TensorBoard form; other plots (confusion, ROC...)
         // stay with the directory sink and the server.
@@ -219,6 +220,15 @@ export function createTensorBoardSink(options: TensorBoardSinkOptions): Sink {
       const list = records.get(entry.place.folder);
       if (list === undefined) records.set(entry.place.folder, [record]);
       else list.push(record);
+    }
+    if (paramsChangedAt !== undefined) {
+      const text = `\`\`\`json\n${JSON.stringify(params, null, 2)}\n\`\`\``;
+      const value: SummaryValue = { tag: PARAMS_TAG, kind: 'text', text };
+      const record = encodeSummaryEvent(paramsChangedAt / 1000, 0, value);
+      const list = records.get('');
+      if (list === undefined) records.set('', [record]);
+      else list.push(record);
+      paramsChangedAt = undefined;
     }
     for (const [folder, list] of records) {
       const path = join(root, ...folder.split('/'));
