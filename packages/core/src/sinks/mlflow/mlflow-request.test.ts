@@ -12,7 +12,11 @@ const transport = {
   timeoutMs: 1000,
 };
 
-function answer(status: number, body: unknown, headers: Record<string, string> = {}): PostResult {
+function answer(
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Extract<PostResult, { answered: true }> {
   return {
     answered: true,
     status,

@@ -97,6 +97,8 @@ export function createMlflowSink(options: MlflowSinkOptions = {}): Sink {
   let disabled = false;
   let disabledReason: DropReason = 'send_error';
   let closing = false;
+  /** Close passed its deadline: what is left was counted as failed. */
+  let givenUp = false;
   let closed: Promise<void> | undefined;
   /** Waits and retries never go past this (set at close). */
   let dataDeadline = Number.POSITIVE_INFINITY;
@@ -107,7 +109,7 @@ export function createMlflowSink(options: MlflowSinkOptions = {}): Sink {
 
   /** Events not yet in MLflow: queued entities, the run's start, its end. */
   const pending = () => {
-    if (disabled) return 0;
+    if (disabled || givenUp) return 0;
     return (
       queuedEvents +
       (identity !== undefined && runId === undefined ? 1 : 0) +
@@ -346,10 +348,12 @@ export function createMlflowSink(options: MlflowSinkOptions = {}): Sink {
     }
     if (runId === undefined || done === undefined || updated) {
       if (done !== undefined && !updated) countFailed('send_error', 1);
+      givenUp = true;
       return;
     }
     await updateRun(AbortSignal.timeout(Math.max(1, deadline - Date.now())), () => deadline);
     if (!updated && !disabled) {
+      givenUp = true;
       countFailed('send_error', 1);
       warnOnce(
         'update_not_delivered',
