@@ -1,8 +1,10 @@
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { emitLivestepWarning } from '../delivery/livestep-warning.js';
 import type { Sink } from '../pipeline/sink.js';
 import { createDirectorySink } from '../sinks/directory-sink.js';
 import { createHttpSink } from '../sinks/http-sink.js';
+import { createMlflowSink } from '../sinks/mlflow/mlflow-sink.js';
 import { createTensorBoardSink } from '../sinks/tensorboard/tensorboard-sink.js';
 import type { EnvironmentConfig } from './environment-config.js';
 
@@ -74,9 +76,10 @@ export interface DefaultSinkContext {
 
 /**
  * The sinks a run gets when it names none: the directory sink; the HTTP sink when LIVESTEP_URL
- * is set; the TensorBoard sink when LIVESTEP_TENSORBOARD_DIR is set; the DVC Studio sink when
- * DVC_STUDIO_TOKEN (or STUDIO_TOKEN) is set, @livestep/studio is installed and says it is on (it
- * reads DVC_STUDIO_OFFLINE; core does not).
+ * is set; the MLflow sink when MLFLOW_TRACKING_URI is set; the TensorBoard sink when
+ * LIVESTEP_TENSORBOARD_DIR is set; the DVC Studio sink when DVC_STUDIO_TOKEN (or STUDIO_TOKEN)
+ * is set, @livestep/studio is installed and says it is on (it reads DVC_STUDIO_OFFLINE; core does
+ * not).
  */
 export function createDefaultSinks(
   config: EnvironmentConfig,
@@ -110,6 +113,10 @@ export function createDefaultSinks(
       }),
     );
   }
+  if (config.mlflowTrackingUri !== undefined) {
+    const mlflow = mlflowSinkFromEnvironment(config.mlflowTrackingUri, context);
+    if (mlflow !== undefined) sinks.push(mlflow);
+  }
   if (context !== undefined && asksFor(OPTIONAL_SINK_MODULES.studio, context.environment)) {
     let studio: StudioModule | undefined;
     try {
@@ -126,4 +133,25 @@ export function createDefaultSinks(
     if (sink !== undefined) sinks.push(sink);
   }
   return sinks;
+}
+
+/**
+ * The MLflow sink for MLFLOW_TRACKING_URI. A URI it cannot use (a `file:` store or `databricks`,
+ * which MLflow's Python client takes and a user may have set for it) is warned about, not thrown:
+ * the run goes on into its other sinks.
+ */
+function mlflowSinkFromEnvironment(
+  trackingUri: string,
+  context: DefaultSinkContext | undefined,
+): Sink | undefined {
+  try {
+    return createMlflowSink({
+      trackingUri,
+      ...(context && { environment: context.environment, onWarning: context.warn }),
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    (context?.warn ?? emitLivestepWarning)(`${message}; nothing is sent to MLflow in this run`);
+    return undefined;
+  }
 }

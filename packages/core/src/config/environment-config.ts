@@ -24,6 +24,11 @@ export interface EnvironmentConfig {
   resume: boolean;
   /** LIVESTEP_TENSORBOARD_DIR: also write TensorBoard event files into this log directory. */
   tensorboardDirectory?: string;
+  /**
+   * MLFLOW_TRACKING_URI: an MLflow tracking server to record into (the MLflow sink reads its
+   * other MLFLOW_* variables itself: token or user name and password, experiment name).
+   */
+  mlflowTrackingUri?: string;
 }
 
 const TRUTHY = /^(1|y|yes|true|on)$/i;
@@ -56,5 +61,7 @@ export function readEnvironmentConfig(
   if (token) config.token = token;
   const tensorboardDirectory = nonEmpty(environment.LIVESTEP_TENSORBOARD_DIR);
   if (tensorboardDirectory) config.tensorboardDirectory = tensorboardDirectory;
+  const mlflowTrackingUri = nonEmpty(environment.MLFLOW_TRACKING_URI);
+  if (mlflowTrackingUri) config.mlflowTrackingUri = mlflowTrackingUri;
   return config;
 }
