@@ -4,13 +4,15 @@
 // read back while it trains (they grow between epochs) and after it ends, by the independent
 // reader below (TFRecord framing and both CRCs checked, protobuf decoded by hand), and
 // every epoch's values equal what the directory sink wrote. TensorBoard itself (Python) cannot
-// be installed here; that reader stands in for it.
-import { type ChildProcess, spawn } from 'node:child_process';
+// be installed here; that reader stands in for it. The loop and onnx adapters write through the
+// same sink: examples/custom-loop and examples/onnx-eval (two runs, `{run}` in the path) too.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // --- A reader of event files, written here from the format (backends.md C.3, C.4), sharing no
@@ -153,10 +155,9 @@ function scalarsOf(
   for (const event of events) {
     for (const value of event.values) {
       if (value.simpleValue === undefined) continue;
-      scalars.set(value.tag, [
-        ...(scalars.get(value.tag) ?? []),
-        { step: event.step, value: value.simpleValue },
-      ]);
+      const points = scalars.get(value.tag) ?? [];
+      scalars.set(value.tag, points);
+      points.push({ step: event.step, value: value.simpleValue });
     }
   }
   return scalars;
@@ -243,14 +244,8 @@ async function fit(
 async function tsvValues(path: string): Promise<{ steps: number[]; values: number[] }> {
   const [, ...lines] = (await readFile(path, 'utf8')).trim().split('\n');
   const cells = lines.map((line) => line.split('\t'));
-  const number = (cell: string) =>
-    cell === 'nan'
-      ? Number.NaN
-      : cell === 'inf'
-        ? Infinity
-        : cell === '-inf'
-          ? -Infinity
-          : Number(cell);
+  const special: Record<string, number> = { nan: Number.NaN, inf: Infinity, '-inf': -Infinity };
+  const number = (cell: string) => special[cell] ?? Number(cell);
   return { steps: cells.map((row) => Number(row[1])), values: cells.map((row) => number(row[2]!)) };
 }
 
@@ -323,3 +318,79 @@ describe.each(['cpu', 'wasm'] as const)(
     });
   },
 );
+
+/** The README's mapping of a livestep name to (folder, tag), restated from its text. */
+function documentedPlace(name: string): [string, string] {
+  const segments = name.split('/');
+  const index = segments.findIndex(
+    (segment, at) =>
+      at < segments.length - 1 && ['train', 'eval', 'val', 'validation'].includes(segment),
+  );
+  if (index >= 0) {
+    const folder = [...segments.slice(0, index), segments[index] === 'train' ? 'train' : 'val'];
+    return [folder.join('/'), segments.slice(index + 1).join('/')];
+  }
+  const last = segments.at(-1)!;
+  if (/^val_./.test(last)) return [[...segments.slice(0, -1), 'val'].join('/'), last.slice(4)];
+  return ['.', name];
+}
+
+/** Every series the directory sink wrote for a run equals its TensorBoard scalars. */
+async function expectSameSeries(runFolder: string, logdir: string): Promise<number> {
+  const folders = readLogDirectory(logdir);
+  const root = join(runFolder, 'plots', 'metrics');
+  const tsvs = readdirSync(root, { recursive: true, withFileTypes: true }).filter((entry) =>
+    entry.isFile(),
+  );
+  for (const entry of tsvs) {
+    const series = relative(root, join(entry.parentPath, entry.name))
+      .split('\\')
+      .join('/')
+      .replace(/\.tsv$/, '');
+    const [folder, tag] = documentedPlace(series);
+    const expected = await tsvValues(join(entry.parentPath, entry.name));
+    const points = scalarsOf(folders.get(folder)?.events ?? []).get(tag) ?? [];
+    expect(
+      points.map((point) => point.step),
+      series,
+    ).toEqual(expected.steps);
+    expect(
+      points.map((point) => point.value),
+      series,
+    ).toEqual(expected.values.map(Math.fround));
+  }
+  return tsvs.length;
+}
+
+describe('the loop and onnx adapters with LIVESTEP_TENSORBOARD_DIR', () => {
+  const run = (example: string, script: string, env: Record<string, string>) =>
+    promisify(execFile)(process.execPath, [script], {
+      cwd: fileURLToPath(new URL(`../../examples/${example}/`, import.meta.url)),
+      env: { ...process.env, LIVESTEP_URL: '', DVC_STUDIO_TOKEN: '', ...env },
+      timeout: EXAMPLE_TIMEOUT_MS,
+    });
+
+  it('examples/custom-loop (track() from @livestep/loop): every series, system metrics included', async () => {
+    const runFolder = join(folder, 'loop-run');
+    const logdir = join(folder, 'loop-tb');
+    await run('custom-loop', 'src/train.mjs', {
+      LIVESTEP_DIR: runFolder,
+      LIVESTEP_TENSORBOARD_DIR: logdir,
+      EPOCHS: '8',
+    });
+    expect(await expectSameSeries(runFolder, logdir)).toBeGreaterThanOrEqual(4);
+  });
+
+  it('examples/onnx-eval (evaluate() from @livestep/onnx): two runs, one log directory each through {run}', async () => {
+    const runsFolder = join(folder, 'onnx-runs');
+    const logdir = join(folder, 'onnx-tb', '{run}');
+    await run('onnx-eval', 'src/main.mjs', {
+      LIVESTEP_DIR: runsFolder,
+      LIVESTEP_TENSORBOARD_DIR: logdir,
+    });
+    for (const name of ['mlp', 'weak']) {
+      const count = await expectSameSeries(join(runsFolder, name), join(folder, 'onnx-tb', name));
+      expect(count).toBeGreaterThan(10);
+    }
+  });
+});
