@@ -58,6 +58,7 @@ export { createDirectorySink, type DirectorySinkOptions } from './sinks/director
 export { createHttpSink, type HttpSinkOptions } from './sinks/http-sink.js';
 export { createJsonlSink, type JsonlSinkOptions } from './sinks/jsonl-sink.js';
 export { createMemorySink, type MemorySink } from './sinks/memory-sink.js';
+export { createMlflowSink, type MlflowSinkOptions } from './sinks/mlflow/mlflow-sink.js';
 export { createNoopSink } from './sinks/noop-sink.js';
 export {
   createTensorBoardSink,
