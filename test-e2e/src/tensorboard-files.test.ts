@@ -2,166 +2,19 @@
 // @livestep/tfjs callback), with LIVESTEP_TENSORBOARD_DIR set and no code change: on the cpu and
 // the wasm backend (tfjs-node's own TensorBoard callback works on neither), the event files are
 // read back while it trains (they grow between epochs) and after it ends, by the independent
-// reader below (TFRecord framing and both CRCs checked, protobuf decoded by hand), and
+// reader in support/tensorboard-event-reader.ts (TFRecord framing and both CRCs checked, protobuf decoded by hand), and
 // every epoch's values equal what the directory sink wrote. TensorBoard itself (Python) cannot
 // be installed here; that reader stands in for it. The loop and onnx adapters write through the
 // same sink: examples/custom-loop and examples/onnx-eval (two runs, `{run}` in the path) too.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-// --- A reader of event files, written here from the format (backends.md C.3, C.4), sharing no
-// code with the writer: TFRecord framing with both masked CRC32Cs checked, and the Event,
-// Summary and Summary.Value fields decoded by hand (wire types 0, 1, 2, 5).
-
-/** CRC32C, bit by bit (reflected Castagnoli polynomial, RFC 3720 B.4). */
-function crc32c(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) {
-    crc ^= byte;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
-  }
-  return (crc ^ 0xffffffff) >>> 0;
-}
-const masked = (crc: number) => ((((crc >>> 15) | (crc << 17)) >>> 0) + 0xa282ead8) % 2 ** 32;
-
-type Fields = Map<number, Array<number | Uint8Array>>;
-
-/** A message's fields by number: varints as numbers, everything else as its bytes. */
-function fieldsOf(message: Uint8Array): Fields {
-  const fields: Fields = new Map();
-  let offset = 0;
-  const varint = () => {
-    let value = 0;
-    for (let scale = 1; ; scale *= 128) {
-      const byte = message[offset++];
-      if (byte === undefined) throw new Error('varint past the end');
-      value += (byte & 0x7f) * scale;
-      if (byte < 0x80) return value;
-    }
-  };
-  const take = (length: number) => {
-    if (offset + length > message.length) throw new Error('field past the end');
-    offset += length;
-    return message.subarray(offset - length, offset);
-  };
-  while (offset < message.length) {
-    const key = varint();
-    const wire = key % 8;
-    const value =
-      wire === 0
-        ? varint()
-        : wire === 1
-          ? take(8)
-          : wire === 2
-            ? take(varint())
-            : wire === 5
-              ? take(4)
-              : undefined;
-    if (value === undefined) throw new Error(`wire type ${wire}`);
-    fields.set(Math.floor(key / 8), [...(fields.get(Math.floor(key / 8)) ?? []), value]);
-  }
-  return fields;
-}
-const bytesOf = (fields: Fields, number: number) =>
-  fields.get(number)?.at(-1) as Uint8Array | undefined;
-const dataView = (bytes: Uint8Array) =>
-  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-const text = (bytes: Uint8Array | undefined) => new TextDecoder().decode(bytes);
-
-interface ReadValue {
-  tag: string;
-  simpleValue?: number;
-  pluginName?: string;
-  strings: string[];
-}
-interface ReadEvent {
-  wallTime: number;
-  step: number;
-  fileVersion?: string;
-  values: ReadValue[];
-}
-
-function readEvent(record: Uint8Array): ReadEvent {
-  const fields = fieldsOf(record);
-  const wallTime = bytesOf(fields, 1);
-  const event: ReadEvent = {
-    wallTime: wallTime ? dataView(wallTime).getFloat64(0, true) : 0,
-    step: (fields.get(2)?.at(-1) as number | undefined) ?? 0,
-    values: [],
-  };
-  if (fields.has(3)) event.fileVersion = text(bytesOf(fields, 3));
-  const summary = bytesOf(fields, 5);
-  for (const valueBytes of summary ? (fieldsOf(summary).get(1) ?? []) : []) {
-    const value = fieldsOf(valueBytes as Uint8Array);
-    const read: ReadValue = { tag: text(bytesOf(value, 1)), strings: [] };
-    const simple = bytesOf(value, 2);
-    if (simple) read.simpleValue = dataView(simple).getFloat32(0, true);
-    const tensor = bytesOf(value, 8);
-    if (tensor)
-      read.strings = (fieldsOf(tensor).get(8) ?? []).map((item) => text(item as Uint8Array));
-    const metadata = bytesOf(value, 9);
-    const plugin = metadata && bytesOf(fieldsOf(metadata), 1);
-    if (plugin) read.pluginName = text(bytesOf(fieldsOf(plugin), 1));
-    event.values.push(read);
-  }
-  return event;
-}
-
-/** An event file's events, CRCs checked; a record still being written at the end is left out. */
-function readEventFile(path: string): ReadEvent[] {
-  const file = readFileSync(path);
-  const events: ReadEvent[] = [];
-  for (let offset = 0; offset + 12 <= file.length; ) {
-    const length = Number(file.readBigUInt64LE(offset));
-    if (masked(crc32c(file.subarray(offset, offset + 8))) !== file.readUInt32LE(offset + 8)) {
-      throw new Error(`${path}: bad length CRC at byte ${offset}`);
-    }
-    if (offset + 16 + length > file.length) break;
-    const record = file.subarray(offset + 12, offset + 12 + length);
-    if (masked(crc32c(record)) !== file.readUInt32LE(offset + 12 + length)) {
-      throw new Error(`${path}: bad data CRC at byte ${offset}`);
-    }
-    events.push(readEvent(record));
-    offset += 16 + length;
-  }
-  return events;
-}
-
-/** Every event file under a log directory, by folder ('.' for the directory itself). */
-function readLogDirectory(root: string): Map<string, { files: string[]; events: ReadEvent[] }> {
-  const folders = new Map<string, { files: string[]; events: ReadEvent[] }>();
-  for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile() || !entry.name.includes('tfevents')) continue;
-    const key = relative(root, entry.parentPath).split('\\').join('/') || '.';
-    const found = folders.get(key) ?? { files: [], events: [] };
-    found.files.push(entry.name);
-    found.events.push(...readEventFile(join(entry.parentPath, entry.name)));
-    folders.set(key, found);
-  }
-  return folders;
-}
-
-/** A folder's scalars: tag -> points in file order. */
-function scalarsOf(
-  events: readonly ReadEvent[],
-): Map<string, Array<{ step: number; value: number }>> {
-  const scalars = new Map<string, Array<{ step: number; value: number }>>();
-  for (const event of events) {
-    for (const value of event.values) {
-      if (value.simpleValue === undefined) continue;
-      const points = scalars.get(value.tag) ?? [];
-      scalars.set(value.tag, points);
-      points.push({ step: event.step, value: value.simpleValue });
-    }
-  }
-  return scalars;
-}
+import { type ReadEvent, readLogDirectory, scalarsOf } from './support/tensorboard-event-reader.js';
 
 const exampleFolder = fileURLToPath(new URL('../../examples/tfjs-fit/', import.meta.url));
 /** Bounds the whole fit; an Iris fit takes seconds even on a slow, shared machine. */
@@ -393,4 +246,46 @@ describe('the loop and onnx adapters with LIVESTEP_TENSORBOARD_DIR', () => {
       expect(count).toBeGreaterThan(10);
     }
   });
+});
+
+it('weight histograms and the model summary from a tfjs fit (cpu) with histogramsEveryEpochs', async () => {
+  const logdir = join(folder, 'histograms-tb');
+  // Run from the example's folder, where @tensorflow/tfjs and @livestep/tfjs resolve.
+  const script = `import * as tf from '@tensorflow/tfjs';
+import { livestepCallback } from '@livestep/tfjs';
+await tf.setBackend('cpu');
+const model = tf.sequential({ layers: [tf.layers.dense({ units: 5, inputShape: [3], activation: 'relu' }), tf.layers.dense({ units: 2 })] });
+model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+await model.fit(tf.randomNormal([32, 3]), tf.randomNormal([32, 2]), { epochs: 3, verbose: 0, callbacks: [livestepCallback({ histogramsEveryEpochs: 1 })] });`;
+  await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: exampleFolder,
+    env: {
+      ...process.env,
+      LIVESTEP_DIR: join(folder, 'histograms-run'),
+      LIVESTEP_TENSORBOARD_DIR: logdir,
+      LIVESTEP_URL: '',
+      DVC_STUDIO_TOKEN: '',
+    },
+    timeout: EXAMPLE_TIMEOUT_MS,
+  });
+  const events = readLogDirectory(logdir).get('.')!.events;
+  const histograms = events.flatMap((event) =>
+    event.values.filter((value) => value.histo).map((value) => ({ step: event.step, ...value })),
+  );
+  // Two layers, a kernel and a bias each (15, 5, 10 and 2 values), at every epoch; the counts
+  // add up to the weight's size.
+  for (const step of [0, 1, 2]) {
+    const atStep = histograms.filter((histogram) => histogram.step === step);
+    expect(atStep.map(({ histo }) => histo!.num).sort((a, b) => a - b)).toEqual([2, 5, 10, 15]);
+    for (const { tag, histo } of atStep) {
+      expect(tag).toMatch(/^histograms\//);
+      expect(histo!.bucket.reduce((sum, count) => sum + count, 0)).toBe(histo!.num);
+    }
+  }
+  const notes = events
+    .flatMap((event) => event.values)
+    .filter((value) => value.tag === 'annotations');
+  expect(notes.some((note) => note.pluginName === 'text' && /dense/i.test(note.strings[0]!))).toBe(
+    true,
+  );
 });
