@@ -2,37 +2,34 @@
  * A fit as a user runs it, in a real child process, watched from outside while it trains: the
  * files must grow every second, and Ctrl-C must stop the fit at once with the run interrupted.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { gunzipSync } from 'node:zlib';
 import { parseJsonl } from '@livestep/core/protocol';
+import {
+  assertBuilt,
+  builtEntry,
+  type FakeLivestepServer,
+  importUrl,
+  type NodeScript,
+  startFakeLivestepServer,
+  startNodeScript,
+  writeScript,
+} from '@livestep/test-support';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, type BackendName } from './test-support/backends.js';
 
 const require = createRequire(import.meta.url);
-const packageFolder = resolve(import.meta.dirname, '..');
-const builtPackage = join(packageFolder, 'dist', 'index.js');
-const builtCore = join(packageFolder, 'node_modules', '@livestep', 'core', 'dist', 'index.js');
+const builtPackage = builtEntry('@livestep/tfjs', import.meta.url);
+const builtCore = builtEntry('@livestep/core', import.meta.url);
+/** Core's entry for sink and adapter authors (the default sinks, the environment's config). */
+const builtSinkKit = join(dirname(builtCore), 'sink-kit.js');
 /** A child that outlives its test is killed: every scenario here is bounded. */
 const CHILD_DEADLINE_MS = 30_000;
 
-interface Child {
-  process: ChildProcess;
-  folder: string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
-  output: () => string;
-}
-
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-});
+/** A script started (killed, if still running, when its test ends) and its folder. */
+type Child = NodeScript & { folder: string };
 
 /**
  * A script on `backend` with tfjs, the built callback and core imported, `folder` (a fresh temp
@@ -46,17 +43,15 @@ function startScript(
   body: string,
   environment: NodeJS.ProcessEnv = {},
 ): Child {
-  const folder = mkdtempSync(join(tmpdir(), 'livestep-live-fit-'));
-  const script = join(folder, 'fit.mjs');
   const tfjs = pathToFileURL(require.resolve('@tensorflow/tfjs')).href;
   const wasm = require.resolve('@tensorflow/tfjs-backend-wasm');
-  writeFileSync(
-    script,
-    `import { writeFileSync } from 'node:fs';
+  const { folder, path } = writeScript(
+    (folder) => `import { writeFileSync } from 'node:fs';
 import * as tf from ${JSON.stringify(tfjs)};
 import { setWasmPaths } from ${JSON.stringify(pathToFileURL(wasm).href)};
-import { livestepCallback } from ${JSON.stringify(pathToFileURL(builtPackage).href)};
-import { createDefaultSinks, createJsonlSink, readEnvironmentConfig, startRun, yieldToEventLoop } from ${JSON.stringify(pathToFileURL(builtCore).href)};
+import { livestepCallback } from ${importUrl(builtPackage)};
+import { createJsonlSink, startRun, yieldToEventLoop } from ${importUrl(builtCore)};
+import { createDefaultSinks, readEnvironmentConfig } from ${importUrl(builtSinkKit)};
 const folder = ${JSON.stringify(folder)};
 setWasmPaths(${JSON.stringify(`${dirname(wasm)}/`)});
 await tf.setBackend(${JSON.stringify(backend)});
@@ -76,28 +71,9 @@ sinks.push(createJsonlSink({ path: folder + '/run.jsonl' }));
 process.stdout.write('training\\n');
 ${body}
 `,
+    { prefix: 'live-fit', file: 'fit.mjs' },
   );
-  const child = spawn(process.execPath, [script], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...environment },
-  });
-  children.push(child);
-  let output = '';
-  child.stdout!.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr!.on('data', (chunk) => {
-    output += chunk;
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), CHILD_DEADLINE_MS);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>(
-    (resolvePromise) =>
-      child.on('exit', (code, signal) => {
-        clearTimeout(killer);
-        resolvePromise({ code, signal, at: performance.now() });
-      }),
-  );
-  return { process: child, folder, exited, output: () => output };
+  return { ...startNodeScript(path, { env: environment, timeoutMs: CHILD_DEADLINE_MS }), folder };
 }
 
 /** `model.fit` with `livestepCallback()` first and `Progress` after it. */
@@ -116,33 +92,13 @@ process.stdout.write('fit returned\\n');`,
   );
 }
 
-/** A livestep receiver on 127.0.0.1 that answers 200 and counts the metric events it got. */
-async function startCountingReceiver(): Promise<{
-  url: string;
-  metrics: () => number;
-  close: () => Promise<void>;
-}> {
-  let metrics = 0;
-  const server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      let body = Buffer.concat(chunks);
-      if (request.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
-      const batch = JSON.parse(body.toString('utf8')) as { events: Array<{ kind: string }> };
-      metrics += batch.events.filter((event) => event.kind === 'metric').length;
-      response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-    });
-  });
-  await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', resolvePromise));
-  const { port } = server.address() as AddressInfo;
+/** A livestep server on 127.0.0.1, and how many metric events it has stored. */
+async function startCountingReceiver() {
+  const server = await startFakeLivestepServer();
   return {
-    url: `http://127.0.0.1:${port}`,
-    metrics: () => metrics,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolvePromise) => server.close(resolvePromise));
-    },
+    url: server.url,
+    metrics: () => server.arrivals.filter((event) => event.kind === 'metric').length,
+    close: () => server.stop(),
   };
 }
 
@@ -169,11 +125,7 @@ const progressOf = (child: Child) => {
   return existsSync(path) ? Number(readFileSync(path, 'utf8')) : -1;
 };
 
-beforeAll(() => {
-  for (const path of [builtPackage, builtCore]) {
-    if (!existsSync(path)) throw new Error(`build the packages first: ${path} is missing`);
-  }
-});
+beforeAll(() => assertBuilt(builtPackage, builtCore));
 
 describe.each(BACKENDS)('a live fit on the %s backend (real child process)', (backend) => {
   it('writes the TSVs and the JSONL and posts to the server while it trains, more every second', async () => {
@@ -199,7 +151,7 @@ describe.each(BACKENDS)('a live fit on the %s backend (real child process)', (ba
       });
     }
     await receiver.close();
-    expect(child.process.exitCode).toBeNull();
+    expect(child.child.exitCode).toBeNull();
     expect(child.output()).not.toContain('fit returned');
     for (let index = 1; index < samples.length; index++) {
       const [before, after] = [samples[index - 1]!, samples[index]!];
@@ -211,7 +163,7 @@ describe.each(BACKENDS)('a live fit on the %s backend (real child process)', (ba
         Math.max(3, (after.epochs - before.epochs) / 2),
       );
     }
-    child.process.kill('SIGKILL');
+    child.kill('SIGKILL');
   });
 
   it.each([
@@ -225,11 +177,10 @@ describe.each(BACKENDS)('a live fit on the %s backend (real child process)', (ba
       await waitFor(() => progressOf(child) >= 0, 15_000, 'the first epoch');
       await sleep(1_000);
       const epochsBeforeSignal = progressOf(child);
-      const signalledAt = performance.now();
-      child.process.kill(signal);
+      child.kill(signal);
       const exit = await child.exited;
       expect([exit.signal, exit.code]).toContainEqual(exit.signal === null ? exitCode : signal);
-      expect(exit.at - signalledAt).toBeLessThan(1_000);
+      expect(exit.exitMsAfterSignal).toBeLessThan(1_000);
       expect(epochsBeforeSignal).toBeLessThan(190);
 
       const steps = lines(lossFile(child))
@@ -249,36 +200,34 @@ describe.each(BACKENDS)('a live fit on the %s backend (real child process)', (ba
 });
 
 describe('a second Ctrl-C', () => {
-  let server: Server | undefined;
+  let server: FakeLivestepServer | undefined;
   afterEach(async () => {
-    server?.closeAllConnections();
-    await new Promise((resolvePromise) => server?.close(resolvePromise) ?? resolvePromise(null));
+    await server?.stop();
     server = undefined;
   });
 
   it('exits at once while the first is still delivering to a server that never answers', async () => {
     // A receiver that takes every request and never answers: delivery waits for the deadline.
-    server = createServer(() => {});
-    await new Promise<void>((resolvePromise) => server!.listen(0, '127.0.0.1', resolvePromise));
-    const { port } = server.address() as AddressInfo;
+    server = await startFakeLivestepServer();
+    server.delayNext(1_000, 60_000);
     const child = startFit('cpu', {
       epochs: 200,
-      environment: { LIVESTEP_URL: `http://127.0.0.1:${port}` },
+      environment: { LIVESTEP_URL: server.url },
     });
     await waitFor(() => progressOf(child) >= 1, 15_000, 'two epochs');
-    child.process.kill('SIGINT');
+    child.kill('SIGINT');
     await sleep(300);
     // Still waiting for the server (the exit deadline is 5 s), but the run is already interrupted.
-    expect(child.process.exitCode).toBeNull();
+    expect(child.child.exitCode).toBeNull();
     const [record] = parseJsonl(readFileSync(journalOf(child), 'utf8'));
     expect(record!.events.at(-1)).toEqual(
       expect.objectContaining({ kind: 'done', status: 'interrupted' }),
     );
-    const secondAt = performance.now();
-    child.process.kill('SIGINT');
+    child.kill('SIGINT');
     const exit = await child.exited;
     expect(exit.signal).toBe('SIGINT');
-    expect(exit.at - secondAt).toBeLessThan(300);
+    // From the second signal.
+    expect(exit.exitMsAfterSignal).toBeLessThan(300);
   });
 });
 
@@ -315,8 +264,8 @@ for (let step = 0; step < 1e6; step++) {
         received: receiver?.metrics() ?? 0,
       });
     }
-    expect(child.process.exitCode).toBeNull();
-    child.process.kill('SIGKILL');
+    expect(child.child.exitCode).toBeNull();
+    child.kill('SIGKILL');
     return samples;
   }
 
