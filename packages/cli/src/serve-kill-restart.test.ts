@@ -3,18 +3,16 @@
  * and data folder: every batch it acknowledged is in the database, the HTTP sink's retries bring
  * the rest, and nothing is stored twice.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { createHttpSink, type MetricColumns, Run } from '@livestep/core';
 import { expandMetricColumns } from '@livestep/core/protocol';
 import { SqliteRunStore } from '@livestep/server';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { startServe } from './test-support/livestep-cli.js';
 
-const cli = resolve(import.meta.dirname, '..', 'dist', 'cli.js');
-const START_TIMEOUT_MS = 20_000;
 /** Points logged in all; the kill comes after KILL_AFTER of them. */
 const POINTS = 30_000;
 const KILL_AFTER = 12_000;
@@ -23,37 +21,9 @@ const DOWNTIME_MS = 700;
 /** Points logged after the kill before the loop waits for the restart (the rest go to a live server). */
 const RESTART_BEFORE = 6_000;
 
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) child.kill('SIGKILL');
-});
-
-function serve(data: string, port: number): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [cli, 'serve', '--port', String(port), '--data', data], {
-    env: { ...process.env, LIVESTEP_SERVER_TOKEN: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  let errors = '';
-  child.stderr!.on('data', (chunk) => {
-    errors += chunk;
-  });
-  return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`serve did not start: ${errors}`)),
-      START_TIMEOUT_MS,
-    );
-    child.stdout!.on('data', (chunk) => {
-      output += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolvePromise({ child, url: match[1]! });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${errors}`)));
-  });
+async function serve(data: string, port: number) {
+  const server = startServe(['--data', data], {}, port);
+  return { child: server.child, url: await server.url };
 }
 
 describe('livestep serve killed with SIGKILL mid-ingest', () => {
@@ -104,7 +74,7 @@ describe('livestep serve killed with SIGKILL mid-ingest', () => {
         }),
       ],
     });
-    let second: { child: ChildProcess; url: string } | undefined;
+    let second: Awaited<ReturnType<typeof serve>> | undefined;
     let restarted: Promise<unknown> = Promise.resolve();
     for (let index = 0; index < POINTS; index++) {
       run.logMetric('train/loss', 1 / (index + 1));

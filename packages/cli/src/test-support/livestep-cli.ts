@@ -26,12 +26,12 @@ export function runLivestep(
 }
 
 /**
- * Starts `livestep serve --port 0 <args>` (killed when its test ends); `url` resolves once it
- * prints the address it listens on.
+ * Starts `livestep serve --port <port, default 0: a free one> <args>` (killed when its test
+ * ends); `url` resolves once it prints the address it listens on.
  */
-export function startServe(args: string[], environment: Record<string, string> = {}) {
+export function startServe(args: string[], environment: Record<string, string> = {}, port = 0) {
   const serve = startNodeScript(cliPath, {
-    args: ['serve', '--port', '0', ...args],
+    args: ['serve', '--port', String(port), ...args],
     env: { LIVESTEP_SERVER_TOKEN: '', ...environment },
     timeoutMs: 120_000,
   });
