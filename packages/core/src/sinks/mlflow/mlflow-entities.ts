@@ -47,9 +47,9 @@ export interface MlflowKeyValue {
 
 /** One entity waiting for log-batch; `events`: livestep events settled when it is delivered. */
 export type MlflowEntity =
-  | { type: 'metric'; entity: MlflowMetric; events: number; bytes: number }
-  | { type: 'param'; entity: MlflowKeyValue; events: number; bytes: number }
-  | { type: 'tag'; entity: MlflowKeyValue; events: number; bytes: number };
+  | { type: 'metric'; entity: MlflowMetric; events: number }
+  | { type: 'param'; entity: MlflowKeyValue; events: number }
+  | { type: 'tag'; entity: MlflowKeyValue; events: number };
 
 const NOT_ALLOWED_IN_KEY = /[^/\w.\- ]/g;
 
@@ -195,9 +195,4 @@ export function runTags(
   return tags
     .filter((tag): tag is [string, string] => tag[1] !== undefined && tag[1] !== '')
     .map(([key, value]) => tagEntity(key, value, limits, onCut));
-}
-
-/** The bytes an entity takes in a log-batch body's array (its JSON and a comma). */
-export function entityBytes(entity: MlflowMetric | MlflowKeyValue): number {
-  return Buffer.byteLength(JSON.stringify(entity)) + 1;
 }

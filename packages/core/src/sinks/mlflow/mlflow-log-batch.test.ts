@@ -1,32 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import { MLFLOW_LIMITS, type MlflowEntity } from './mlflow-entities.js';
-import { sizedEntity, takeLogBatch } from './mlflow-log-batch.js';
+import { takeLogBatch } from './mlflow-log-batch.js';
 
 const RUN = '0123456789abcdef0123456789abcdef';
 
 function metrics(count: number, keyLength = 10): MlflowEntity[] {
-  return Array.from({ length: count }, (_, index) =>
-    sizedEntity({
-      type: 'metric' as const,
-      entity: {
-        key: `m${index}`.padEnd(keyLength, 'x'),
-        value: index,
-        timestamp: 1_700_000_000_000,
-        step: index,
-      },
-      events: 1,
-    }),
-  );
+  return Array.from({ length: count }, (_, index) => ({
+    type: 'metric' as const,
+    entity: {
+      key: `m${index}`.padEnd(keyLength, 'x'),
+      value: index,
+      timestamp: 1_700_000_000_000,
+      step: index,
+    },
+    events: 1,
+  }));
 }
 
 function keyValues(type: 'param' | 'tag', count: number, valueLength = 5): MlflowEntity[] {
-  return Array.from({ length: count }, (_, index) =>
-    sizedEntity({
-      type,
-      entity: { key: `${type}${index}`, value: 'v'.repeat(valueLength) },
-      events: 1,
-    }),
-  );
+  return Array.from({ length: count }, (_, index) => ({
+    type,
+    entity: { key: `${type}${index}`, value: 'v'.repeat(valueLength) },
+    events: 1,
+  }));
 }
 
 /** Every request the queue becomes, as parsed bodies. */

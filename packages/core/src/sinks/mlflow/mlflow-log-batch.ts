@@ -5,7 +5,6 @@
  * that would break a limit, and the next request starts with it.
  */
 import {
-  entityBytes,
   MLFLOW_LIMITS,
   type MlflowEntity,
   type MlflowKeyValue,
@@ -13,6 +12,10 @@ import {
   type MlflowMetric,
 } from './mlflow-entities.js';
 
+/** What separates and ends the lists after the metrics. */
+const CLOSING = '],"params":[],"tags":[]}';
+
+/** The body as MLflow's LogBatch message has it (what `json` holds). */
 export interface LogBatchBody {
   run_id: string;
   metrics: MlflowMetric[];
@@ -29,21 +32,10 @@ export interface LogBatchChunk {
   events: number;
 }
 
-/** The body's fixed part: keys, brackets, the run id. */
-function overheadBytes(runId: string): number {
-  return Buffer.byteLength(JSON.stringify({ run_id: runId, metrics: [], params: [], tags: [] }));
-}
-
-/** The entity's size in the body, computed once. */
-export function sizedEntity<T extends Omit<MlflowEntity, 'bytes'>>(
-  entity: T,
-): T & { bytes: number } {
-  return { ...entity, bytes: entityBytes(entity.entity) };
-}
-
 /**
  * The next request from the front of `queue` (undefined when it is empty). Never empty when the
- * queue is not: one entity always fits (keys and values are cut to MLflow's lengths first).
+ * queue is not: one entity always fits (keys and values are cut to MLflow's lengths first). Each
+ * entity is serialized once, here, in the background, never in the logging call.
  */
 export function takeLogBatch(
   queue: readonly MlflowEntity[],
@@ -51,26 +43,29 @@ export function takeLogBatch(
   limits: MlflowLimits = MLFLOW_LIMITS,
 ): LogBatchChunk | undefined {
   if (queue.length === 0) return undefined;
-  const body: LogBatchBody = { run_id: runId, metrics: [], params: [], tags: [] };
-  let bytes = overheadBytes(runId);
+  const parts: Record<MlflowEntity['type'], string[]> = { metric: [], param: [], tag: [] };
+  const most: Record<MlflowEntity['type'], number> = {
+    metric: limits.maxMetrics,
+    param: limits.maxParams,
+    tag: limits.maxTags,
+  };
+  const opening = `{"run_id":${JSON.stringify(runId)},"metrics":[`;
+  let bytes = Buffer.byteLength(opening) + Buffer.byteLength(CLOSING);
   let events = 0;
   let count = 0;
   for (const item of queue) {
     if (count >= limits.maxEntities) break;
-    if (count > 0 && bytes + item.bytes > limits.maxRequestBytes) break;
-    if (item.type === 'metric') {
-      if (body.metrics.length >= limits.maxMetrics) break;
-      body.metrics.push(item.entity);
-    } else if (item.type === 'param') {
-      if (body.params.length >= limits.maxParams) break;
-      body.params.push(item.entity);
-    } else {
-      if (body.tags.length >= limits.maxTags) break;
-      body.tags.push(item.entity);
-    }
-    bytes += item.bytes;
+    const list = parts[item.type];
+    if (list.length >= most[item.type]) break;
+    const text = JSON.stringify(item.entity);
+    // A comma before every entity but the first of its list.
+    const size = Buffer.byteLength(text) + (list.length > 0 ? 1 : 0);
+    if (count > 0 && bytes + size > limits.maxRequestBytes) break;
+    list.push(text);
+    bytes += size;
     events += item.events;
     count++;
   }
-  return { count, json: JSON.stringify(body), events };
+  const json = `${opening}${parts.metric.join(',')}],"params":[${parts.param.join(',')}],"tags":[${parts.tag.join(',')}]}`;
+  return { count, json, events };
 }

@@ -36,7 +36,7 @@ import {
   runTags,
   tagEntity,
 } from './mlflow-entities.js';
-import { sizedEntity, takeLogBatch } from './mlflow-log-batch.js';
+import { takeLogBatch } from './mlflow-log-batch.js';
 import { type MlflowAnswer, type MlflowCall, requestMlflow } from './mlflow-request.js';
 import { type CallResult, startMlflowRun } from './mlflow-run-start.js';
 import {
@@ -134,7 +134,7 @@ export function createMlflowSink(options: MlflowSinkOptions = {}): Sink {
     stopData.abort();
   }
 
-  function enqueue(entity: Omit<MlflowEntity, 'bytes'>): void {
+  function enqueue(entity: MlflowEntity): void {
     if (queue.length >= maxQueued) {
       countFailed('queue_overflow', entity.events);
       warnOnce(
@@ -143,7 +143,7 @@ export function createMlflowSink(options: MlflowSinkOptions = {}): Sink {
       );
       return;
     }
-    queue.push(sizedEntity(entity) as MlflowEntity);
+    queue.push(entity);
     queuedEvents += entity.events;
   }
 
