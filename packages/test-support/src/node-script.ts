@@ -20,6 +20,8 @@ export interface NodeScriptOptions {
   /** Arguments after the script's path. */
   args?: readonly string[];
   cwd?: string;
+  /** False: the script gets only `env`, nothing of the test's own environment. */
+  inheritEnv?: boolean;
   /** Removed from the test's own environment first (e.g. `/^(LIVESTEP_|DVC_STUDIO_)/`). */
   removeEnv?: RegExp;
   /** Set over the test's own environment; a variable given as `undefined` is removed. */
@@ -118,7 +120,7 @@ export function writeScript(
 
 /** Starts `node <script> ...args`; see {@link NodeScriptOptions}. */
 export function startNodeScript(script: string, options: NodeScriptOptions = {}): NodeScript {
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const env: NodeJS.ProcessEnv = options.inheritEnv === false ? {} : { ...process.env };
   if (options.removeEnv) {
     for (const name of Object.keys(env)) if (options.removeEnv.test(name)) delete env[name];
   }

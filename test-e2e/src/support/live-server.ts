@@ -1,13 +1,14 @@
 // Real processes for the end-to-end tests: a `livestep serve` on a free port with its own data
 // folder, an example run as a child process, and readers of the query API (full history paged
 // by cursor) and of a DVCLive run folder (TSVs, metrics.json, params.yaml, plot files).
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MetricValue } from '@livestep/core';
 import { decodeMetricValue } from '@livestep/core/protocol';
+import { type NodeScript, startNodeScript } from '@livestep/test-support';
 
 const CLI = fileURLToPath(new URL('../../../packages/cli/dist/cli.js', import.meta.url));
 /** A server that has not printed its URL after this is not starting (2 shared cores: generous). */
@@ -27,50 +28,33 @@ export interface Child {
 }
 
 /** Every child started here, for killAll() in afterEach. */
-const children = new Set<ChildProcess>();
+const children = new Set<NodeScript>();
 
-/** Starts a child process, collecting its output, killed with SIGKILL past the deadline. */
+/** Starts `node ...args` with exactly `env`, its output collected, killed past the deadline. */
 export function startChild(
-  args: string[],
+  [script, ...args]: string[],
   options: { cwd?: string; env: NodeJS.ProcessEnv; deadlineMs: number },
 ): Child {
-  const child = spawn(process.execPath, args, {
+  const started = startNodeScript(script!, {
+    args,
     cwd: options.cwd,
+    inheritEnv: false,
     env: options.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    timeoutMs: options.deadlineMs,
   });
-  children.add(child);
-  let output = '';
-  child.stdout!.on('data', (chunk) => {
-    output += chunk;
+  children.add(started);
+  const exited = started.exited.then((outcome) => {
+    children.delete(started);
+    return outcome.code;
   });
-  child.stderr!.on('data', (chunk) => {
-    output += chunk;
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), options.deadlineMs);
-  const exited = new Promise<number | null>((done) => {
-    child.on('exit', (code) => {
-      clearTimeout(killer);
-      children.delete(child);
-      done(code);
-    });
-  });
-  return { child, output: () => output, exited };
+  return { child: started.child, output: started.output, exited };
 }
 
 /** Kills every child still running (afterEach), and waits for them to exit. */
 export async function killAll(): Promise<void> {
   const running = [...children];
-  await Promise.all(
-    running.map(
-      (child) =>
-        new Promise<void>((done) => {
-          if (child.exitCode !== null || child.signalCode !== null) return done();
-          child.once('exit', () => done());
-          child.kill('SIGKILL');
-        }),
-    ),
-  );
+  for (const started of running) started.kill('SIGKILL');
+  await Promise.all(running.map((started) => started.exited.catch(() => undefined)));
   children.clear();
 }
 
