@@ -16,11 +16,17 @@ import { join, resolve } from 'node:path';
 import { emitLivestepWarning } from '../../delivery/livestep-warning.js';
 import { metricSeriesName } from '../../dvclive/layout.js';
 import type { Sink, SinkDeliveryState } from '../../pipeline/sink.js';
-import type { Batch, ImageEvent, PlotEvent, RunEvent } from '../../protocol/events.js';
+import type { Batch, ImageEvent, Labels, PlotEvent, RunEvent } from '../../protocol/events.js';
 import { decodeMetricValue } from '../../protocol/metric-value.js';
 import { mergeParams } from '../../run/params.js';
 import { createEventFile, DEFAULT_FILENAME_SUFFIX, type EventFile } from './event-file.js';
-import { encodeSummaryEvent, type HistogramValue, type SummaryValue } from './event-proto.js';
+import {
+  encodeScalarEvent,
+  encodeSummaryEvent,
+  encodeTag,
+  type HistogramValue,
+  type SummaryValue,
+} from './event-proto.js';
 import { readImageSize } from './image-size.js';
 import { type TensorBoardPlace, tensorBoardPlace } from './tensorboard-names.js';
 
@@ -36,6 +42,12 @@ export interface TensorBoardSinkOptions {
   filenameSuffix?: string;
   /** Where a problem goes (a write the disk refused). Default: process.emitWarning. */
   onWarning?: (message: string) => void;
+}
+
+/** Where a metric series goes, its tag encoded. */
+interface ScalarPlace {
+  folder: string;
+  tag: Uint8Array;
 }
 
 /** The tag annotations are written under (text plugin), in the log directory itself. */
@@ -94,6 +106,7 @@ export function createTensorBoardSink(options: TensorBoardSinkOptions): Sink {
   let logDirectory: string | undefined;
   const files = new Map<string, EventFile>();
   const places = new Map<string, TensorBoardPlace>();
+  const scalarPlaces = new Map<string, ScalarPlace>();
   const params: Record<string, unknown> = {};
   /** The latest step a metric had: the step of notes and plots that carry none. */
   let latestStep = 0;
@@ -146,42 +159,60 @@ export function createTensorBoardSink(options: TensorBoardSinkOptions): Sink {
     return { tag, kind: 'image', image: { ...size, encoded } };
   }
 
-  /** The Summary value an event becomes, where it goes and at which step; undefined for none. */
-  function toValue(
-    event: RunEvent,
-  ): { place: TensorBoardPlace; step: number; value: SummaryValue } | undefined {
+  /** A metric series' folder and its tag's bytes, worked out once per series. */
+  function scalarPlace(name: string, labels: Labels | undefined): ScalarPlace {
+    // NUL never occurs in a name: a labelled series cannot meet an unlabelled name.
+    const key = labels === undefined ? name : `${name}\u0000${metricSeriesName('', labels)}`;
+    let place = scalarPlaces.get(key);
+    if (place === undefined) {
+      const base = placeOf(name);
+      const tag = labels === undefined ? base.tag : metricSeriesName(base.tag, labels);
+      place = { folder: base.folder, tag: encodeTag(tag) };
+      scalarPlaces.set(key, place);
+    }
+    return place;
+  }
+
+  /** The record an event becomes and its folder; undefined for an event with no TensorBoard form. */
+  function toRecord(event: RunEvent): { folder: string; record: Uint8Array } | undefined {
+    const seconds = event.ts / 1000;
+    const summary = (place: TensorBoardPlace, step: number, value: SummaryValue) => ({
+      folder: place.folder,
+      record: encodeSummaryEvent(seconds, step, value),
+    });
     switch (event.kind) {
       case 'metric': {
-        const base = placeOf(event.name);
-        const place =
-          event.labels === undefined
-            ? base
-            : { folder: base.folder, tag: metricSeriesName(base.tag, event.labels) };
         latestStep = event.step;
+        const place = scalarPlace(event.name, event.labels);
         const value = decodeMetricValue(event.value);
-        return { place, step: event.step, value: { tag: place.tag, kind: 'scalar', value } };
+        return {
+          folder: place.folder,
+          record: encodeScalarEvent(seconds, event.step, place.tag, value),
+        };
       }
       case 'image': {
         // The Run gives image names their file extension; a tag does not need one.
         const place = placeOf(event.name.replace(IMAGE_EXTENSION, ''));
         const value = imageValue(place.tag, event);
-        return value && { place, step: event.step, value };
+        return value && summary(place, event.step, value);
       }
       case 'plot': {
         const histogram = histogramFromPlot(event);
         if (histogram === undefined) return undefined;
         const place = placeOf(event.name);
-        const value: SummaryValue = { tag: place.tag, kind: 'histogram', histogram };
-        return { place, step: event.step ?? latestStep, value };
+        return summary(place, event.step ?? latestStep, {
+          tag: place.tag,
+          kind: 'histogram',
+          histogram,
+        });
       }
       case 'annotation': {
-        const text = annotationText(event);
-        const value: SummaryValue = { tag: ANNOTATIONS_TAG, kind: 'text', text };
-        return {
-          place: { folder: '', tag: ANNOTATIONS_TAG },
-          step: event.step ?? latestStep,
-          value,
+        const value: SummaryValue = {
+          tag: ANNOTATIONS_TAG,
+          kind: 'text',
+          text: annotationText(event),
         };
+        return summary({ folder: '', tag: ANNOTATIONS_TAG }, event.step ?? latestStep, value);
       }
       case 'params':
         // Merged here; written once per batch that changed them (see write).
@@ -214,12 +245,11 @@ export function createTensorBoardSink(options: TensorBoardSinkOptions): Sink {
     const root = directoryFor(batch);
     const records = new Map<string, Uint8Array[]>();
     for (const event of batch.events) {
-      const entry = toValue(event);
+      const entry = toRecord(event);
       if (entry === undefined) continue;
-      const record = encodeSummaryEvent(event.ts / 1000, entry.step, entry.value);
-      const list = records.get(entry.place.folder);
-      if (list === undefined) records.set(entry.place.folder, [record]);
-      else list.push(record);
+      const list = records.get(entry.folder);
+      if (list === undefined) records.set(entry.folder, [entry.record]);
+      else list.push(entry.record);
     }
     if (paramsChangedAt !== undefined) {
       const text = `\`\`\`json\n${JSON.stringify(params, null, 2)}\n\`\`\``;
