@@ -124,6 +124,26 @@ describe('MLflow sink', () => {
     expect(mlflow.requests.filter((request) => request.fault).length).toBe(9);
   });
 
+  it('gathers points logged slowly: a request that is not full waits out the post interval', async () => {
+    const run = new Run({
+      ...runOptions({}, sinkOptions({ postIntervalMs: 200 })),
+      flushIntervalMs: 5,
+    });
+    const began = Date.now();
+    for (let step = 0; step < 60; step++) {
+      run.logMetric('loss', 1 / (step + 1));
+      run.nextStep();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const elapsed = Date.now() - began;
+    expect((await run.end()).ok).toBe(true);
+    expect(mlflow.history(mlflow.onlyRun(), 'loss')).toHaveLength(60);
+    // At most one request per interval while logging, and the last one at the end.
+    const batches = mlflow.requests.filter((request) => request.path === 'runs/log-batch');
+    expect(batches.length).toBeLessThanOrEqual(Math.ceil(elapsed / 200) + 2);
+    expect(batches.length).toBeLessThan(60);
+  });
+
   it('ends FAILED (with the error as a tag) when the run throws, and KILLED when interrupted', async () => {
     await expect(
       withRun(runOptions(), (run) => {

@@ -16,31 +16,22 @@
  *   flush report (the run folder has it; `livestep sync` does not target MLflow yet).
  */
 
+import { abortableSleep } from '../../delivery/abortable-sleep.js';
 import { deliverWithRetry } from '../../delivery/deliver-with-retry.js';
 import { emitLivestepWarning } from '../../delivery/livestep-warning.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../delivery/retry-policy.js';
 import { createIdleWaiter } from '../../delivery/wait-until.js';
 import { createThrottledWarning, createWarnOnce } from '../../delivery/warn-once.js';
 import type { DropReason, Sink, SinkDeliveryState } from '../../pipeline/sink.js';
-import type { Batch, DoneEvent, RunIdentity, StartEvent } from '../../protocol/events.js';
+import type { RunIdentity } from '../../protocol/events.js';
 import { resolveMlflowConfig } from './mlflow-config.js';
-import {
-  type Cut,
-  cutValue,
-  flattenParams,
-  MLFLOW_LIMITS,
-  type MlflowEntity,
-  type MlflowLimits,
-  metricEntity,
-  mlflowKey,
-  runTags,
-  tagEntity,
-} from './mlflow-entities.js';
-import { takeLogBatch } from './mlflow-log-batch.js';
+import { type Cut, MLFLOW_LIMITS, type MlflowLimits, runTags } from './mlflow-entities.js';
+import { MlflowQueue, NOT_SENT_KINDS } from './mlflow-queue.js';
 import { type MlflowAnswer, type MlflowCall, requestMlflow } from './mlflow-request.js';
 import { type CallResult, startMlflowRun } from './mlflow-run-start.js';
 import {
   DEFAULT_MLFLOW_MAX_QUEUED,
+  DEFAULT_MLFLOW_POST_INTERVAL_MS,
   DEFAULT_MLFLOW_REQUEST_TIMEOUT_MS,
   MLFLOW_RETRY_WARNING_INTERVAL_MS,
   MLFLOW_UPDATE_RESERVE_MS,
@@ -56,8 +47,6 @@ export const MLFLOW_RUN_STATUS = {
   interrupted: 'KILLED',
 } as const;
 
-const NOT_SENT_KINDS = new Set(['plot', 'image', 'artifact', 'annotation']);
-
 /**
  * A sink that records the run into MLflow. Reads what the options leave out from the environment
  * (MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN or _USERNAME/_PASSWORD, MLFLOW_EXPERIMENT_NAME);
@@ -69,7 +58,7 @@ export function createMlflowSink(options: MlflowSinkOptions = {}): Sink {
   const limits: MlflowLimits = { ...MLFLOW_LIMITS, ...options.limits };
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retryPolicy };
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_MLFLOW_REQUEST_TIMEOUT_MS;
-  const maxQueued = options.maxQueued ?? DEFAULT_MLFLOW_MAX_QUEUED;
+  const postIntervalMs = options.postIntervalMs ?? DEFAULT_MLFLOW_POST_INTERVAL_MS;
   const transport = { config, fetch: options.fetch, timeoutMs: requestTimeoutMs };
   const emit = options.onWarning ?? emitLivestepWarning;
   const warnOnce = createWarnOnce(emit, redact);
@@ -80,14 +69,12 @@ export function createMlflowSink(options: MlflowSinkOptions = {}): Sink {
       `livestep: MLflow ${cut.what} "${cut.key.slice(0, 80)}" is ${cut.length} characters; MLflow takes at most ${cut.limit}, so it was cut to that (the run folder keeps it whole)`,
     );
 
-  const queue: MlflowEntity[] = [];
-  let queuedEvents = 0;
-  const sentParams = new Map<string, string>();
-  let identity: RunIdentity | undefined;
-  let start: StartEvent | undefined;
   let runId: string | undefined;
-  let done: DoneEvent | undefined;
   let updated = false;
+  let lastPostAt = Number.NEGATIVE_INFINITY;
+  /** flush() and close() calls under way: the post interval is not waited then. */
+  let hurrying = 0;
+  let wakeSleep: (() => void) | undefined;
 
   const failedByReason: Partial<Record<DropReason, number>> = {};
   let lastError: string | undefined;
@@ -106,100 +93,36 @@ export function createMlflowSink(options: MlflowSinkOptions = {}): Sink {
   let looping = false;
   let loopDone: Promise<void> = Promise.resolve();
   const idle = createIdleWaiter();
+  const queue = new MlflowQueue({
+    limits,
+    maxQueued: options.maxQueued ?? DEFAULT_MLFLOW_MAX_QUEUED,
+    onCut,
+    warnOnce,
+    countFailed,
+    lastError: () => lastError,
+  });
+  const started = () => queue.identity !== undefined;
+  const ending = () => queue.done !== undefined && !updated;
 
   /** Events not yet in MLflow: queued entities, the run's start, its end. */
   const pending = () => {
     if (disabled || givenUp) return 0;
-    return (
-      queuedEvents +
-      (identity !== undefined && runId === undefined ? 1 : 0) +
-      (done !== undefined && !updated ? 1 : 0)
-    );
+    return queue.events + (started() && runId === undefined ? 1 : 0) + (ending() ? 1 : 0);
   };
 
+  /** Empties the queue; returns its events and the start's, if the run was not created. */
   function discardQueue(): number {
-    const count = queuedEvents + (identity !== undefined && runId === undefined ? 1 : 0);
-    queue.length = 0;
-    queuedEvents = 0;
-    return count;
+    return queue.discard() + (started() && runId === undefined ? 1 : 0);
   }
 
   function disable(reason: DropReason, message: string, key: string): void {
     if (disabled) return;
-    countFailed(reason, discardQueue() + (done !== undefined && !updated ? 1 : 0));
+    countFailed(reason, discardQueue() + (ending() ? 1 : 0));
     disabled = true;
     disabledReason = reason;
     lastError = redact(message);
     warnOnce(key, message);
     stopData.abort();
-  }
-
-  function enqueue(entity: MlflowEntity): void {
-    if (queue.length >= maxQueued) {
-      countFailed('queue_overflow', entity.events);
-      warnOnce(
-        'overflow',
-        `livestep: more than ${maxQueued} metric points and params are waiting for MLflow (${lastError ?? 'it is slow'}); newer ones are not sent to MLflow (the run folder has them)`,
-      );
-      return;
-    }
-    queue.push(entity);
-    queuedEvents += entity.events;
-  }
-
-  function addParams(params: Record<string, unknown>): void {
-    const fresh: Array<[string, string]> = [];
-    for (const [name, text] of flattenParams(params)) {
-      const key = mlflowKey(name, limits, onCut);
-      const value = cutValue('param value', key, text, limits.maxParamValueLength, onCut);
-      const sent = sentParams.get(key);
-      if (sent === value) continue;
-      if (sent !== undefined) {
-        warnOnce(
-          `param-changed:${key}`,
-          `livestep: param "${key}" was logged again with a different value (${JSON.stringify(sent.slice(0, 60))} then ${JSON.stringify(value.slice(0, 60))}); MLflow params are write-once, so MLflow keeps the first value and the new one is not sent (the run folder's params have it)`,
-        );
-        continue;
-      }
-      sentParams.set(key, value);
-      fresh.push([key, value]);
-    }
-    // The params event settles with its last param (an event of repeated values is settled now).
-    for (const [index, [key, value]] of fresh.entries()) {
-      enqueue({
-        type: 'param',
-        entity: { key, value },
-        events: index === fresh.length - 1 ? 1 : 0,
-      });
-    }
-  }
-
-  function apply(batch: Batch): void {
-    identity ??= batch.run;
-    for (const event of batch.events) {
-      if (event.kind === 'metric') {
-        enqueue({ type: 'metric', entity: metricEntity(event, limits, onCut), events: 1 });
-      } else if (event.kind === 'params') {
-        addParams(event.params);
-      } else if (event.kind === 'start') {
-        start = event;
-      } else if (event.kind === 'done') {
-        done = event;
-        if (event.error !== undefined) {
-          const error = `${event.error.name ?? 'Error'}: ${event.error.message}`;
-          enqueue({
-            type: 'tag',
-            entity: tagEntity('livestep.error', error, limits, onCut),
-            events: 0,
-          });
-        }
-      } else if (NOT_SENT_KINDS.has(event.kind)) {
-        warnOnce(
-          `not-sent:${event.kind}`,
-          `livestep: the MLflow sink sends metrics, params and tags; ${event.kind} events are not sent to MLflow (the run folder has them)`,
-        );
-      }
-    }
   }
 
   /** One call until MLflow answers it, refuses it for good, or delivery stops. */
@@ -255,8 +178,8 @@ export function createMlflowSink(options: MlflowSinkOptions = {}): Sink {
   async function createRun(run: RunIdentity): Promise<boolean> {
     const result = await startMlflowRun(deliverData, config.experimentName ?? run.experiment, {
       name: run.name,
-      startTime: start?.ts ?? Date.now(),
-      tags: runTags(run, start, options.sourceName ?? process.argv[1], limits, onCut),
+      startTime: queue.start?.ts ?? Date.now(),
+      tags: runTags(run, queue.start, options.sourceName ?? process.argv[1], limits, onCut),
     });
     if (result.kind === 'stopped') return false;
     if (result.kind === 'failed') {
@@ -272,6 +195,7 @@ export function createMlflowSink(options: MlflowSinkOptions = {}): Sink {
   }
 
   async function updateRun(signal: AbortSignal, deadline: () => number): Promise<void> {
+    const done = queue.done;
     if (runId === undefined || done === undefined || updated) return;
     const result = await deliver(
       {
@@ -291,29 +215,46 @@ export function createMlflowSink(options: MlflowSinkOptions = {}): Sink {
     if (result.kind === 'refused') countFailed('rejected', 1);
   }
 
+  /** Waits `milliseconds`, unless a flush, the end or a stop wants everything now. */
+  function pause(milliseconds: number): Promise<void> {
+    const wake = new AbortController();
+    wakeSleep = () => wake.abort();
+    return abortableSleep(milliseconds, AbortSignal.any([wake.signal, stopData.signal])).finally(
+      () => {
+        wakeSleep = undefined;
+      },
+    );
+  }
+
   async function loop(): Promise<void> {
     looping = true;
     try {
       while (!disabled && !stopData.signal.aborted) {
-        if (identity === undefined) return;
+        const run = queue.identity;
+        if (run === undefined) return;
         if (runId === undefined) {
-          if (!(await createRun(identity))) return;
+          if (!(await createRun(run))) return;
           continue;
         }
-        const chunk = takeLogBatch(queue, runId, limits);
+        const chunk = queue.take(runId);
         if (chunk !== undefined) {
-          const result = await deliverData({
-            method: 'POST',
-            path: 'runs/log-batch',
-            body: chunk.json,
-          });
+          // A request that is not full waits out the post interval, gathering more points (a
+          // slow loop must not cost one request per batch); a full one, a flush or the end go now.
+          const full = chunk.count < queue.length || chunk.count >= limits.maxEntities;
+          const wait = lastPostAt + postIntervalMs - Date.now();
+          if (!full && wait > 0 && hurrying === 0 && !closing && !ending()) {
+            await pause(wait);
+            continue;
+          }
+          lastPostAt = Date.now();
+          const body = chunk.json;
+          const result = await deliverData({ method: 'POST', path: 'runs/log-batch', body });
           if (result.kind === 'stopped') return;
-          queue.splice(0, chunk.count);
-          queuedEvents -= chunk.events;
+          queue.settle(chunk);
           if (result.kind === 'refused') countFailed('rejected', chunk.events);
           continue;
         }
-        if (done !== undefined && !updated) await updateRun(stopData.signal, () => dataDeadline);
+        if (ending()) await updateRun(stopData.signal, () => dataDeadline);
         return;
       }
     } catch (error) {
@@ -332,6 +273,7 @@ export function createMlflowSink(options: MlflowSinkOptions = {}): Sink {
 
   async function close(deadline: number): Promise<void> {
     closing = true;
+    wakeSleep?.();
     const reserve = Math.min(MLFLOW_UPDATE_RESERVE_MS, Math.max(0, deadline - Date.now()) / 2);
     dataDeadline = deadline - reserve;
     await idle.waitUntil(() => disabled || pending() === 0, dataDeadline, kick);
@@ -346,8 +288,8 @@ export function createMlflowSink(options: MlflowSinkOptions = {}): Sink {
         `livestep: the run ended before MLflow took ${left} events (last error: ${lastError ?? 'none'}); they are not in MLflow, but the run folder has every one (livestep sync does not target MLflow yet)`,
       );
     }
-    if (runId === undefined || done === undefined || updated) {
-      if (done !== undefined && !updated) countFailed('send_error', 1);
+    if (runId === undefined || !ending()) {
+      if (ending()) countFailed('send_error', 1);
       givenUp = true;
       return;
     }
@@ -370,11 +312,17 @@ export function createMlflowSink(options: MlflowSinkOptions = {}): Sink {
         countFailed(disabled ? disabledReason : 'logged_after_end', count);
         return;
       }
-      apply(batch);
+      queue.apply(batch);
       kick();
     },
     async flush({ deadline }) {
-      await idle.waitUntil(() => disabled || pending() === 0, deadline, kick);
+      hurrying++;
+      wakeSleep?.();
+      try {
+        await idle.waitUntil(() => disabled || pending() === 0, deadline, kick);
+      } finally {
+        hurrying--;
+      }
     },
     close({ deadline }) {
       closed ??= close(deadline);
