@@ -116,7 +116,7 @@ describe('MLflow entities', () => {
       'mlflow.source.git.repoURL': 'https://github.com/x/y.git',
       'mlflow.note.content': 'first try',
       'livestep.run_id': ID,
-      'livestep.git.dirty': 'false',
+      'mlflow.source.git.dirty': 'false',
       'livestep.tag.baseline': 'true',
     });
   });

@@ -186,9 +186,12 @@ export function runTags(
     ['mlflow.source.git.commit', start?.git?.sha ?? undefined],
     ['mlflow.source.git.branch', start?.git?.branch ?? undefined],
     ['mlflow.source.git.repoURL', start?.git?.repoUrl ?? undefined],
+    [
+      'mlflow.source.git.dirty',
+      start?.git?.dirty === undefined ? undefined : String(start.git.dirty),
+    ],
     ['mlflow.note.content', start?.message],
     ['livestep.run_id', run.id],
-    ['livestep.git.dirty', start?.git?.dirty === undefined ? undefined : String(start.git.dirty)],
     ['livestep.machine.hostname', start?.machine?.hostname],
   ];
   for (const tag of start?.tags ?? []) tags.push([`livestep.tag.${tag}`, 'true']);
