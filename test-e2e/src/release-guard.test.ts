@@ -75,7 +75,12 @@ function unbuiltCopy(pkg: PublishedPackage, buildFiles: Record<string, string> =
   );
   const folder = join(copy, 'packages', pkg.folder.split('/').pop()!);
   mkdirSync(folder, { recursive: true });
-  cpSync(join(pkg.folder, 'package.json'), join(folder, 'package.json'));
+  // Without its devDependencies: the copy has no workspace to resolve a `workspace:` range to
+  // (the shared test helpers), and what is packed does not depend on them.
+  const { devDependencies: _devDependencies, ...manifest } = JSON.parse(
+    readFileSync(join(pkg.folder, 'package.json'), 'utf8'),
+  );
+  writeFileSync(join(folder, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   if (existsSync(join(pkg.folder, 'README.md'))) {
     cpSync(join(pkg.folder, 'README.md'), join(folder, 'README.md'));
   }
@@ -150,12 +155,15 @@ describe('release guard: no package is packed or published without its build', (
 
   it('packs a package whose entry points are all there', async () => {
     const core = packages.find(({ name }) => name === '@livestep/core') ?? packages[0]!;
-    const built = unbuiltCopy(core, {
-      'dist/index.js': 'export {};\n',
-      'dist/index.d.ts': 'export {};\n',
-      'dist/index.d.cts': 'export {};\n',
-      'dist/index.cjs': 'module.exports = {};\n',
-    });
+    // Every entry the manifest's exports map names (core has three: ., ./protocol, ./sink-kit).
+    const entryFiles: Record<string, string> = {};
+    for (const entry of ['index', 'protocol', 'sink-kit']) {
+      entryFiles[`dist/${entry}.js`] = 'export {};\n';
+      entryFiles[`dist/${entry}.d.ts`] = 'export {};\n';
+      entryFiles[`dist/${entry}.d.cts`] = 'export {};\n';
+      entryFiles[`dist/${entry}.cjs`] = 'module.exports = {};\n';
+    }
+    const built = unbuiltCopy(core, entryFiles);
     const result = await pack('npx', ['--yes', pnpm, 'pack'], built);
     expect(result.code, result.output).toBe(0);
     expect(result.tarballs).toHaveLength(1);

@@ -570,7 +570,18 @@ function copyWorkspace(): string {
  * each package's node_modules: link them as `pnpm install` would.
  */
 function linkWorkspaceDependencies(copy: string, packages: WorkspacePackage[]): void {
-  const folderOf = new Map(packages.map((pkg) => [pkg.name, pkg.folder]));
+  // Private packages (the shared test helpers) are linked too: a published package's
+  // devDependency on one is still a `workspace:` range pnpm must resolve when it packs.
+  const folderOf = new Map(
+    readdirSync(join(copy, 'packages'))
+      .filter((folder) => existsSync(join(copy, 'packages', folder, 'package.json')))
+      .map((folder) => {
+        const manifest = JSON.parse(
+          readFileSync(join(copy, 'packages', folder, 'package.json'), 'utf8'),
+        );
+        return [manifest.name as string, folder] as const;
+      }),
+  );
   for (const pkg of packages) {
     for (const field of DEPENDENCY_FIELDS) {
       for (const [dependency, range] of Object.entries(pkg.manifest[field] ?? {})) {
