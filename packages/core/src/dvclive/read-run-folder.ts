@@ -19,7 +19,7 @@ import type {
   RunIdentity,
 } from '../protocol/events.js';
 import { deterministicUuid } from '../run/event-id.js';
-import { LOCK_FILE_NAME } from '../sinks/folder-lock.js';
+import { isProcessRunning, LOCK_FILE_NAME } from '../sinks/folder-lock.js';
 import {
   CUSTOM_PLOTS_FOLDER,
   IMAGES_FOLDER,
@@ -296,7 +296,7 @@ function endingOf(
   } catch {
     writer = undefined;
   }
-  if (typeof writer?.pid === 'number' && isRunning(writer.pid)) {
+  if (typeof writer?.pid === 'number' && isProcessRunning(writer.pid)) {
     options.onWarning?.(
       `livestep: ${root} is still being written (pid ${writer.pid}); syncing what it holds so far, without an end: sync it again when the run ends`,
     );
@@ -306,13 +306,4 @@ function endingOf(
     `livestep: ${root} was left running by a writer that is gone (killed?); syncing it as interrupted`,
   );
   return 'interrupted';
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

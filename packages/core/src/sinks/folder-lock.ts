@@ -30,7 +30,8 @@ interface LockOwner {
 /** Folders this process holds, and by whom, so that a second run in the same process is refused too. */
 const heldInThisProcess = new Map<string, string>();
 
-function isRunning(pid: number): boolean {
+/** True while a process with this pid exists on this host (whoever owns it). */
+export function isProcessRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -83,7 +84,7 @@ export function lockFolder(directory: string, owner: string): FolderLock {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const current = readOwner(path);
       const sameHost = current === undefined || current.host === record.host;
-      if (current !== undefined && sameHost && !isRunning(current.pid)) {
+      if (current !== undefined && sameHost && !isProcessRunning(current.pid)) {
         // Left by a process that died: take it over.
         rmSync(path, { force: true });
         continue;
