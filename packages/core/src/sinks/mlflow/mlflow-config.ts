@@ -5,12 +5,12 @@
  * MLFLOW_TRACKING_PASSWORD (Basic), MLFLOW_EXPERIMENT_NAME. Credentials go only into the
  * Authorization header; nothing shown ever carries them.
  */
+import { isTruthy } from '../../config/environment-config.js';
+import { isLoopbackHostname } from '../../delivery/endpoint-url.js';
 import { createRedactor } from '../../delivery/redact.js';
 
 /** The REST API's base path on a tracking server (backends.md D.1). */
 export const MLFLOW_API_PATH = '/api/2.0/mlflow';
-
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 export interface MlflowConnectionOptions {
   /** The tracking server, e.g. `http://127.0.0.1:5000` (default: MLFLOW_TRACKING_URI). */
@@ -44,8 +44,6 @@ function nonEmpty(value: string | undefined): string | undefined {
   const trimmed = value?.trim();
   return trimmed ? trimmed : undefined;
 }
-
-const TRUTHY = /^(1|y|yes|true|on)$/i;
 
 /** Checks the tracking URI and returns the REST API's base; throws a clear error naming the fix. */
 export function resolveTrackingUri(
@@ -85,7 +83,7 @@ export function resolveTrackingUri(
       'livestep: MLFLOW_TRACKING_URI must not contain credentials; use MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD',
     );
   }
-  const loopback = LOOPBACK_HOSTS.has(base.hostname) || /^127(\.\d{1,3}){3}$/.test(base.hostname);
+  const loopback = isLoopbackHostname(base.hostname);
   if (base.protocol === 'http:' && hasCredentials && !loopback && !allowInsecureHttp) {
     throw new TypeError(
       `livestep: refusing to send MLflow credentials over plain http to ${base.hostname} (only loopback addresses may); use https, or set LIVESTEP_ALLOW_INSECURE_HTTP=1 to allow it`,
@@ -128,8 +126,7 @@ export function resolveMlflowConfig(options: MlflowConnectionOptions = {}): Mlfl
   }
   const authorization = authorizationHeader(token, username, usablePassword);
   const allowInsecureHttp =
-    options.allowInsecureHttp ??
-    TRUTHY.test(environment.LIVESTEP_ALLOW_INSECURE_HTTP?.trim() ?? '');
+    options.allowInsecureHttp ?? isTruthy(environment.LIVESTEP_ALLOW_INSECURE_HTTP);
   const apiBase = resolveTrackingUri(uri, authorization !== undefined, allowInsecureHttp);
   const headers: Record<string, string> = {
     'content-type': 'application/json',
