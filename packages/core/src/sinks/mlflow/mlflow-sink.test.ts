@@ -124,6 +124,25 @@ describe('MLflow sink', () => {
     expect(mlflow.requests.filter((request) => request.fault).length).toBe(9);
   });
 
+  it("sends 100,000 points in about as many requests as MLflow's own batching (1000 metrics each)", async () => {
+    const run = new Run(runOptions());
+    const began = Date.now();
+    for (let step = 0; step < 50_000; step++) {
+      run.logMetric('train/loss', 1 / (step + 1));
+      run.logMetric('train/accuracy', step / 50_000);
+      run.nextStep();
+      if (step % 5_000 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const report = await run.end('completed', { timeoutMs: 60_000 });
+    const elapsed = Date.now() - began;
+    expect(report).toMatchObject({ ok: true, pending: 0, failed: 0 });
+    expect(mlflow.onlyRun().metrics).toHaveLength(100_000);
+    const batches = mlflow.requests.filter((request) => request.path === 'runs/log-batch');
+    // Full requests, plus at most one request that was not full per post interval (1 s).
+    expect(batches.length).toBeLessThanOrEqual(100 + Math.ceil(elapsed / 1_000) + 1);
+    expect(mlflow.violations).toEqual([]);
+  });
+
   it('gathers points logged slowly: a request that is not full waits out the post interval', async () => {
     const run = new Run({
       ...runOptions({}, sinkOptions({ postIntervalMs: 200 })),
