@@ -188,3 +188,37 @@ export function checkLogBatch(body: Body): CheckedLogBatch {
     tags: checkKeyValues(tags, 'LogBatch.tags', limits.maxTagValueLength),
   };
 }
+
+export const RUN_STATUSES = ['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED'] as const;
+
+export interface CheckedUpdateRun {
+  runId: unknown;
+  status?: (typeof RUN_STATUSES)[number];
+  endTime?: number;
+  runName?: string;
+}
+
+/** An UpdateRun body checked against its message; RunStatus goes by name in JSON. */
+export function checkUpdateRun(body: Body): CheckedUpdateRun {
+  const fields: Record<string, Field> = {
+    run_id: 'string',
+    run_uuid: 'string',
+    status: 'enum',
+    end_time: 'int64',
+    run_name: 'string',
+  };
+  check(body, fields, 'UpdateRun');
+  const status = body.status as CheckedUpdateRun['status'];
+  if (status !== undefined && !RUN_STATUSES.includes(status)) {
+    throw new Refusal(
+      'INVALID_PARAMETER_VALUE',
+      `UpdateRun: unknown status ${JSON.stringify(status)}`,
+    );
+  }
+  return {
+    runId: body.run_id ?? body.run_uuid,
+    ...(status !== undefined && { status }),
+    ...(body.end_time !== undefined && { endTime: Number(body.end_time) }),
+    ...(body.run_name !== undefined && { runName: body.run_name as string }),
+  };
+}

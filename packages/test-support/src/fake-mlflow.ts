@@ -7,8 +7,8 @@
  * double in their proto JSON forms, the LogBatch limits, key names and lengths, write-once params);
  * what breaks them is answered 400 and recorded in `violations`, which tests assert empty. It is
  * stricter than MLflow in one way, on purpose: an unknown field is a violation (MLflow ignores it,
- * so a misspelt field would be lost there without a word). Faults (429, 503, 401, any status) are
- * injected on a schedule: the next N requests, or the next N to one path.
+ * so a misspelt field would be lost there without a word). Faults (429, 503, 401, any status, a
+ * dropped connection) are injected on a schedule: the next N requests, or the next N to one path.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -19,6 +19,7 @@ import {
   check,
   checkKeyValues,
   checkLogBatch,
+  checkUpdateRun,
   ERROR_STATUS,
   FAKE_MLFLOW_LIMITS,
   Refusal,
@@ -49,12 +50,19 @@ export interface FakeMlflowRun {
 }
 
 export interface FakeMlflowFault {
+  /** The answer's status; 0: the connection is closed without an answer. */
   status: number;
   /** Sent as Retry-After. */
   retryAfter?: string;
   /** Only requests to this path (e.g. `runs/log-batch`) take it. */
   path?: string;
   message?: string;
+}
+
+export interface FakeMlflowExperiment {
+  id: string;
+  name: string;
+  lifecycleStage: 'active' | 'deleted';
 }
 
 export interface FakeMlflowRequest {
@@ -73,10 +81,7 @@ export class FakeMlflow {
   readonly requests: FakeMlflowRequest[] = [];
   /** Bodies that broke the documented messages: tests assert there are none. */
   readonly violations: Array<{ path: string; message: string }> = [];
-  readonly experiments = new Map<
-    string,
-    { id: string; name: string; lifecycleStage: 'active' | 'deleted' }
-  >();
+  readonly experiments = new Map<string, FakeMlflowExperiment>();
   readonly runs = new Map<string, FakeMlflowRun>();
   /** When set, requests must carry exactly this Authorization header (`Bearer x`, `Basic y`). */
   authorization: string | undefined;
@@ -168,6 +173,10 @@ export class FakeMlflow {
     const fault = this.takeFault(path);
     if (fault !== undefined) {
       record.fault = true;
+      if (fault.status === 0) {
+        request.socket.destroy();
+        return;
+      }
       const code = CODE_OF_STATUS[fault.status] ?? 'INTERNAL_ERROR';
       send(
         fault.status,
@@ -260,33 +269,11 @@ export class FakeMlflow {
       case 'POST runs/log-batch':
         return this.logBatch(body);
       case 'POST runs/update': {
-        check(
-          body,
-          {
-            run_id: 'string',
-            run_uuid: 'string',
-            status: 'enum',
-            end_time: 'int64',
-            run_name: 'string',
-          },
-          'UpdateRun',
-        );
-        const run = this.run(body.run_id ?? body.run_uuid);
-        if (body.status !== undefined) {
-          if (
-            !['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED'].includes(
-              body.status as string,
-            )
-          ) {
-            throw new Refusal(
-              'INVALID_PARAMETER_VALUE',
-              `UpdateRun: unknown status ${JSON.stringify(body.status)}`,
-            );
-          }
-          run.status = body.status as FakeMlflowRun['status'];
-        }
-        if (body.end_time !== undefined) run.endTime = Number(body.end_time);
-        if (body.run_name !== undefined) run.runName = body.run_name as string;
+        const update = checkUpdateRun(body);
+        const run = this.run(update.runId);
+        if (update.status !== undefined) run.status = update.status;
+        if (update.endTime !== undefined) run.endTime = update.endTime;
+        if (update.runName !== undefined) run.runName = update.runName;
         return { run_info: this.info(run) };
       }
       case 'GET metrics/get-history': {

@@ -110,18 +110,19 @@ describe('MLflow sink', () => {
     for (const request of mlflow.requests) expect(request.authorization).toBe(`Bearer ${TOKEN}`);
   });
 
-  it('goes through 503s and 429s (Retry-After honoured), losing and repeating nothing', async () => {
+  it('goes through 503s, 429s (Retry-After honoured) and a dropped connection, losing and repeating nothing', async () => {
     mlflow.failNext(2, 503);
     mlflow.inject({ status: 429, retryAfter: '0' }, { status: 503, path: 'runs/create' });
     mlflow.failNext(3, 429, { path: 'runs/log-batch', retryAfter: '0' });
     mlflow.failNext(2, 503, { path: 'runs/update' });
+    mlflow.inject({ status: 0, path: 'runs/log-batch' });
     const run = new Run(runOptions({ params: { lr: 0.1 } }));
     const logged = logSteps(run, 1200);
     const report = await run.end();
     expectComplete(report, logged);
     expect(mlflow.faultsLeft).toBe(0);
     expect(mlflow.onlyRun().status).toBe('FINISHED');
-    expect(mlflow.requests.filter((request) => request.fault).length).toBe(9);
+    expect(mlflow.requests.filter((request) => request.fault).length).toBe(10);
   });
 
   it("sends 100,000 points in about as many requests as MLflow's own batching (1000 metrics each)", async () => {
