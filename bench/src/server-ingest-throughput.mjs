@@ -13,11 +13,9 @@
  * run (no spool) to show what the network path itself takes, and a second direct figure stores
  * the same points as columns.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createHttpSink, Run } from '@livestep/core';
 import { encodeMetricColumns } from '@livestep/core/protocol';
 import {
@@ -28,9 +26,8 @@ import {
   round,
   target,
 } from './lib/report.mjs';
+import { ensureBuilt, importServer, startServe, stopServe } from './lib/serve-process.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
 const POINTS = 500_000;
 const ROUNDS = 3;
 /** Yield to the event loop this often, as a training loop does between steps. */
@@ -40,64 +37,12 @@ const BATCH_EVENTS = 5_000;
 /** The issue's target: 500,000 points/s end to end on the 2-core VM (2,000 ns a point); goal 1,000,000. */
 const TARGET_NANOSECONDS_PER_POINT = 2_000;
 const GOAL_NANOSECONDS_PER_POINT = 1_000;
-const START_TIMEOUT_MS = 30_000;
-
-/** The server and CLI packages are not dependencies of this folder: build them if they are not. */
-function ensureBuilt() {
-  for (const name of ['server', 'cli']) {
-    const folder = join(root, 'packages', name);
-    if (existsSync(join(folder, 'dist', 'index.js'))) continue;
-    console.log(`building packages/${name} (its dist/ is missing)`);
-    const result = spawnSync(
-      process.execPath,
-      [join(root, 'node_modules', 'tsup', 'dist', 'cli-default.js')],
-      {
-        cwd: folder,
-        stdio: 'inherit',
-      },
-    );
-    if (result.status !== 0) throw new Error(`could not build packages/${name}`);
-  }
-}
-
-function startServe(data) {
-  const child = spawn(
-    process.execPath,
-    [join(root, 'packages', 'cli', 'dist', 'cli.js'), 'serve', '--port', '0', '--data', data],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, LIVESTEP_SERVER_TOKEN: '' },
-    },
-  );
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error('livestep serve did not start')),
-      START_TIMEOUT_MS,
-    );
-    child.stdout.on('data', (chunk) => {
-      output += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1] });
-      }
-    });
-  });
-}
-
-function stop(child) {
-  return new Promise((resolve) => {
-    child.once('exit', resolve);
-    child.kill('SIGTERM');
-  });
-}
 
 const values = deterministicValues(1 << 16);
 
 async function httpRound(sinkOptions = {}) {
   const work = mkdtempSync(join(tmpdir(), 'livestep-bench-ingest-'));
-  const { child, url } = await startServe(join(work, 'data'));
+  const { child, url } = await startServe({ data: join(work, 'data') });
   try {
     const run = new Run({
       experiment: 'bench',
@@ -129,7 +74,7 @@ async function httpRound(sinkOptions = {}) {
     }
     return POINTS / seconds;
   } finally {
-    await stop(child);
+    await stopServe(child);
     rmSync(work, { recursive: true, force: true });
   }
 }
@@ -179,7 +124,7 @@ async function directRound(SqliteRunStore, columns = false) {
 }
 
 ensureBuilt();
-const { SqliteRunStore } = await import(join(root, 'packages', 'server', 'dist', 'index.js'));
+const { SqliteRunStore } = await importServer();
 const http = [];
 const direct = [];
 const httpNoSpool = [];

@@ -9,16 +9,15 @@
  *   const { child, url } = await startServe({ data: join(work, 'data') });
  *   try { ... fetch(`${url}/api/v1/...`) ... } finally { await stopServe(child); }
  *
- * Every server benchmark can use it (server-ingest-throughput.mjs too: its ensureBuilt,
- * startServe(data) and stop(child) are these three functions).
- *
- * The server and CLI packages are not yet dependencies of bench/package.json, so they are found
- * by path in the repository and built here with tsup when their dist/ is missing.
+ * Every server benchmark uses it. @livestep/server and the livestep CLI are dependencies of this
+ * folder (`pnpm bench` builds them first); a benchmark run on its own builds a missing dist/ with
+ * tsup, as `pnpm build` does.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
 /** The repository's root folder (this file is bench/src/lib/serve-process.mjs). */
 export const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -47,7 +46,15 @@ export function ensureBuilt(names = ['server', 'cli']) {
 /** @livestep/server's built entry (createServer, SqliteRunStore, ...), built first if missing. */
 export async function importServer() {
   ensureBuilt(['server']);
-  return import(pathToFileURL(join(repositoryRoot, 'packages', 'server', 'dist', 'index.js')).href);
+  return import('@livestep/server');
+}
+
+/** The livestep CLI's executable, as this folder's dependency installs it. */
+function cliPath() {
+  const require = createRequire(import.meta.url);
+  const manifestPath = require.resolve('livestep/package.json');
+  const { bin } = require(manifestPath);
+  return join(dirname(manifestPath), typeof bin === 'string' ? bin : bin.livestep);
 }
 
 /**
@@ -58,15 +65,7 @@ export async function importServer() {
 export function startServe({ data, args = [], env = {} }) {
   const child = spawn(
     process.execPath,
-    [
-      join(repositoryRoot, 'packages', 'cli', 'dist', 'cli.js'),
-      'serve',
-      '--port',
-      '0',
-      '--data',
-      data,
-      ...args,
-    ],
+    [cliPath(), 'serve', '--port', '0', '--data', data, ...args],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, LIVESTEP_SERVER_TOKEN: '', ...env },
