@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { emitLivestepWarning } from '../delivery/livestep-warning.js';
 import type { Sink } from '../pipeline/sink.js';
+import { createDioptraSink } from '../sinks/dioptra/dioptra-sink.js';
 import { createDirectorySink } from '../sinks/directory-sink.js';
 import { createHttpSink } from '../sinks/http-sink.js';
 import { createMlflowSink } from '../sinks/mlflow/mlflow-sink.js';
@@ -76,7 +77,8 @@ export interface DefaultSinkContext {
 
 /**
  * The sinks a run gets when it names none: the directory sink; the HTTP sink when LIVESTEP_URL
- * is set; the MLflow sink when MLFLOW_TRACKING_URI is set; the TensorBoard sink when
+ * is set; the MLflow sink when MLFLOW_TRACKING_URI is set; the Dioptra sink when DIOPTRA_API
+ * and DIOPTRA_JOB_ID are set; the TensorBoard sink when
  * LIVESTEP_TENSORBOARD_DIR is set; the DVC Studio sink when DVC_STUDIO_TOKEN (or STUDIO_TOKEN)
  * is set, @livestep/studio is installed and says it is on (it reads DVC_STUDIO_OFFLINE; core does
  * not).
@@ -117,6 +119,10 @@ export function createDefaultSinks(
     const mlflow = mlflowSinkFromEnvironment(config.mlflowTrackingUri, context);
     if (mlflow !== undefined) sinks.push(mlflow);
   }
+  if (config.dioptra !== undefined) {
+    const dioptra = dioptraSinkFromEnvironment(config.dioptra, context);
+    if (dioptra !== undefined) sinks.push(dioptra);
+  }
   if (context !== undefined && asksFor(OPTIONAL_SINK_MODULES.studio, context.environment)) {
     let studio: StudioModule | undefined;
     try {
@@ -152,6 +158,26 @@ function mlflowSinkFromEnvironment(
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     (context?.warn ?? emitLivestepWarning)(`${message}; nothing is sent to MLflow in this run`);
+    return undefined;
+  }
+}
+
+/**
+ * The Dioptra sink for DIOPTRA_API and DIOPTRA_JOB_ID. Settings it cannot use (a job id that is
+ * not a number, half a login) are warned about, not thrown: the run goes on into its other sinks.
+ */
+function dioptraSinkFromEnvironment(
+  dioptra: { apiUrl: string; jobId: string },
+  context: DefaultSinkContext | undefined,
+): Sink | undefined {
+  try {
+    return createDioptraSink({
+      ...dioptra,
+      ...(context && { environment: context.environment, onWarning: context.warn }),
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    (context?.warn ?? emitLivestepWarning)(`${message}; nothing is sent to Dioptra in this run`);
     return undefined;
   }
 }

@@ -29,6 +29,11 @@ export interface EnvironmentConfig {
    * other MLFLOW_* variables itself: token or user name and password, experiment name).
    */
   mlflowTrackingUri?: string;
+  /**
+   * DIOPTRA_API and DIOPTRA_JOB_ID: a Dioptra job to record the metrics into (both needed; the
+   * Dioptra sink reads its login, DIOPTRA_USERNAME and DIOPTRA_PASSWORD, itself).
+   */
+  dioptra?: { apiUrl: string; jobId: string };
 }
 
 const TRUTHY = /^(1|y|yes|true|on)$/i;
@@ -63,5 +68,8 @@ export function readEnvironmentConfig(
   if (tensorboardDirectory) config.tensorboardDirectory = tensorboardDirectory;
   const mlflowTrackingUri = nonEmpty(environment.MLFLOW_TRACKING_URI);
   if (mlflowTrackingUri) config.mlflowTrackingUri = mlflowTrackingUri;
+  const dioptraApi = nonEmpty(environment.DIOPTRA_API);
+  const dioptraJobId = nonEmpty(environment.DIOPTRA_JOB_ID);
+  if (dioptraApi && dioptraJobId) config.dioptra = { apiUrl: dioptraApi, jobId: dioptraJobId };
   return config;
 }
