@@ -54,6 +54,12 @@ export {
   type StartRunOptions,
 } from './run/run-options.js';
 export { startRun, withRun } from './run/start-run.js';
+export {
+  createDioptraSink,
+  type DioptraSinkOptions,
+  decodeDioptraName,
+  encodeDioptraName,
+} from './sinks/dioptra/dioptra-sink.js';
 export { createDirectorySink, type DirectorySinkOptions } from './sinks/directory-sink.js';
 export { createHttpSink, type HttpSinkOptions } from './sinks/http-sink.js';
 export { createJsonlSink, type JsonlSinkOptions } from './sinks/jsonl-sink.js';

@@ -34,6 +34,7 @@ import {
   type DioptraSinkOptions,
 } from './dioptra-sink-options.js';
 
+export { decodeDioptraName, encodeDioptraName } from './dioptra-names.js';
 export type { DioptraSinkOptions } from './dioptra-sink-options.js';
 
 /** Event kinds Dioptra's metric API has no place for (they are in the run folder). */
