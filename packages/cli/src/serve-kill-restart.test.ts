@@ -81,6 +81,13 @@ describe('livestep serve killed with SIGKILL mid-ingest', () => {
       run.nextStep();
       if (index % 500 === 499) await new Promise((resolvePromise) => setTimeout(resolvePromise, 5));
       if (index === KILL_AFTER) {
+        // The kill must come after the server acknowledged something: on a loaded machine the
+        // first request (up to 20,000 points to a server that takes metric columns) may still be
+        // in flight, so wait for an answer, bounded, while the loop is paused as in a slow step.
+        const ackDeadline = Date.now() + 20_000;
+        while (acknowledged.size === 0 && Date.now() < ackDeadline) {
+          await new Promise((resolvePromise) => setTimeout(resolvePromise, 20));
+        }
         expect(acknowledged.size).toBeGreaterThan(0);
         first.child.kill('SIGKILL');
         await new Promise((resolvePromise) => first.child.once('exit', resolvePromise));
