@@ -85,6 +85,9 @@ export class FakeDioptra {
   readonly table = new Map<number, Map<string, FakeDioptraPoint>>();
   /** Who logged in, in order. */
   readonly logins: string[] = [];
+  /** The most requests it was answering at once (a sink that sends one at a time keeps it 1). */
+  maxConcurrent = 0;
+  private concurrent = 0;
   private readonly users: Record<string, string>;
   private readonly loginDisabled: boolean;
   /** Valid cookies, as `name=value`. */
@@ -169,6 +172,9 @@ export class FakeDioptra {
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    this.concurrent++;
+    this.maxConcurrent = Math.max(this.maxConcurrent, this.concurrent);
+    response.on('close', () => this.concurrent--);
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');

@@ -15,6 +15,11 @@ export const DEFAULT_DIOPTRA_MAX_REQUESTS_PER_SECOND = 100;
  * Past it new points are counted as `queue_overflow` (the run folder still has them).
  */
 export const DEFAULT_DIOPTRA_MAX_QUEUED = 200_000;
+/**
+ * At close, delivery stops this long (at most half the time left) before the deadline, so what
+ * is left is counted and said before the run's end stops waiting for the sink.
+ */
+export const DIOPTRA_CLOSE_RESERVE_MS = 250;
 /** "Dioptra is failing, retrying" is said at most this often. */
 export const DIOPTRA_RETRY_WARNING_INTERVAL_MS = 10 * 60_000;
 

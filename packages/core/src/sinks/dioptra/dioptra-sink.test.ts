@@ -94,6 +94,7 @@ describe('Dioptra sink', () => {
     const report = await run.end();
     expectComplete(report, logged);
     expect(dioptra.logins).toEqual(['worker']);
+    expect(dioptra.maxConcurrent).toBe(1);
     expect(dioptra.points(JOB).map((point) => point.name)).toContain(
       'train__precision__class_2setosa',
     );
@@ -249,6 +250,7 @@ describe('Dioptra sink', () => {
     expect(Date.now() - began).toBeGreaterThanOrEqual(19 * 20 - 5);
     await run.end();
     expect(dioptra.points(JOB)).toHaveLength(20);
+    expect(dioptra.maxConcurrent).toBe(1);
   });
 
   it('says in the report what it could not deliver when Dioptra is down past the deadline', async () => {
@@ -266,7 +268,7 @@ describe('Dioptra sink', () => {
     const sink = report.sinks.find((entry) => entry.sink.startsWith('dioptra:'))!;
     expect(report.ok).toBe(false);
     expect(sink).toMatchObject({ pending: 0, failed: 2 });
-    expect(sink.lastError).toMatch(/cannot reach|ECONNREFUSED/);
+    expect(sink.lastError).toMatch(/cannot reach|ECONNREFUSED|no answer within/);
     expect(warnings.join('\n')).toMatch(/the run ended before Dioptra took 2 metric points/);
   });
 });

@@ -30,6 +30,7 @@ import {
   DEFAULT_DIOPTRA_MAX_QUEUED,
   DEFAULT_DIOPTRA_MAX_REQUESTS_PER_SECOND,
   DEFAULT_DIOPTRA_REQUEST_TIMEOUT_MS,
+  DIOPTRA_CLOSE_RESERVE_MS,
   DIOPTRA_RETRY_WARNING_INTERVAL_MS,
   type DioptraSinkOptions,
 } from './dioptra-sink-options.js';
@@ -220,8 +221,9 @@ export function createDioptraSink(options: DioptraSinkOptions = {}): Sink {
 
   async function close(deadline: number): Promise<void> {
     closing = true;
-    dataDeadline = deadline;
-    await idle.waitUntil(() => disabled || pending() === 0, deadline, kick);
+    const reserve = Math.min(DIOPTRA_CLOSE_RESERVE_MS, Math.max(0, deadline - Date.now()) / 2);
+    dataDeadline = deadline - reserve;
+    await idle.waitUntil(() => disabled || pending() === 0, dataDeadline, kick);
     if (disabled || pending() === 0) return;
     stopData.abort();
     await loopDone;
