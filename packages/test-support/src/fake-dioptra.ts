@@ -13,9 +13,9 @@
  *
  * Errors carry `{error, message, detail, originating_path}`; a request without a valid session
  * gets 401 `{message}`. Every refused body is recorded in `violations`, which tests assert empty.
- * Faults are injected on a schedule: a status (429, 503, any), or an expired session (every
- * session forgotten, then the request answered as one without a session), for the next request
- * to an endpoint, or only after some requests to it were answered.
+ * Faults are injected on a schedule: a status (429, 503, any), a dropped connection, or an
+ * expired session (every session forgotten, then the request answered as one without a session),
+ * for the next request to an endpoint, or only after some requests to it were answered.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -40,7 +40,7 @@ const JOB_METRICS = /^jobs\/([^/]+)\/metrics(?:\/([^/]+)\/snapshots)?$/;
 export type FakeDioptraEndpoint = 'login' | 'metrics' | 'other';
 
 export interface FakeDioptraFault {
-  /** Answer this status with Dioptra's error body (default 503)... */
+  /** Answer this status with Dioptra's error body (default 503; 0 drops the connection)... */
   status?: number;
   /** ...or forget every session, then answer as to a request without one (401). */
   expireSession?: boolean;
@@ -204,6 +204,11 @@ export class FakeDioptra {
       const fault = this.takeFault(endpoint);
       if (fault !== undefined) {
         record.fault = true;
+        if (fault.status === 0) {
+          // A dropped connection: no answer at all.
+          request.socket.destroy();
+          return;
+        }
         throw this.faultAnswer(fault, url.pathname);
       }
       if (method === 'POST') record.body = this.parse(request, raw, url.pathname);

@@ -130,13 +130,14 @@ describe('Dioptra sink', () => {
     expectComplete(await run.end(), { loss: ['nan', 'inf', '-inf', 0.5] });
   });
 
-  it('goes through 503s, 429s (Retry-After) and an expired session (logged in again once), losing and repeating nothing', async () => {
+  it('goes through 503s, 429s (Retry-After), a dropped connection and an expired session (logged in again once), losing and repeating nothing', async () => {
     dioptra.inject(
       { status: 503, path: 'login' },
       { status: 429, path: 'metrics', retryAfter: '0' },
       { status: 503, path: 'metrics', after: 10 },
       { expireSession: true, path: 'metrics', after: 50 },
       { status: 429, path: 'metrics', after: 120 },
+      { status: 0, path: 'metrics', after: 150 },
     );
     const run = new Run(runOptions());
     const logged = logSteps(run, 100);
