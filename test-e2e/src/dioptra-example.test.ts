@@ -1,9 +1,9 @@
 // examples/tfjs-fit run as a real process with only DIOPTRA_API, DIOPTRA_JOB_ID and a login set,
 // recording into a fake Dioptra on 127.0.0.1 that checks every body against Dioptra's schema
-// (backends.md B) and answers 503s, 429s and an expired session on the way: every metric point of
-// the run folder must arrive once, with its step and a timestamp, under the name the documented
-// mapping gives its series; the sink logs in again once, and the password and the session cookies
-// appear nowhere but in the login body and the Cookie header. A refused login stops posting with
+// (backends.md B) and answers 503s, 429s, a dropped connection and an expired session on the way:
+// every metric point of the run folder must arrive once, with its step and a timestamp, under the
+// name the documented mapping gives its series; the sink logs in again once, and the password and
+// the session cookies appear nowhere but in the login body and the Cookie header. A refused login stops posting with
 // a message naming the variables, and training still finishes.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -106,7 +106,7 @@ function cookieValues(): string[] {
 }
 
 describe('examples/tfjs-fit recording into Dioptra', () => {
-  it('arrives complete through 503s, 429s and an expired session: every point once, with step and time', async () => {
+  it('arrives complete through 503s, 429s, a dropped connection and an expired session: every point once, with step and time', async () => {
     dioptra.inject(
       { status: 503, path: 'login' },
       { status: 429, path: 'metrics', retryAfter: '1' },
@@ -114,13 +114,14 @@ describe('examples/tfjs-fit recording into Dioptra', () => {
       { expireSession: true, path: 'metrics', after: 12 },
       { status: 429, path: 'metrics', after: 20 },
       { status: 503, path: 'metrics', after: 25 },
+      { status: 0, path: 'metrics', after: 30 },
     );
     const { project, runFolder, result: running } = runExample({});
     const result = await running;
     expect(result.code, result.stderr).toBe(0);
     expect(dioptra.violations).toEqual([]);
     expect(dioptra.faultsLeft).toBe(0);
-    expect(dioptra.requests.filter((request) => request.fault)).toHaveLength(6);
+    expect(dioptra.requests.filter((request) => request.fault)).toHaveLength(7);
     // Logged in, then once more after the session expired; one 401 in all.
     expect(dioptra.logins).toEqual(['worker', 'worker']);
     expect(dioptra.requests.filter((request) => request.status === 401)).toHaveLength(1);
