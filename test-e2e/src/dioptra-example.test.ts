@@ -3,8 +3,8 @@
 // (backends.md B) and answers 503s, 429s, a dropped connection and an expired session on the way:
 // every metric point of the run folder must arrive once, with its step and a timestamp, under the
 // name the documented mapping gives its series; the sink logs in again once, and the password and
-// the session cookies appear nowhere but in the login body and the Cookie header. A refused login stops posting with
-// a message naming the variables, and training still finishes.
+// the session cookies appear nowhere but in the login body and the Cookie header. A refused login
+// stops posting with a message naming the variables, and training still finishes.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
