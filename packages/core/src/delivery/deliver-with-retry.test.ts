@@ -102,6 +102,25 @@ describe('deliverWithRetry', () => {
     expect(sent).toHaveLength(1);
   });
 
+  it('still ends a wait at once when the signal aborts while onRetry gave a wake signal of its own', async () => {
+    const { sent, attempt } = scripted<string>([retry('429', 60_000)]);
+    const controller = new AbortController();
+    const hookWake = new AbortController();
+    const started = Date.now();
+    const delivering = deliverWithRetry('batch', {
+      attempt,
+      policy: { ...FAST, maxRetryAfterMs: 60_000 },
+      signal: controller.signal,
+      onRetry: () => ({ wakeSignal: hookWake.signal }),
+      keepAlive: true,
+    });
+    setTimeout(() => controller.abort(), 20);
+    const result = await delivering;
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(result).toMatchObject({ verdict: 'stopped', why: 'aborted' });
+    expect(sent).toHaveLength(1);
+  });
+
   it("does not begin a wait that would pass the deadline ('stop')", async () => {
     const { sent, attempt } = scripted<string>([retry('429', 40_000)]);
     const started = Date.now();

@@ -140,11 +140,10 @@ async function deliverOne<Payload>(
     }
     const decision = options.onRetry?.({ payload, outcome, attempt, waitMs });
     if (decision === 'stop') return stopped('hook', last);
-    await abortableSleep(
-      decision?.waitMs ?? waitMs,
-      decision?.wakeSignal ?? signal,
-      options.keepAlive ?? false,
-    );
+    // A hook's wake signal ends the wait early; the caller's signal always does too.
+    const wake =
+      decision?.wakeSignal === undefined ? signal : AbortSignal.any([signal, decision.wakeSignal]);
+    await abortableSleep(decision?.waitMs ?? waitMs, wake, options.keepAlive ?? false);
   }
 }
 

@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestRun } from '@livestep/test-support';
 import { describe, expect, it } from 'vitest';
@@ -164,5 +164,42 @@ describe('the layout tables', () => {
     expect(
       ['a.png', 'b.JPG', 'c.jpeg', 'd.gif', 'e.webp', 'noextension'].map(imageMimeOfFile),
     ).toEqual(['image/png', 'image/jpeg', 'image/jpeg', 'image/gif', undefined, undefined]);
+  });
+});
+
+describe('reading a folder its writer left running', () => {
+  function runningFolder(lock: Record<string, unknown>): string {
+    const directory = newFolder();
+    mkdirSync(join(directory, 'plots', 'metrics'), { recursive: true });
+    writeFileSync(
+      join(directory, 'plots', 'metrics', 'loss.tsv'),
+      'timestamp\tstep\tloss\n1\t0\t0.5\n',
+    );
+    writeFileSync(
+      join(directory, 'livestep.json'),
+      JSON.stringify({
+        protocol: 1,
+        run: { id: '0190c4f2-1111-8222-8333-444455556666', experiment: 'e', name: 'r' },
+        status: 'running',
+        series: {},
+      }),
+    );
+    writeFileSync(join(directory, '.livestep.lock'), JSON.stringify(lock));
+    return directory;
+  }
+
+  it('sends no end for a writer on another machine: its pid means nothing here', () => {
+    const warnings: string[] = [];
+    const recorded = readDvcliveFolder(
+      runningFolder({ pid: process.pid, host: 'another-machine.example', owner: 'x' }),
+      { onWarning: (message) => warnings.push(message) },
+    );
+    expect(recorded.events.some((event) => event.kind === 'done')).toBe(false);
+    expect(warnings.join('\n')).toContain('another-machine.example');
+  });
+
+  it('takes a lock naming no real process (pid 0, which kill() reads as a group) as a writer gone', () => {
+    const recorded = readDvcliveFolder(runningFolder({ pid: 0, host: hostname(), owner: 'x' }));
+    expect(recorded.events.at(-1)).toMatchObject({ kind: 'done', status: 'interrupted' });
   });
 });

@@ -9,6 +9,7 @@
  * folder's path and names, and is sent as completed.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import YAML from 'yaml';
 import type {
@@ -290,11 +291,18 @@ function endingOf(
   options: ReadOptions,
 ): DoneEvent['status'] | undefined {
   if (status !== 'running') return status;
-  let writer: { pid?: unknown } | undefined;
+  let writer: { pid?: unknown; host?: unknown } | undefined;
   try {
     writer = JSON.parse(readFileSync(join(root, LOCK_FILE_NAME), 'utf8'));
   } catch {
     writer = undefined;
+  }
+  if (typeof writer?.host === 'string' && writer.host !== hostname()) {
+    // A writer on another machine (a shared disk): its pid means nothing here, so it may live.
+    options.onWarning?.(
+      `livestep: ${root} is being written on ${writer.host}, or was; syncing what it holds so far, without an end: sync it again when the run ends, or remove ${LOCK_FILE_NAME} if that run is gone`,
+    );
+    return undefined;
   }
   if (typeof writer?.pid === 'number' && isProcessRunning(writer.pid)) {
     options.onWarning?.(

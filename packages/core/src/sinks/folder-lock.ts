@@ -32,6 +32,8 @@ const heldInThisProcess = new Map<string, string>();
 
 /** True while a process with this pid exists on this host (whoever owns it). */
 export function isProcessRunning(pid: number): boolean {
+  // 0 and negative numbers name process groups to kill(), not a process.
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;

@@ -69,7 +69,7 @@ export function createIngestRequests(config: IngestRequestsConfig): IngestReques
   const requestEvents = () =>
     serverTakesColumns && !columnsRefused
       ? Math.max(1, Math.min(MAX_COLUMNS_REQUEST_EVENTS, serverMaxBatchEvents))
-      : MAX_REQUEST_EVENTS;
+      : Math.max(1, Math.min(MAX_REQUEST_EVENTS, serverMaxBatchEvents));
 
   /** One request and the sink's judgement of the answer; `columns`: the body held columns. */
   async function post(batch: Batch, objectsOnly: boolean): Promise<[RequestOutcome, boolean]> {

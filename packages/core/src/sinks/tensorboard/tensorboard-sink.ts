@@ -142,7 +142,7 @@ export function createTensorBoardSink(options: TensorBoardSinkOptions): Sink {
     const failure = error as NodeJS.ErrnoException;
     const code = failure.code ?? 'error';
     const message = DISK_ERRORS.has(code)
-      ? `the disk refused a write in ${path} (${failure.message}); events from then on are not in the event files, and the flush report counts them. Free space, or point LIVESTEP_TENSORBOARD_DIR at another disk`
+      ? `the disk refused a write in ${path} (${failure.message}); events from then on are not in the event files, and the flush report counts them. Free space, or point the log directory (createTensorBoardSink({ directory }) or LIVESTEP_TENSORBOARD_DIR) at another disk`
       : `cannot write ${path} (${failure.message}); those events are not in the event files, and the flush report counts them`;
     lastError = message;
     const key = DISK_ERRORS.has(code) ? 'disk' : code;
