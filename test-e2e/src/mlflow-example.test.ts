@@ -10,10 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runNodeScript } from '@livestep/test-support';
+import { type FakeMlflow, startFakeMlflow } from '@livestep/test-support/mlflow';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-// Relative until @livestep/test-support exports ./mlflow (another engineer is building the package).
-import { type FakeMlflow, startFakeMlflow } from '../../packages/test-support/src/fake-mlflow.js';
 
 const MAIN_SCRIPT = fileURLToPath(new URL('../../examples/tfjs-fit/src/main.mjs', import.meta.url));
 /** Looks like a real token, so a leak anywhere is found by a plain text search. */

@@ -13,9 +13,8 @@ import {
   runNodeScript,
   writeScript,
 } from '@livestep/test-support';
+import { type FakeMlflow, startFakeMlflow } from '@livestep/test-support/mlflow';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-// Relative until @livestep/test-support exports ./mlflow (another engineer is building the package).
-import { type FakeMlflow, startFakeMlflow } from '../../../../test-support/src/fake-mlflow.js';
 
 const builtPackage = builtEntry('@livestep/core', import.meta.url);
 const TOKEN = 'mlflow-exit-SECRET-token';

@@ -3,9 +3,9 @@
  * MLflow's error bodies, and records each refusal as a violation: otherwise "no violations" in
  * the sink's tests would prove nothing.
  */
+
+import { type FakeMlflow, startFakeMlflow } from '@livestep/test-support/mlflow';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-// Relative until @livestep/test-support exports ./mlflow (another engineer is building the package).
-import { type FakeMlflow, startFakeMlflow } from '../../../../test-support/src/fake-mlflow.js';
 
 let mlflow: FakeMlflow;
 

@@ -1,9 +1,9 @@
 // The MLflow sink against a fake MLflow tracking server (a real HTTP server built from
 // backends.md D, which checks every body): every point arrives once with its step and timestamp,
 // params and tags, the final status, through injected 503s and 429s; a 401 stops posting.
+
+import { type FakeMlflow, startFakeMlflow } from '@livestep/test-support/mlflow';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-// Relative until @livestep/test-support exports ./mlflow (another engineer is building the package).
-import { type FakeMlflow, startFakeMlflow } from '../../../../test-support/src/fake-mlflow.js';
 import type { FlushReport } from '../../pipeline/sink.js';
 import { Run } from '../../run/run.js';
 import type { StartRunOptions } from '../../run/run-options.js';
