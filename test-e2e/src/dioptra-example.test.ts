@@ -11,12 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeDioptraName } from '@livestep/core';
 import { runNodeScript } from '@livestep/test-support';
+import { type FakeDioptra, startFakeDioptra } from '@livestep/test-support/dioptra';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-// Relative until @livestep/test-support exports ./dioptra (another engineer is building the package).
-import {
-  type FakeDioptra,
-  startFakeDioptra,
-} from '../../packages/test-support/src/fake-dioptra.js';
 
 const MAIN_SCRIPT = fileURLToPath(new URL('../../examples/tfjs-fit/src/main.mjs', import.meta.url));
 /** Looks like a real password, so a leak anywhere is found by a plain text search. */

@@ -13,9 +13,8 @@ import {
   runNodeScript,
   writeScript,
 } from '@livestep/test-support';
+import { type FakeDioptra, startFakeDioptra } from '@livestep/test-support/dioptra';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-// Relative until @livestep/test-support exports ./dioptra (another engineer is building the package).
-import { type FakeDioptra, startFakeDioptra } from '../../../../test-support/src/fake-dioptra.js';
 import { encodeDioptraName } from './dioptra-names.js';
 
 const builtPackage = builtEntry('@livestep/core', import.meta.url);

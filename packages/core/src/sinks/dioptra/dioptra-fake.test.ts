@@ -3,9 +3,9 @@
  * Dioptra's error bodies, and records each refusal as a violation: otherwise "no violations" in
  * the sink's tests would prove nothing.
  */
+
+import { type FakeDioptra, startFakeDioptra } from '@livestep/test-support/dioptra';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-// Relative until @livestep/test-support exports ./dioptra (another engineer is building the package).
-import { type FakeDioptra, startFakeDioptra } from '../../../../test-support/src/fake-dioptra.js';
 
 let dioptra: FakeDioptra;
 

@@ -3,9 +3,9 @@
 // ±inf as Dioptra's strings, through injected 503s, 429s and an expired session (logged in again
 // once); a refused login or a second 401 stops posting; nothing shown carries the password or
 // the cookies.
+
+import { type FakeDioptra, startFakeDioptra } from '@livestep/test-support/dioptra';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-// Relative until @livestep/test-support exports ./dioptra (another engineer is building the package).
-import { type FakeDioptra, startFakeDioptra } from '../../../../test-support/src/fake-dioptra.js';
 import type { FlushReport } from '../../pipeline/sink.js';
 import { Run } from '../../run/run.js';
 import type { StartRunOptions } from '../../run/run-options.js';
