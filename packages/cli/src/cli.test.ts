@@ -1,6 +1,6 @@
 /** `livestep sync`, run as the real command (a child process) against a real receiver. */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
   createDirectorySink,
@@ -169,7 +169,12 @@ describe('livestep sync', () => {
     // As after kill -9: livestep.json says running, and the lock names a process that is gone.
     writeFileSync(
       join(runFolder, '.livestep.lock'),
-      JSON.stringify({ pid: 2 ** 22 + 12_345, host: 'here', owner: 'run "killed"', since: 'then' }),
+      JSON.stringify({
+        pid: 2 ** 22 + 12_345,
+        host: hostname(),
+        owner: 'run "killed"',
+        since: 'then',
+      }),
     );
     const result = await livestep(['sync', runFolder, '--to', server.url]);
     expect(result.code, result.stderr).toBe(0);

@@ -92,6 +92,20 @@ describe('resolveDioptraConfig', () => {
     expect(() =>
       resolveDioptraConfig({ environment: { ...base, DIOPTRA_USERNAME: 'me' } }),
     ).toThrow(/needs both DIOPTRA_USERNAME and DIOPTRA_PASSWORD; DIOPTRA_PASSWORD is not set/);
+    // A login given in code is one account: never a code password with a worker's user name.
+    expect(() =>
+      resolveDioptraConfig({
+        password: 'from-code',
+        environment: { ...base, DIOPTRA_WORKER_USERNAME: 'worker', DIOPTRA_WORKER_PASSWORD: 'q' },
+      }),
+    ).toThrow(/needs both \{ username, password \}; username is not set/);
+    expect(
+      resolveDioptraConfig({
+        username: 'me',
+        password: 'from-code',
+        environment: { ...base, DIOPTRA_WORKER_USERNAME: 'worker', DIOPTRA_WORKER_PASSWORD: 'q' },
+      }),
+    ).toMatchObject({ login: { username: 'me', password: 'from-code' } });
   });
 
   it('refuses a login over plain http to a host that is not loopback, unless allowed', () => {

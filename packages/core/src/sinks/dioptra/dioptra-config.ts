@@ -103,14 +103,26 @@ export function resolveDioptraConfig(options: DioptraConnectionOptions = {}): Di
     );
   }
   const own = nonEmpty(environment.DIOPTRA_USERNAME) !== undefined || environment.DIOPTRA_PASSWORD;
-  const prefix = options.username !== undefined || own ? 'DIOPTRA_' : 'DIOPTRA_WORKER_';
-  const username = nonEmpty(options.username) ?? nonEmpty(environment[`${prefix}USERNAME`]);
-  const rawPassword = options.password ?? environment[`${prefix}PASSWORD`];
+  // One account: a login given in code, or DIOPTRA_*, or (neither) the worker's DIOPTRA_WORKER_*;
+  // a user name from one place and a password from another would log in as nobody's account.
+  const inCode = options.username !== undefined || options.password !== undefined;
+  const prefix = inCode || own ? 'DIOPTRA_' : 'DIOPTRA_WORKER_';
+  const username = inCode ? nonEmpty(options.username) : nonEmpty(environment[`${prefix}USERNAME`]);
+  const rawPassword = inCode ? options.password : environment[`${prefix}PASSWORD`];
   const password = rawPassword === '' ? undefined : rawPassword;
-  const credentialHint = `${prefix}USERNAME and ${prefix}PASSWORD`;
+  const credentialHint = inCode
+    ? '{ username, password }'
+    : `${prefix}USERNAME and ${prefix}PASSWORD`;
   if ((username === undefined) !== (password === undefined)) {
+    const missing = inCode
+      ? username === undefined
+        ? 'username'
+        : 'password'
+      : username === undefined
+        ? `${prefix}USERNAME`
+        : `${prefix}PASSWORD`;
     throw new TypeError(
-      `livestep: the Dioptra login needs both ${credentialHint}; ${username === undefined ? `${prefix}USERNAME` : `${prefix}PASSWORD`} is not set`,
+      `livestep: the Dioptra login needs both ${credentialHint}; ${missing} is not set`,
     );
   }
   const login =
