@@ -239,6 +239,26 @@ describe('Dioptra sink', () => {
     );
   });
 
+  it('does not call a point logged at an earlier step a repeat (an evaluation at an older step)', async () => {
+    const run = new Run(runOptions());
+    run.logMetric('eval/loss', 1, { step: 5 });
+    run.logMetric('eval/loss', 2, { step: 3 });
+    expect((await run.end()).ok).toBe(true);
+    expect(dioptra.points(JOB).map((point) => point.value)).toEqual([1, 2]);
+    expect(warnings.join('\n')).not.toMatch(/logged more than once/);
+  });
+
+  it('refuses a rate or queue bound that is not one, naming the option and the fix', () => {
+    for (const maxRequestsPerSecond of [0, -5, Number.NaN]) {
+      expect(() => createDioptraSink(sinkOptions({ maxRequestsPerSecond }))).toThrow(
+        /maxRequestsPerSecond must be a number > 0 \(Infinity for no bound\)/,
+      );
+    }
+    expect(() => createDioptraSink(sinkOptions({ maxQueued: 0 }))).toThrow(
+      /maxQueued must be a whole number >= 1/,
+    );
+  });
+
   it('bounds its rate: one request at a time, at most maxRequestsPerSecond', async () => {
     const run = new Run(runOptions(sinkOptions({ maxRequestsPerSecond: 50 })));
     for (let step = 0; step < 20; step++) {

@@ -64,8 +64,18 @@ export function createDioptraSink(options: DioptraSinkOptions = {}): Sink {
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retryPolicy };
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_DIOPTRA_REQUEST_TIMEOUT_MS;
   const perSecond = options.maxRequestsPerSecond ?? DEFAULT_DIOPTRA_MAX_REQUESTS_PER_SECOND;
-  const intervalMs = perSecond > 0 ? 1000 / perSecond : 0;
+  if (typeof perSecond !== 'number' || !(perSecond > 0)) {
+    throw new TypeError(
+      `livestep: the Dioptra sink's maxRequestsPerSecond must be a number > 0 (Infinity for no bound), got ${String(perSecond)}`,
+    );
+  }
+  const intervalMs = 1000 / perSecond;
   const maxQueued = options.maxQueued ?? DEFAULT_DIOPTRA_MAX_QUEUED;
+  if (!Number.isSafeInteger(maxQueued) || maxQueued < 1) {
+    throw new TypeError(
+      `livestep: the Dioptra sink's maxQueued must be a whole number >= 1 (points kept waiting), got ${String(maxQueued)}`,
+    );
+  }
   const transport = { config, session, fetch: options.fetch, timeoutMs: requestTimeoutMs };
   const emit = options.onWarning ?? emitLivestepWarning;
   const warnOnce = createWarnOnce(emit, redact);
@@ -155,7 +165,9 @@ export function createDioptraSink(options: DioptraSinkOptions = {}): Sink {
   function noteRepeatedStep(name: string, step: number): void {
     const last = lastStep.get(name);
     lastStep.set(name, step);
-    if (last === undefined || step > last) return;
+    // Only the same step again collides in Dioptra; an earlier step (an evaluation logged at an
+    // older step) is a different point there.
+    if (last === undefined || step !== last) return;
     warnOnce(
       `repeated-step:${name}`,
       `livestep: metric "${name}" was logged more than once at step ${step}; Dioptra keeps one value per name and step, so the later point replaces the earlier there (the run folder has both)`,

@@ -102,7 +102,8 @@ export class MlflowQueue {
     return events;
   }
 
-  private push(entity: MlflowEntity): void {
+  /** Queues one entity; false when the queue is full (the entity is counted as failed). */
+  private push(entity: MlflowEntity): boolean {
     const { maxQueued } = this.hooks;
     if (this.entities.length >= maxQueued) {
       this.hooks.countFailed('queue_overflow', entity.events);
@@ -110,10 +111,11 @@ export class MlflowQueue {
         'overflow',
         `livestep: more than ${maxQueued} metric points and params are waiting for MLflow (${this.hooks.lastError() ?? 'it is slow'}); newer ones are not sent to MLflow (the run folder has them)`,
       );
-      return;
+      return false;
     }
     this.entities.push(entity);
     this.queuedEvents += entity.events;
+    return true;
   }
 
   private addParams(params: Record<string, unknown>): void {
@@ -131,13 +133,16 @@ export class MlflowQueue {
         );
         continue;
       }
-      this.sentParams.set(key, value);
       fresh.push([key, value]);
     }
     // The params event settles with its last param (an event of repeated values is settled now).
+    // A param counts as written once it is queued: a param the full queue refused was never
+    // written, so a later value of it is sent rather than refused as a change.
     for (const [index, [key, value]] of fresh.entries()) {
       const events = index === fresh.length - 1 ? 1 : 0;
-      this.push({ type: 'param', entity: { key, value }, events });
+      if (this.push({ type: 'param', entity: { key, value }, events })) {
+        this.sentParams.set(key, value);
+      }
     }
   }
 }

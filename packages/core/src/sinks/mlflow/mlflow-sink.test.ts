@@ -77,6 +77,17 @@ function expectComplete(report: FlushReport, logged: Record<string, number[]>): 
 }
 
 describe('MLflow sink', () => {
+  it('refuses a post interval or queue bound that is not one, naming the option and the fix', () => {
+    for (const postIntervalMs of [-1, Number.NaN]) {
+      expect(() => createMlflowSink(sinkOptions({ postIntervalMs }))).toThrow(
+        /postIntervalMs must be a number of milliseconds >= 0/,
+      );
+    }
+    expect(() => createMlflowSink(sinkOptions({ maxQueued: 0 }))).toThrow(
+      /maxQueued must be a whole number >= 1/,
+    );
+  });
+
   it('records the run: experiment, run name and tags, params once, every point once, FINISHED', async () => {
     const run = new Run(
       runOptions({

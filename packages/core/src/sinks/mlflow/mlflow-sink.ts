@@ -59,6 +59,17 @@ export function createMlflowSink(options: MlflowSinkOptions = {}): Sink {
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retryPolicy };
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_MLFLOW_REQUEST_TIMEOUT_MS;
   const postIntervalMs = options.postIntervalMs ?? DEFAULT_MLFLOW_POST_INTERVAL_MS;
+  if (typeof postIntervalMs !== 'number' || !(postIntervalMs >= 0)) {
+    throw new TypeError(
+      `livestep: the MLflow sink's postIntervalMs must be a number of milliseconds >= 0 (0 posts at once), got ${String(postIntervalMs)}`,
+    );
+  }
+  const maxQueued = options.maxQueued ?? DEFAULT_MLFLOW_MAX_QUEUED;
+  if (!Number.isSafeInteger(maxQueued) || maxQueued < 1) {
+    throw new TypeError(
+      `livestep: the MLflow sink's maxQueued must be a whole number >= 1 (entities kept waiting), got ${String(maxQueued)}`,
+    );
+  }
   const transport = { config, fetch: options.fetch, timeoutMs: requestTimeoutMs };
   const emit = options.onWarning ?? emitLivestepWarning;
   const warnOnce = createWarnOnce(emit, redact);
@@ -95,7 +106,7 @@ export function createMlflowSink(options: MlflowSinkOptions = {}): Sink {
   const idle = createIdleWaiter();
   const queue = new MlflowQueue({
     limits,
-    maxQueued: options.maxQueued ?? DEFAULT_MLFLOW_MAX_QUEUED,
+    maxQueued,
     onCut,
     warnOnce,
     countFailed,
