@@ -34,9 +34,9 @@ export interface LogBatchChunk {
 
 /**
  * The next request from the front of `queue` (undefined when it is empty). Never empty when the
- * queue is not: one entity always fits (keys and values are cut to MLflow's lengths first). Entities are
- * serialized here, in the background, never in the logging call (a request that is not full and
- * waits out the post interval is built again when it goes).
+ * queue is not: one entity always fits (keys and values are cut to MLflow's lengths first).
+ * Entities are serialized here, in the background, never in the logging call (a request that is
+ * not full and waits out the post interval is built again when it goes).
  */
 export function takeLogBatch(
   queue: readonly MlflowEntity[],
