@@ -58,14 +58,15 @@ function cliPath() {
 }
 
 /**
- * Starts `livestep serve --port 0 --data <data>` (plus `args`) without a token, its stdout piped
+ * Starts `livestep serve --port 0 --data <data>` (plus `args`; `nodeArgs` go to node itself, such
+ * as `--cpu-prof`, which NODE_OPTIONS refuses) without a token, its stdout piped
  * (to read its URL) and its stderr shared. Resolves `{ child, url }` once it listens; rejects when
  * it exits first or does not listen within START_TIMEOUT_MS (and then kills it).
  */
-export function startServe({ data, args = [], env = {} }) {
+export function startServe({ data, args = [], env = {}, nodeArgs = [] }) {
   const child = spawn(
     process.execPath,
-    [cliPath(), 'serve', '--port', '0', '--data', data, ...args],
+    [...nodeArgs, cliPath(), 'serve', '--port', '0', '--data', data, ...args],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, LIVESTEP_SERVER_TOKEN: '', ...env },

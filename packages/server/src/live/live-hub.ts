@@ -9,6 +9,11 @@
  * - A subscriber that does not read (a slow or stuck browser) is cut off once its socket holds
  *   `maxSubscriberBufferBytes` unsent; its EventSource reconnects and resumes from the ring. So
  *   no subscriber can grow the server's memory beyond that bound.
+ * - A frame's text is written only when someone reads it: while nobody subscribes (a server
+ *   ingesting from training jobs with no page open), the ring keeps each commit's data and a
+ *   frame costs no JSON. Stringifying every commit's points was ~12% of the server's time under
+ *   an ingest flood. The ring's byte bound counts a frame not yet written by an estimate of the
+ *   memory its data holds, then by its text.
  */
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
@@ -26,11 +31,24 @@ export const DEFAULT_SUBSCRIBER_BUFFER_BYTES = 4 * 1024 * 1024;
 export const KEEP_ALIVE_MS = 15_000;
 /** What an EventSource waits before reconnecting. */
 const RECONNECT_MS = 1_000;
+/**
+ * Bytes a metric point is counted as in the ring while its frame is not written yet: its
+ * `[step, value, ts]` array on V8's heap is ~72 bytes (array, elements, three doubles), more than
+ * its ~45 characters of text, so the bound holds for either form.
+ */
+const UNWRITTEN_POINT_BYTES = 72;
+/** ...and the rest of such a frame (run identity, state, counts). */
+const UNWRITTEN_FRAME_BYTES = 512;
 
 interface Frame {
   number: number;
   runId: string | undefined;
-  text: string;
+  event: string;
+  /** Until the frame is written: what it says. Dropped once `text` is made. */
+  data: unknown;
+  text: string | undefined;
+  /** What the ring counts for it: the estimate, then the text's length. */
+  bytes: number;
 }
 
 interface Subscriber {
@@ -81,28 +99,57 @@ export class LiveHub {
         points: batch.points,
       };
       if (Object.keys(batch.otherKinds).length > 0) data.events = batch.otherKinds;
-      this.publish('batch', batch.run.id, data);
+      let points = 0;
+      for (const name in batch.points) points += batch.points[name]!.length;
+      this.publish(
+        'batch',
+        batch.run.id,
+        data,
+        UNWRITTEN_FRAME_BYTES + points * UNWRITTEN_POINT_BYTES,
+      );
     }
   }
 
   publishState(run: RunIdentity, state: RunState): void {
-    this.publish('state', run.id, { run, state });
+    this.publish('state', run.id, { run, state }, UNWRITTEN_FRAME_BYTES);
   }
 
-  private publish(event: string, runId: string, data: unknown): void {
-    const number = this.next++;
-    const text = `id: ${this.epoch}-${number}\nevent: ${event}\ndata: ${stringifyReply(data)}\n\n`;
-    this.ring.push({ number, runId, text });
-    this.ringBytes += text.length;
+  private publish(event: string, runId: string, data: unknown, estimatedBytes: number): void {
+    const frame: Frame = {
+      number: this.next++,
+      runId,
+      event,
+      data,
+      text: undefined,
+      bytes: estimatedBytes,
+    };
+    this.ring.push(frame);
+    this.ringBytes += frame.bytes;
+    this.trimRing();
+    for (const subscriber of this.subscribers) {
+      if (subscriber.runId === undefined || subscriber.runId === runId) {
+        this.write(subscriber, this.textOf(frame));
+      }
+    }
+  }
+
+  /** The frame's text, made once, when the first subscriber needs it. */
+  private textOf(frame: Frame): string {
+    if (frame.text !== undefined) return frame.text;
+    const text = `id: ${this.epoch}-${frame.number}\nevent: ${frame.event}\ndata: ${stringifyReply(frame.data)}\n\n`;
+    frame.text = text;
+    frame.data = undefined;
+    this.ringBytes += text.length - frame.bytes;
+    frame.bytes = text.length;
+    return text;
+  }
+
+  private trimRing(): void {
     while (
       this.ring.length > this.replayFrames ||
       (this.ringBytes > this.replayBytes && this.ring.length > 1)
     ) {
-      this.ringBytes -= this.ring.shift()!.text.length;
-    }
-    for (const subscriber of this.subscribers) {
-      if (subscriber.runId === undefined || subscriber.runId === runId)
-        this.write(subscriber, text);
+      this.ringBytes -= this.ring.shift()!.bytes;
     }
   }
 
@@ -145,9 +192,11 @@ export class LiveHub {
       } else {
         for (const frame of this.ring) {
           if (frame.number > after && (runId === undefined || frame.runId === runId)) {
-            response.write(frame.text);
+            response.write(this.textOf(frame));
           }
         }
+        // Texts made for this replay may count more than their estimates did.
+        this.trimRing();
       }
     }
     this.subscribers.add(subscriber);

@@ -81,6 +81,57 @@ describe('live stream (SSE)', () => {
     expect(reset.data).toEqual({ reason: 'the server restarted since that event' });
   });
 
+  it('replays to a resuming subscriber the frames committed while nobody was listening', async () => {
+    const server = await startTestServer();
+    const run = new TestRun();
+    const first = await open(`${server.url}/api/v1/stream`);
+    await postJson(`${server.url}/api/v1/batches`, run.batch([run.metric('loss', 0, 0)]));
+    const seen = await first.waitFor((frame) => frame.event === 'batch');
+    first.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(server.hub.subscriberCount).toBe(0);
+    // Committed with no subscriber: the hub keeps them (their text is made when first read).
+    for (let step = 1; step <= 3; step++) {
+      await postJson(
+        `${server.url}/api/v1/batches`,
+        run.batch([run.metric('loss', step === 2 ? 'nan' : step, step)]),
+      );
+    }
+    const resumed = await open(`${server.url}/api/v1/stream`, { 'last-event-id': seen.id! });
+    await resumed.waitFor(
+      (frame) => (frame.data as { points?: { loss?: unknown[][] } }).points?.loss?.[0]?.[0] === 3,
+    );
+    expect(
+      resumed.frames.map((frame) => (frame.data as { points: { loss: unknown[][] } }).points.loss),
+    ).toEqual([
+      [[1, 1, expect.any(Number)]],
+      [[2, 'nan', expect.any(Number)]],
+      [[3, 3, expect.any(Number)]],
+    ]);
+  });
+
+  it('keeps at most replayBytes of frames for resuming, written or not', async () => {
+    const server = await startTestServer({ live: { replayBytes: 64 * 1024 } });
+    const run = new TestRun();
+    const first = await open(`${server.url}/api/v1/stream`);
+    await postJson(`${server.url}/api/v1/batches`, run.batch([run.metric('loss', 0, 0)]));
+    const seen = await first.waitFor((frame) => frame.event === 'batch');
+    first.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Far more than 64 KiB of points while nobody listens: the oldest frames fall out.
+    for (let round = 0; round < 20; round++) {
+      const events = [];
+      for (let index = 0; index < 500; index++)
+        events.push(run.metric('loss', index, 1 + round * 500 + index));
+      await postJson(`${server.url}/api/v1/batches`, run.batch(events));
+    }
+    const resumed = await open(`${server.url}/api/v1/stream`, { 'last-event-id': seen.id! });
+    const reset = await resumed.waitFor((frame) => frame.event === 'reset');
+    expect(reset.data).toEqual({
+      reason: 'that event is older than the frames kept for resuming',
+    });
+  });
+
   it('cuts off a subscriber that does not read, instead of buffering for it', async () => {
     const server = await startTestServer({ live: { maxSubscriberBufferBytes: 64 * 1024 } });
     // A client that sends the request and never reads the answer.
