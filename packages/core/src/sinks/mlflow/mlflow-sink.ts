@@ -16,18 +16,20 @@
  *   flush report (the run folder has it; `livestep sync` does not target MLflow yet).
  */
 
-import { abortableSleep } from '../../delivery/abortable-sleep.js';
-import { deliverWithRetry } from '../../delivery/deliver-with-retry.js';
+import { BackgroundPoster, type PosterWork } from '../../delivery/background-poster.js';
 import { emitLivestepWarning } from '../../delivery/livestep-warning.js';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../delivery/retry-policy.js';
-import { createIdleWaiter } from '../../delivery/wait-until.js';
-import { createThrottledWarning, createWarnOnce } from '../../delivery/warn-once.js';
-import type { DropReason, Sink, SinkDeliveryState } from '../../pipeline/sink.js';
+import { DEFAULT_RETRY_POLICY } from '../../delivery/retry-policy.js';
+import type { Sink } from '../../pipeline/sink.js';
 import type { RunIdentity } from '../../protocol/events.js';
-import { resolveMlflowConfig } from './mlflow-config.js';
+import { type MlflowConfig, resolveMlflowConfig } from './mlflow-config.js';
 import { type Cut, MLFLOW_LIMITS, type MlflowLimits, runTags } from './mlflow-entities.js';
 import { MlflowQueue, NOT_SENT_KINDS } from './mlflow-queue.js';
-import { type MlflowAnswer, type MlflowCall, requestMlflow } from './mlflow-request.js';
+import {
+  type MlflowAnswer,
+  type MlflowCall,
+  type MlflowTransport,
+  requestMlflow,
+} from './mlflow-request.js';
 import { type CallResult, startMlflowRun } from './mlflow-run-start.js';
 import {
   DEFAULT_MLFLOW_MAX_QUEUED,
@@ -47,6 +49,173 @@ export const MLFLOW_RUN_STATUS = {
   interrupted: 'KILLED',
 } as const;
 
+interface MlflowWorkOptions {
+  poster: BackgroundPoster;
+  transport: MlflowTransport;
+  config: MlflowConfig;
+  queue: MlflowQueue;
+  limits: MlflowLimits;
+  postIntervalMs: number;
+  sourceName: string | undefined;
+  onCut: (cut: Cut) => void;
+}
+
+/** The sink's work on the background poster: the run's start, log-batch requests, its end. */
+class MlflowWork implements PosterWork {
+  private runId: string | undefined;
+  private updated = false;
+  private lastPostAt = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly options: MlflowWorkOptions) {}
+
+  private get queue(): MlflowQueue {
+    return this.options.queue;
+  }
+
+  private started(): boolean {
+    return this.queue.identity !== undefined;
+  }
+
+  /** MLflow was told the run ended: nothing more can go into it. */
+  get told(): boolean {
+    return this.updated;
+  }
+
+  /** The run ended and MLflow has not been told yet. */
+  ending(): boolean {
+    return this.queue.done !== undefined && !this.updated;
+  }
+
+  /** Events not yet in MLflow: queued entities, the run's start, its end. */
+  pending(): number {
+    const starting = this.started() && this.runId === undefined ? 1 : 0;
+    return this.queue.events + starting + (this.ending() ? 1 : 0);
+  }
+
+  /** Empties the queue; returns its events and the start's, if the run was not created. */
+  discard(): number {
+    return this.queue.discard() + (this.started() && this.runId === undefined ? 1 : 0);
+  }
+
+  /** One call until MLflow answers it, refuses it for good, or delivery stops. */
+  private async deliver(
+    call: MlflowCall,
+    bounds: { signal?: AbortSignal; deadline?: () => number } = {},
+  ): Promise<CallResult> {
+    const { poster, transport } = this.options;
+    let answer: MlflowAnswer | undefined;
+    const result = await poster.post(async (signal, timeoutMs) => {
+      const judged = await requestMlflow(transport, call, signal, timeoutMs);
+      answer = judged.answer;
+      return judged.outcome;
+    }, bounds);
+    if (result.kind === 'delivered') {
+      return answer === undefined ? { kind: 'stopped' } : { kind: 'answer', answer };
+    }
+    if (result.kind === 'stopped') return result;
+    const { outcome } = result;
+    if (outcome.stopsPosting) {
+      poster.stopAfter(outcome);
+      return { kind: 'stopped' };
+    }
+    poster.noteError(outcome.reason);
+    poster.warnOnce(
+      `refused:${call.path}:${outcome.status}`,
+      `livestep: MLflow refused a ${call.path} request (${outcome.reason}); what it carried is counted as rejected and later requests go on`,
+    );
+    return { kind: 'refused', reason: outcome.reason };
+  }
+
+  private async createRun(run: RunIdentity): Promise<boolean> {
+    const { config, limits, onCut, poster, sourceName } = this.options;
+    const result = await startMlflowRun(
+      (call) => this.deliver(call),
+      config.experimentName ?? run.experiment,
+      {
+        name: run.name,
+        startTime: this.queue.start?.ts ?? Date.now(),
+        tags: runTags(run, this.queue.start, sourceName, limits, onCut),
+      },
+    );
+    if (result.kind === 'stopped') return false;
+    if (result.kind === 'failed') {
+      poster.disable(
+        'rejected',
+        `livestep: the MLflow run could not be created: ${result.reason}`,
+        'create',
+      );
+      return false;
+    }
+    this.runId = result.runId;
+    return true;
+  }
+
+  private async updateRun(
+    bounds: { signal?: AbortSignal; deadline?: () => number } = {},
+  ): Promise<void> {
+    const done = this.queue.done;
+    if (this.runId === undefined || done === undefined || this.updated) return;
+    const result = await this.deliver(
+      {
+        method: 'POST',
+        path: 'runs/update',
+        body: JSON.stringify({
+          run_id: this.runId,
+          status: MLFLOW_RUN_STATUS[done.status],
+          end_time: Math.max(0, Math.round(done.ts)),
+        }),
+      },
+      bounds,
+    );
+    if (result.kind === 'stopped') return;
+    this.updated = true;
+    if (result.kind === 'refused') this.options.poster.countFailed('rejected', 1);
+  }
+
+  async next(): Promise<boolean> {
+    const { poster, limits, postIntervalMs } = this.options;
+    const run = this.queue.identity;
+    if (run === undefined) return false;
+    if (this.runId === undefined) return this.createRun(run);
+    const chunk = this.queue.take(this.runId);
+    if (chunk === undefined) {
+      if (this.ending()) await this.updateRun();
+      return false;
+    }
+    // A request that is not full waits out the post interval, gathering more points (a slow
+    // loop must not cost one request per batch); a full one, a flush or the end go now.
+    const full = chunk.count < this.queue.length || chunk.count >= limits.maxEntities;
+    const wait = this.lastPostAt + postIntervalMs - Date.now();
+    if (!full && wait > 0 && !poster.hurried && !this.ending()) {
+      await poster.pause(wait);
+      return true;
+    }
+    this.lastPostAt = Date.now();
+    const result = await this.deliver({ method: 'POST', path: 'runs/log-batch', body: chunk.json });
+    if (result.kind === 'stopped') return false;
+    this.queue.settle(chunk);
+    if (result.kind === 'refused') poster.countFailed('rejected', chunk.events);
+    return true;
+  }
+
+  async finishLate(signal: AbortSignal, deadline: number): Promise<void> {
+    const { poster } = this.options;
+    if (!this.ending()) return;
+    if (this.runId === undefined) {
+      poster.countFailed('send_error', 1);
+      return;
+    }
+    await this.updateRun({ signal, deadline: () => deadline });
+    if (!this.updated && !poster.disabled) {
+      poster.countFailed('send_error', 1);
+      poster.warnOnce(
+        'update_not_delivered',
+        `livestep: MLflow did not take the end of the run (${poster.lastError ?? 'no answer before the deadline'}); it may show the run as RUNNING`,
+      );
+    }
+  }
+}
+
 /**
  * A sink that records the run into MLflow. Reads what the options leave out from the environment
  * (MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN or _USERNAME/_PASSWORD, MLFLOW_EXPERIMENT_NAME);
@@ -54,9 +223,7 @@ export const MLFLOW_RUN_STATUS = {
  */
 export function createMlflowSink(options: MlflowSinkOptions = {}): Sink {
   const config = resolveMlflowConfig(options);
-  const { redact } = config;
   const limits: MlflowLimits = { ...MLFLOW_LIMITS, ...options.limits };
-  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retryPolicy };
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_MLFLOW_REQUEST_TIMEOUT_MS;
   const postIntervalMs = options.postIntervalMs ?? DEFAULT_MLFLOW_POST_INTERVAL_MS;
   if (typeof postIntervalMs !== 'number' || !(postIntervalMs >= 0)) {
@@ -70,282 +237,68 @@ export function createMlflowSink(options: MlflowSinkOptions = {}): Sink {
       `livestep: the MLflow sink's maxQueued must be a whole number >= 1 (entities kept waiting), got ${String(maxQueued)}`,
     );
   }
-  const transport = { config, fetch: options.fetch, timeoutMs: requestTimeoutMs };
-  const emit = options.onWarning ?? emitLivestepWarning;
-  const warnOnce = createWarnOnce(emit, redact);
-  const warnRetrying = createThrottledWarning(emit, MLFLOW_RETRY_WARNING_INTERVAL_MS, redact);
+  const poster = new BackgroundPoster(
+    {
+      tracker: 'MLflow',
+      policy: { ...DEFAULT_RETRY_POLICY, ...options.retryPolicy },
+      redact: config.redact,
+      warn: options.onWarning ?? emitLivestepWarning,
+      retryWarningIntervalMs: MLFLOW_RETRY_WARNING_INTERVAL_MS,
+      closeReserveMs: MLFLOW_UPDATE_RESERVE_MS,
+      leftAtClose: (left, lastError) =>
+        `livestep: the run ended before MLflow took ${left} events (last error: ${lastError}); they are not in MLflow, but the run folder has every one (livestep sync does not target MLflow yet)`,
+    },
+    requestTimeoutMs,
+  );
   const onCut = (cut: Cut) =>
-    warnOnce(
+    poster.warnOnce(
       `cut:${cut.what}:${cut.key}`,
       `livestep: MLflow ${cut.what} "${cut.key.slice(0, 80)}" is ${cut.length} characters; MLflow takes at most ${cut.limit}, so it was cut to that (the run folder keeps it whole)`,
     );
-
-  let runId: string | undefined;
-  let updated = false;
-  let lastPostAt = Number.NEGATIVE_INFINITY;
-  /** flush() and close() calls under way: the post interval is not waited then. */
-  let hurrying = 0;
-  let wakeSleep: (() => void) | undefined;
-
-  const failedByReason: Partial<Record<DropReason, number>> = {};
-  let lastError: string | undefined;
-  const countFailed = (reason: DropReason, count: number) => {
-    if (count > 0) failedByReason[reason] = (failedByReason[reason] ?? 0) + count;
-  };
-  let disabled = false;
-  let disabledReason: DropReason = 'send_error';
-  let closing = false;
-  /** Close passed its deadline: what is left was counted as failed. */
-  let givenUp = false;
-  let closed: Promise<void> | undefined;
-  /** Waits and retries never go past this (set at close). */
-  let dataDeadline = Number.POSITIVE_INFINITY;
-  const stopData = new AbortController();
-  let looping = false;
-  let loopDone: Promise<void> = Promise.resolve();
-  const idle = createIdleWaiter();
   const queue = new MlflowQueue({
     limits,
     maxQueued,
     onCut,
-    warnOnce,
-    countFailed,
-    lastError: () => lastError,
+    warnOnce: poster.warnOnce,
+    countFailed: (reason, count) => poster.countFailed(reason, count),
+    lastError: () => poster.lastError,
   });
-  const started = () => queue.identity !== undefined;
-  const ending = () => queue.done !== undefined && !updated;
-
-  /** Events not yet in MLflow: queued entities, the run's start, its end. */
-  const pending = () => {
-    if (disabled || givenUp) return 0;
-    return queue.events + (started() && runId === undefined ? 1 : 0) + (ending() ? 1 : 0);
-  };
-
-  /** Empties the queue; returns its events and the start's, if the run was not created. */
-  function discardQueue(): number {
-    return queue.discard() + (started() && runId === undefined ? 1 : 0);
-  }
-
-  function disable(reason: DropReason, message: string, key: string): void {
-    if (disabled) return;
-    countFailed(reason, discardQueue() + (ending() ? 1 : 0));
-    disabled = true;
-    disabledReason = reason;
-    lastError = redact(message);
-    warnOnce(key, message);
-    stopData.abort();
-  }
-
-  /** One call until MLflow answers it, refuses it for good, or delivery stops. */
-  async function deliver(
-    call: MlflowCall,
-    signal: AbortSignal,
-    deadline: () => number,
-  ): Promise<CallResult> {
-    if (disabled) return { kind: 'stopped' };
-    let answer: MlflowAnswer | undefined;
-    const result = await deliverWithRetry(call, {
-      policy,
-      signal,
-      deadline,
-      attempt: async (payload, attempt) => {
-        const timeoutMs = Math.min(requestTimeoutMs, attempt.deadline - Date.now());
-        const judged = await requestMlflow(transport, payload, attempt.signal, timeoutMs);
-        answer = judged.answer;
-        return judged.outcome;
-      },
-      onRetry: ({ outcome }) => {
-        lastError = redact(outcome.reason);
-        warnRetrying(
-          `livestep: MLflow did not take a request (${outcome.reason}); retrying with backoff, the data is kept meanwhile`,
-        );
-      },
-    });
-    if (result.verdict === 'delivered' && answer !== undefined) return { kind: 'answer', answer };
-    if (result.verdict === 'stopped') {
-      lastError = result.last?.reason ?? lastError;
-      return { kind: 'stopped' };
-    }
-    if (result.verdict === 'delivered') return { kind: 'stopped' };
-    const { outcome } = result;
-    if (outcome.stopsPosting) {
-      disable(
-        'rejected',
-        `livestep: ${outcome.reason}; nothing more is sent to MLflow in this run (the run folder has everything)`,
-        `stop:${outcome.status}`,
-      );
-      return { kind: 'stopped' };
-    }
-    lastError = outcome.reason;
-    warnOnce(
-      `refused:${call.path}:${outcome.status}`,
-      `livestep: MLflow refused a ${call.path} request (${outcome.reason}); what it carried is counted as rejected and later requests go on`,
-    );
-    return { kind: 'refused', reason: outcome.reason };
-  }
-
-  const deliverData = (call: MlflowCall) => deliver(call, stopData.signal, () => dataDeadline);
-
-  async function createRun(run: RunIdentity): Promise<boolean> {
-    const result = await startMlflowRun(deliverData, config.experimentName ?? run.experiment, {
-      name: run.name,
-      startTime: queue.start?.ts ?? Date.now(),
-      tags: runTags(run, queue.start, options.sourceName ?? process.argv[1], limits, onCut),
-    });
-    if (result.kind === 'stopped') return false;
-    if (result.kind === 'failed') {
-      disable(
-        'rejected',
-        `livestep: the MLflow run could not be created: ${result.reason}`,
-        'create',
-      );
-      return false;
-    }
-    runId = result.runId;
-    return true;
-  }
-
-  async function updateRun(signal: AbortSignal, deadline: () => number): Promise<void> {
-    const done = queue.done;
-    if (runId === undefined || done === undefined || updated) return;
-    const result = await deliver(
-      {
-        method: 'POST',
-        path: 'runs/update',
-        body: JSON.stringify({
-          run_id: runId,
-          status: MLFLOW_RUN_STATUS[done.status],
-          end_time: Math.max(0, Math.round(done.ts)),
-        }),
-      },
-      signal,
-      deadline,
-    );
-    if (result.kind === 'stopped') return;
-    updated = true;
-    if (result.kind === 'refused') countFailed('rejected', 1);
-  }
-
-  /** Waits `milliseconds`, unless a flush, the end or a stop wants everything now. */
-  function pause(milliseconds: number): Promise<void> {
-    const wake = new AbortController();
-    wakeSleep = () => wake.abort();
-    return abortableSleep(milliseconds, AbortSignal.any([wake.signal, stopData.signal])).finally(
-      () => {
-        wakeSleep = undefined;
-      },
-    );
-  }
-
-  async function loop(): Promise<void> {
-    looping = true;
-    try {
-      while (!disabled && !stopData.signal.aborted) {
-        const run = queue.identity;
-        if (run === undefined) return;
-        if (runId === undefined) {
-          if (!(await createRun(run))) return;
-          continue;
-        }
-        const chunk = queue.take(runId);
-        if (chunk !== undefined) {
-          // A request that is not full waits out the post interval, gathering more points (a
-          // slow loop must not cost one request per batch); a full one, a flush or the end go now.
-          const full = chunk.count < queue.length || chunk.count >= limits.maxEntities;
-          const wait = lastPostAt + postIntervalMs - Date.now();
-          if (!full && wait > 0 && hurrying === 0 && !closing && !ending()) {
-            await pause(wait);
-            continue;
-          }
-          lastPostAt = Date.now();
-          const body = chunk.json;
-          const result = await deliverData({ method: 'POST', path: 'runs/log-batch', body });
-          if (result.kind === 'stopped') return;
-          queue.settle(chunk);
-          if (result.kind === 'refused') countFailed('rejected', chunk.events);
-          continue;
-        }
-        if (ending()) await updateRun(stopData.signal, () => dataDeadline);
-        return;
-      }
-    } catch (error) {
-      lastError = redact(error instanceof Error ? error.message : String(error));
-      warnOnce(`loop:${lastError}`, `livestep: the MLflow sink stopped posting: ${lastError}`);
-    } finally {
-      looping = false;
-      idle.wake();
-    }
-  }
-
-  function kick(): void {
-    if (looping || disabled || stopData.signal.aborted) return;
-    loopDone = loop();
-  }
-
-  async function close(deadline: number): Promise<void> {
-    closing = true;
-    wakeSleep?.();
-    const reserve = Math.min(MLFLOW_UPDATE_RESERVE_MS, Math.max(0, deadline - Date.now()) / 2);
-    dataDeadline = deadline - reserve;
-    await idle.waitUntil(() => disabled || pending() === 0, dataDeadline, kick);
-    if (disabled || pending() === 0) return;
-    stopData.abort();
-    await loopDone;
-    const left = discardQueue();
-    if (left > 0) {
-      countFailed('send_error', left);
-      warnOnce(
-        'left_at_close',
-        `livestep: the run ended before MLflow took ${left} events (last error: ${lastError ?? 'none'}); they are not in MLflow, but the run folder has every one (livestep sync does not target MLflow yet)`,
-      );
-    }
-    if (runId === undefined || !ending()) {
-      if (ending()) countFailed('send_error', 1);
-      givenUp = true;
-      return;
-    }
-    await updateRun(AbortSignal.timeout(Math.max(1, deadline - Date.now())), () => deadline);
-    if (!updated && !disabled) {
-      givenUp = true;
-      countFailed('send_error', 1);
-      warnOnce(
-        'update_not_delivered',
-        `livestep: MLflow did not take the end of the run (${lastError ?? 'no answer before the deadline'}); it may show the run as RUNNING`,
-      );
-    }
-  }
+  const work = new MlflowWork({
+    poster,
+    transport: { config, fetch: options.fetch, timeoutMs: requestTimeoutMs },
+    config,
+    queue,
+    limits,
+    postIntervalMs,
+    sourceName: options.sourceName ?? process.argv[1],
+    onCut,
+  });
+  poster.attach(work);
 
   return {
     name: `mlflow:${config.origin}`,
     send(batch) {
-      if (disabled || closing || updated) {
-        const count = batch.events.filter((event) => !NOT_SENT_KINDS.has(event.kind)).length;
-        countFailed(disabled ? disabledReason : 'logged_after_end', count);
+      const count = countSent(batch.events);
+      if (!poster.accepts(count)) return;
+      if (work.told) {
+        poster.countFailed('logged_after_end', count);
         return;
       }
       queue.apply(batch);
-      kick();
+      poster.kick();
     },
-    async flush({ deadline }) {
-      hurrying++;
-      wakeSleep?.();
-      try {
-        await idle.waitUntil(() => disabled || pending() === 0, deadline, kick);
-      } finally {
-        hurrying--;
-      }
+    flush({ deadline }) {
+      return poster.flush(deadline);
     },
     close({ deadline }) {
-      closed ??= close(deadline);
-      return closed;
+      return poster.close(deadline);
     },
-    report(): SinkDeliveryState {
-      const report: SinkDeliveryState = {
-        pending: pending(),
-        failedByReason: { ...failedByReason },
-      };
-      if (lastError !== undefined) report.lastError = lastError;
-      return report;
+    report() {
+      return poster.report();
     },
   };
+}
+
+function countSent(events: ReadonlyArray<{ kind: string }>): number {
+  return events.filter((event) => !NOT_SENT_KINDS.has(event.kind)).length;
 }
