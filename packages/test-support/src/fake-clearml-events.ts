@@ -10,7 +10,9 @@
  * violation, as are a timestamp in seconds rather than milliseconds, a value that is not a finite
  * number (a bare NaN or Infinity token, a string; what ClearML does with those is not known, A.6;
  * the SDK sends 0), an unknown field, and a plot_str that is not a Plotly figure (JSON with a
- * `data` array).
+ * `data` array). An event without a type, of an unknown type or without a task ID is counted in
+ * errors_info as ClearML does, and is a violation too; an unknown (or locked) task's event is
+ * only counted (a task can be deleted under a client).
  */
 import { createHash } from 'node:crypto';
 import { ClearmlAnswer, invalid, isObject } from './fake-clearml-schema.js';
@@ -245,12 +247,22 @@ export function checkEvent(
     event.timestamp = event.ts;
     delete event.ts;
   }
-  if (event.type === undefined || event.type === null)
-    return { error: "Event must have a 'type' field" };
+  if (event.type === undefined || event.type === null) {
+    const error = "Event must have a 'type' field";
+    return { error, violation: error };
+  }
   const type = String(event.type).replace(/ /g, '_');
-  if (!EVENT_TYPES.has(type)) return { error: `Invalid event type ${String(event.type)}` };
+  if (!EVENT_TYPES.has(type)) {
+    const error = `Invalid event type ${String(event.type)}`;
+    return { error, violation: error };
+  }
   event.type = type;
-  const status = typeof event.task === 'string' ? taskStatus(event.task) : undefined;
+  if (typeof event.task !== 'string')
+    return {
+      error: `Invalid task id ${String(event.task)}`,
+      violation: `task must be a string (the task ID), got ${describe(event.task)}`,
+    };
+  const status = taskStatus(event.task);
   const locked = status === 'published' || status === 'publishing';
   if (status === undefined || (locked && event.allow_locked !== true))
     return { error: `Invalid task id ${String(event.task)}` };

@@ -37,11 +37,18 @@ export interface FakeClearmlFilesRequest {
 
 export class FakeClearmlFiles extends FakeClearmlHttp {
   readonly requests: FakeClearmlFilesRequest[] = [];
-  readonly violations: Array<{ path: string; message: string }> = [];
   /** Saved files by path (no leading slash); a file uploaded again replaces the old one. */
   readonly files = new Map<string, FakeClearmlUpload>();
   /** Every file saved, in order (uploads of the same path too). */
   readonly uploads: FakeClearmlUpload[] = [];
+
+  /**
+   * `violations`: where refused uploads are recorded (the API server passes its own, so that
+   * one array holds both servers' violations).
+   */
+  constructor(readonly violations: Array<{ path: string; message: string }> = []) {
+    super();
+  }
 
   /** A saved file's bytes (a leading slash is ignored), or undefined. */
   file(path: string): Buffer | undefined {
@@ -80,7 +87,7 @@ export class FakeClearmlFiles extends FakeClearmlHttp {
       response.writeHead(status, { 'content-type': type, ...headers }).end(body);
     };
     const refuse = (status: number, message: string) => {
-      this.violations.push({ path: url.pathname, message });
+      this.violations.push({ path: `files ${url.pathname}`, message });
       send(status, message, 'text/plain');
     };
     const fault = this.takeFault(kind);
@@ -124,7 +131,7 @@ export class FakeClearmlFiles extends FakeClearmlHttp {
     for (const part of parts) {
       if (part.filename === undefined) {
         this.violations.push({
-          path: part.name,
+          path: `files ${part.name}`,
           message: `part ${JSON.stringify(part.name)} has no filename: it is a form field, which the file server does not save`,
         });
         continue;
@@ -132,7 +139,7 @@ export class FakeClearmlFiles extends FakeClearmlHttp {
       if (part.name === '') continue;
       if (seen.has(part.name)) {
         this.violations.push({
-          path: part.name,
+          path: `files ${part.name}`,
           message: `a second part named ${JSON.stringify(part.name)}: only the first is saved`,
         });
         continue;

@@ -95,6 +95,7 @@ export const ENDPOINTS: Readonly<Record<string, string>> = {
   'tasks.failed': '2.1',
   'tasks.stopped': '2.1',
   'tasks.close': '2.1',
+  'events.add': '2.1',
   'events.add_batch': '2.1',
 };
 

@@ -12,6 +12,7 @@ import {
   type FakeClearmlLog,
   type FakeClearmlPlot,
   type FakeClearmlScalar,
+  type FakeClearmlVector,
 } from './fake-clearml-events.js';
 import { FakeClearmlHttp } from './fake-clearml-http.js';
 import {
@@ -91,6 +92,10 @@ export abstract class FakeClearmlStore extends FakeClearmlHttp {
     return this.documents(taskId, 'training_debug_image');
   }
 
+  vectors(taskId: string): FakeClearmlVector[] {
+    return this.documents(taskId, 'training_stats_vector');
+  }
+
   logs(taskId: string): FakeClearmlLog[] {
     return this.events.get(taskId)?.logs ?? [];
   }
@@ -105,7 +110,7 @@ export abstract class FakeClearmlStore extends FakeClearmlHttp {
     );
   }
 
-  protected addBatch(events: Body[], worker: string | undefined): Body {
+  protected addBatch(events: Body[], worker: string | undefined, path: string): Body {
     let added = 0;
     const errorsInfo: Record<string, number> = {};
     const now = Date.now();
@@ -115,7 +120,7 @@ export abstract class FakeClearmlStore extends FakeClearmlHttp {
       if ('error' in checked) {
         errorsInfo[checked.error] = (errorsInfo[checked.error] ?? 0) + 1;
         if (checked.violation !== undefined)
-          this.violations.push({ path: 'events.add_batch', message: checked.violation });
+          this.violations.push({ path, message: checked.violation });
         continue;
       }
       const { event } = checked;

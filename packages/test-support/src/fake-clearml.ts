@@ -10,7 +10,7 @@
  *   malformed 401/21, wrong keys 401/22, an unknown or expired token 401/30.
  * - projects.get_all / projects.create, tasks.create / edit_hyper_params / started / completed /
  *   failed / stopped / close / get_by_id / get_all (fake-clearml-tasks.ts, A.8).
- * - `events.add_batch`: JSON lines, each event checked (fake-clearml-events.ts, A.5), stored per
+ * - `events.add_batch` (and `events.add`, one event): JSON lines, each event checked (fake-clearml-events.ts, A.5), stored per
  *   task with scalars, plots and images overwriting by document ID and logs appended.
  *
  * A Content-Encoding on a request is 415 plain text (A.1); a body over the SDK's 15 MiB
@@ -20,7 +20,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClearmlAuth, type FakeClearmlLogin } from './fake-clearml-auth.js';
-import { parseBatch } from './fake-clearml-events.js';
+import { parseBatch, parseLine } from './fake-clearml-events.js';
 import { FakeClearmlFiles } from './fake-clearml-files.js';
 import { type FakeClearmlFault, readBody } from './fake-clearml-http.js';
 import {
@@ -91,7 +91,8 @@ export interface FakeClearmlOptions {
 
 export class FakeClearml extends FakeClearmlStore {
   readonly requests: FakeClearmlRequest[] = [];
-  readonly fileServer = new FakeClearmlFiles();
+  /** The file server (its violations are recorded in `violations` too). */
+  readonly fileServer = new FakeClearmlFiles(this.violations);
   private readonly auth: ClearmlAuth;
 
   constructor(options: FakeClearmlOptions = {}) {
@@ -287,7 +288,19 @@ export class FakeClearml extends FakeClearmlStore {
         });
       const events = parseBatch(text);
       record.body = events;
-      return this.addBatch(events as Body[], record.worker);
+      return this.addBatch(events as Body[], record.worker, endpoint);
+    }
+    if (endpoint === 'events.add') {
+      this.auth.authorize(request);
+      let event: unknown;
+      try {
+        event = parseLine(text);
+      } catch {
+        throw invalid(12, `The body is not JSON: ${text.slice(0, 200)}`);
+      }
+      if (!isObject(event)) throw invalid(12, 'The body must be a JSON object (one event)');
+      record.body = event;
+      return this.addBatch([event], record.worker, endpoint);
     }
     let body: Body = Object.fromEntries(url.searchParams);
     if (text.trim() !== '') {

@@ -375,6 +375,39 @@ describe('the fake ClearML', () => {
     expect(clearml.violations[0]!.message).toMatch(message);
   });
 
+  it('takes one event by events.add, and vectors', async () => {
+    const auth = await login();
+    const task = await newTask(auth);
+    const one = await call('events.add', scalar(task, 4, 2), auth);
+    expect(one.data).toEqual({ added: 1, errors: 0, errors_info: {} });
+    const vector = {
+      task,
+      type: 'training_stats_vector',
+      iter: 1,
+      metric: 'h',
+      variant: 'w',
+      values: [1, 2],
+    };
+    expect((await batch(auth, [vector])).data).toMatchObject({ added: 1 });
+    expect(clearml.vectors(task)[0]!.values).toEqual([1, 2]);
+    expect(clearml.scalars(task, 'train', 'loss')).toEqual([{ iter: 4, value: 2 }]);
+    expect(clearml.violations).toEqual([]);
+  });
+
+  it('counts an event without a type or task as ClearML does, and as a violation', async () => {
+    const auth = await login();
+    const task = await newTask(auth);
+    const { task: _, ...noTask } = scalar(task, 1, 1);
+    const { type: __, ...noType } = scalar(task, 1, 1);
+    const answer = await batch(auth, [scalar(task, 1, 1), noTask, noType]);
+    expect(answer.data).toEqual({
+      added: 1,
+      errors: 2,
+      errors_info: { 'Invalid task id undefined': 1, "Event must have a 'type' field": 1 },
+    });
+    expect(clearml.violations).toHaveLength(2);
+  });
+
   it('refuses a body over 15 MiB with 413', async () => {
     const auth = await login();
     const task = await newTask(auth);
@@ -409,6 +442,7 @@ describe('the fake ClearML', () => {
       await (await fetch(`${clearml.filesUrl}/`, { method: 'POST', body: field })).text(),
     ).toBe('[]');
     expect(clearml.fileServer.violations).toHaveLength(1);
+    expect(clearml.violations).toBe(clearml.fileServer.violations);
   });
 
   it('injects faults on schedule: 429 and 503 with Retry-After, a dropped connection, an expiry', async () => {
