@@ -1,20 +1,24 @@
 /**
  * Bearer-token authentication. When the server has a token (it must, bound off loopback), every
- * request but the health check carries it: `Authorization: Bearer <token>` (livestep clients) or
- * `Authorization: token <token>` (DVC Studio clients). Tokens are compared in constant time, as
- * SHA-256 digests so their lengths leak nothing either, and never logged or echoed.
+ * request but the health check and the dashboard's static files carries it:
+ * `Authorization: Bearer <token>` (livestep clients) or `Authorization: token <token>` (DVC Studio
+ * clients), or, for reads from the dashboard page, its session cookie (see dashboard-session.ts:
+ * an EventSource cannot set headers). Tokens are compared in constant time, as SHA-256 digests
+ * so their lengths leak nothing either, and never logged or echoed.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { isDashboardPath } from '../dashboard/dashboard-routes.js';
 import { HttpError, sendError } from '../http/http-error.js';
+import { registerSessionRoutes, SESSION_PATH, sessionFromCookie } from './dashboard-session.js';
+import { digest, matchesDigest, presentedToken } from './token-digest.js';
+
+export { presentedToken } from './token-digest.js';
 
 /** Paths answered without a token: they carry no run data. */
 const OPEN_PATHS = new Set(['/api/v1/health']);
-
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
-}
+/** Methods a session cookie may authorise: reads only, so a cookie can never write a run. */
+const COOKIE_METHODS = new Set(['GET', 'HEAD']);
 
 /** Whether a host to listen on is loopback-only (127.0.0.0/8, ::1, localhost). */
 export function isLoopbackHost(host: string): boolean {
@@ -23,26 +27,26 @@ export function isLoopbackHost(host: string): boolean {
   return isIP(bare) === 4 && bare.startsWith('127.');
 }
 
-/** The token a request carries, from either scheme. */
-export function presentedToken(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  const match = /^(?:bearer|token)\s+(\S+)\s*$/i.exec(header);
-  return match?.[1];
-}
-
 export function registerTokenAuth(app: FastifyInstance, token: string): void {
   const expected = digest(token);
+  const session = registerSessionRoutes(app, expected, token);
   app.addHook('onRequest', async (request, reply) => {
-    if (OPEN_PATHS.has(request.url.split('?')[0] ?? '')) return;
+    const path = request.url.split('?')[0] ?? '';
+    if (OPEN_PATHS.has(path) || path === SESSION_PATH) return;
+    if (isDashboardPath(path) && COOKIE_METHODS.has(request.method)) return;
     const presented = presentedToken(request.headers.authorization);
-    if (presented !== undefined && timingSafeEqual(digest(presented), expected)) return;
+    if (presented !== undefined && matchesDigest(presented, expected)) return;
+    if (presented === undefined && COOKIE_METHODS.has(request.method)) {
+      const cookie = sessionFromCookie(request.headers.cookie);
+      if (cookie !== undefined && matchesDigest(cookie, session)) return;
+    }
     return sendError(
       reply,
       new HttpError(
         401,
         'unauthorized',
         presented === undefined
-          ? 'this server needs a token: send Authorization: Bearer <token> (LIVESTEP_TOKEN for the HTTP sink; DVC_STUDIO_TOKEN for DVCLive)'
+          ? 'this server needs a token: send Authorization: Bearer <token> (LIVESTEP_TOKEN for the HTTP sink; DVC_STUDIO_TOKEN for DVCLive; the dashboard page asks for it)'
           : "the token is not this server's; check LIVESTEP_TOKEN (or DVC_STUDIO_TOKEN)",
       ),
     );
