@@ -10,6 +10,7 @@
 import { resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { isLoopbackHost, registerTokenAuth } from './auth/token-auth.js';
+import { registerDashboardRoutes } from './dashboard/dashboard-routes.js';
 import { registerCors } from './http/cors.js';
 import { HttpError, handleError, sendError } from './http/http-error.js';
 import { stringifyReply } from './http/json-reply.js';
@@ -124,6 +125,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Liveste
   app.get('/api/v1/openapi.json', async () => openApiDocument);
   registerRunsRoutes(app, store);
   registerCompareRoutes(app, store);
+  registerDashboardRoutes(app);
 
   const hub = new LiveHub(options.live);
   registerStreamRoutes(app, hub);
