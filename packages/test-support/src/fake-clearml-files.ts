@@ -98,7 +98,8 @@ export class FakeClearmlFiles extends FakeClearmlHttp {
         return;
       }
       const headers = fault.retryAfter === undefined ? {} : { 'retry-after': fault.retryAfter };
-      send(fault.status, fault.message ?? `injected ${fault.status}`, 'text/plain', headers);
+      const status = fault.status ?? 503;
+      send(status, fault.message ?? `injected ${status}`, 'text/plain', headers);
       return;
     }
     if (kind === 'download') {

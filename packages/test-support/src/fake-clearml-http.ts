@@ -6,8 +6,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 
 export interface FakeClearmlFault {
-  /** The answer's status (the envelope's result_code on the API server); 0 drops the connection. */
-  status: number;
+  /** The answer's status (the envelope's result_code on the API server; default 503, or 401 with `expireTokens`); 0 drops the connection. */
+  status?: number;
   /** The envelope's result_subcode (default 0; 30 for a 401, as an expired token). */
   subcode?: number;
   /** Sent as Retry-After (e.g. with 429 or 503). */

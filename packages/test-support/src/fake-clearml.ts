@@ -173,7 +173,10 @@ export class FakeClearml extends FakeClearmlStore {
           endpoint: {
             name: endpoint,
             requested_version: versionValue(requested, requested),
-            actual_version: actual === undefined ? null : versionValue(actual, requested),
+            actual_version:
+              actual === undefined || compareVersions(requested, actual) < 0
+                ? null
+                : versionValue(actual, requested),
           },
           result_code: code,
           result_subcode: subcode,

@@ -149,6 +149,29 @@ describe('the fake ClearML', () => {
     expect(clearml.violations).toEqual([]);
   });
 
+  it('routes by version: the endpoint’s own version, 404/0 below it, no version for the highest', async () => {
+    const auth = await login();
+    const edit = { task: 'f'.repeat(32), hyperparams: [] };
+    const low = await call('v2.1/tasks.edit_hyper_params', edit, auth);
+    expect([low.status, low.meta.result_subcode, low.meta.endpoint.actual_version]).toEqual([
+      404,
+      0,
+      null,
+    ]);
+    const high = await call('v2.10/tasks.edit_hyper_params', edit, auth);
+    expect(high.meta.endpoint).toEqual({
+      name: 'tasks.edit_hyper_params',
+      requested_version: '2.10',
+      actual_version: '2.9',
+    });
+    expect(high.meta.result_subcode).toBe(101);
+    const plain = await call('projects.get_all', {}, auth);
+    expect(plain.meta.endpoint.requested_version).toBe('2.31');
+    expect((await fetch(`${clearml.url}/tasks.create`, { method: 'OPTIONS' })).status).toBe(200);
+    expect(clearml.violations).toHaveLength(1);
+    expect(clearml.violations[0]!.message).toMatch(/Unable to find endpoint/);
+  });
+
   it('makes tokens expire: 401/30, then a new login works', async () => {
     const auth = await login();
     clearml.expireTokens();
