@@ -1,9 +1,11 @@
 /**
  * Protocol v1 events and batches for tests, made the way core's Run makes them (a UUID per event,
- * a per-run seq), without a Run: tests control every field.
+ * a per-run seq), without a Run: tests control every field. Ids are random UUIDs, or, with
+ * `ids: 'prefixed'`, what core's Run makes: one prefix for the run, then the seq in hex.
  */
 import { randomUUID } from 'node:crypto';
 import type { Batch, MetricValue, RunEvent, RunIdentity } from '@livestep/core';
+import { prefixedEventId } from '@livestep/core/protocol';
 import type { IngestBatch } from '../storage/run-store.js';
 
 export class TestRun {
@@ -11,13 +13,26 @@ export class TestRun {
   private seq = 0;
   ts: number;
 
-  constructor(experiment = 'tests', name = 'run', startTs = 1_700_000_000_000) {
+  /** The run-wide id prefix, when ids are made from one. */
+  readonly idPrefix: string | undefined;
+
+  constructor(
+    experiment = 'tests',
+    name = 'run',
+    startTs = 1_700_000_000_000,
+    ids: 'random' | 'prefixed' = 'random',
+  ) {
     this.identity = { id: randomUUID(), experiment, name };
     this.ts = startTs;
+    // A v8 UUID's first 24 characters, as core's event-id factory makes them.
+    this.idPrefix =
+      ids === 'prefixed' ? `${randomUUID().slice(0, 14)}8${randomUUID().slice(15, 24)}` : undefined;
   }
 
   private stamp() {
-    return { id: randomUUID(), seq: this.seq++, ts: this.ts++ };
+    const seq = this.seq++;
+    const id = this.idPrefix === undefined ? randomUUID() : prefixedEventId(this.idPrefix, seq);
+    return { id, seq, ts: this.ts++ };
   }
 
   start(extra: Partial<Extract<RunEvent, { kind: 'start' }>> = {}): RunEvent {

@@ -1,7 +1,7 @@
 // biome-ignore-all lint/style/noExcessiveLinesPerFile: one commit's work in one place: every event kind's statements and the summaries they keep, so a reader sees what one acknowledged batch writes.
 /**
  * Writing batches into the embedded store, inside the caller's transaction: every event id is
- * recorded once (a retried batch stores nothing twice), metric points go to `points`, and the
+ * recorded once (sqlite-event-ids.ts: a retried batch stores nothing twice), metric points go to `points`, and the
  * summaries are kept up to date here, at ingest: each series' count/min/max/latest/last, and the
  * rollup blocks at every block size (built from blocks of the smallest size, so a point costs
  * one aggregate update, not one per level).
@@ -27,6 +27,7 @@ import {
 } from '../downsample.js';
 import type { CommittedBatch, IngestBatch, RunState } from '../run-store.js';
 import { mergeParamsSafely } from './merge-params-safely.js';
+import { type EventIdRun, SqliteEventIds } from './sqlite-event-ids.js';
 
 /** Series summaries held in memory between batches; past this the cache starts again (after a flush). */
 const SERIES_CACHE_SIZE = 50_000;
@@ -38,15 +39,6 @@ const RUN_CACHE_SIZE = 20_000;
  */
 const POINTS_PER_STATEMENT = 100;
 const POINT_COLUMNS = 5;
-/**
- * Event ids per INSERT statement: 100 a statement record ~3,100,000 ids/s here against ~900,000
- * for one a statement, which was a third of the cost of storing a point.
- */
-const IDS_PER_STATEMENT = 100;
-/** Bytes of an event id, and of the part of it an `idPrefix` gives (the rest is the seq). */
-const ID_BYTES = 16;
-const ID_PREFIX_BYTES = 10;
-
 const SMALLEST_BLOCK = BLOCK_SIZES[0];
 
 interface SeriesState {
@@ -71,8 +63,7 @@ interface SeriesState {
   currentAggregate: Aggregate | undefined;
 }
 
-interface RunState_ {
-  key: number;
+interface RunState_ extends EventIdRun {
   status: string;
   maxSeq: number;
   interruptedByServer: boolean;
@@ -87,55 +78,19 @@ export function fromStored(value: number | null): number {
   return value === null ? Number.NaN : value;
 }
 
-/** `8d0c…-…` -> its 16 bytes: half the size of the text in the id index. */
-function idBytes(id: string): Buffer {
-  return Buffer.from(
-    id.slice(0, 8) + id.slice(9, 13) + id.slice(14, 18) + id.slice(19, 23) + id.slice(24),
-    'hex',
-  );
-}
-
-/**
- * The 16 bytes of each id of a metric-columns block, in one buffer: an `idPrefix` gives the first
- * 10 and the seq the last 6 (big-endian: the same bytes as the id written out, so a point sent
- * once in columns and once as an object is stored once).
- */
-function columnIdBytes(columns: MetricColumns, seqs: Float64Array): Buffer {
-  const count = seqs.length;
-  const bytes = Buffer.allocUnsafe(count * ID_BYTES);
-  if (columns.idPrefix === undefined) {
-    for (let index = 0; index < count; index++) {
-      idBytes(columns.ids![index]!).copy(bytes, index * ID_BYTES);
-    }
-    return bytes;
-  }
-  const prefix = idBytes(`${columns.idPrefix}000000000000`);
-  for (let index = 0; index < count; index++) {
-    const offset = index * ID_BYTES;
-    prefix.copy(bytes, offset, 0, ID_PREFIX_BYTES);
-    bytes.writeUIntBE(seqs[index]!, offset + ID_PREFIX_BYTES, ID_BYTES - ID_PREFIX_BYTES);
-  }
-  return bytes;
-}
-
 export class SqliteIngest {
   private readonly series = new Map<string, SeriesState>();
   private readonly runs = new Map<string, RunState_>();
   private readonly touched = new Set<SeriesState>();
   private readonly statements;
+  private readonly eventIds: SqliteEventIds;
   /** Point rows waiting for a multi-row INSERT, flat: 5 values a row. */
   private pendingPoints: Array<number | null> = [];
 
   constructor(database: Database.Database) {
     const prepare = (sql: string) => database.prepare(sql);
+    this.eventIds = new SqliteEventIds(database);
     this.statements = {
-      eventId: prepare('INSERT OR IGNORE INTO event_ids (id) VALUES (?)'),
-      eventIds: prepare(
-        `INSERT OR IGNORE INTO event_ids (id) VALUES ${Array(IDS_PER_STATEMENT).fill('(?)').join(', ')}`,
-      ),
-      savepoint: prepare('SAVEPOINT livestep_event_ids'),
-      rollbackToSavepoint: prepare('ROLLBACK TO livestep_event_ids'),
-      releaseSavepoint: prepare('RELEASE livestep_event_ids'),
       point: prepare(
         'INSERT OR IGNORE INTO points (series_key, step, seq, ts, value) VALUES (?, ?, ?, ?, ?)',
       ),
@@ -147,7 +102,7 @@ export class SqliteIngest {
           .join(', ')}`,
       ),
       findRun: prepare(
-        'SELECT run_key, status, max_seq, interrupted_by_server FROM runs WHERE id = ?',
+        'SELECT run_key, status, max_seq, interrupted_by_server, legacy_event_ids FROM runs WHERE id = ?',
       ),
       createRun: prepare(
         `INSERT INTO runs (id, experiment, name, source, status, created_at, last_event_at)
@@ -235,6 +190,11 @@ export class SqliteIngest {
     this.runs.delete(id);
   }
 
+  /** Events recorded as stored (counts()). */
+  countEvents(): number {
+    return this.eventIds.count();
+  }
+
   /** Call inside a transaction. */
   ingest(batches: IngestBatch[], now: number): CommittedBatch[] {
     const results = batches.map((batch) => this.ingestBatch(batch, now));
@@ -247,7 +207,13 @@ export class SqliteIngest {
     let run = this.runs.get(identity.id);
     if (run !== undefined) return run;
     const row = this.statements.findRun.get(identity.id) as
-      | { run_key: number; status: string; max_seq: number; interrupted_by_server: number }
+      | {
+          run_key: number;
+          status: string;
+          max_seq: number;
+          interrupted_by_server: number;
+          legacy_event_ids: number;
+        }
       | undefined;
     if (row === undefined) {
       const info = this.statements.createRun.run(
@@ -263,6 +229,7 @@ export class SqliteIngest {
         status: 'new',
         maxSeq: -1,
         interruptedByServer: false,
+        legacyIds: false,
       };
     } else {
       run = {
@@ -270,6 +237,7 @@ export class SqliteIngest {
         status: row.status,
         maxSeq: row.max_seq,
         interruptedByServer: row.interrupted_by_server === 1,
+        legacyIds: row.legacy_event_ids === 1,
       };
     }
     if (this.runs.size >= RUN_CACHE_SIZE) this.runs.clear();
@@ -288,7 +256,7 @@ export class SqliteIngest {
     let earliestTs = Number.POSITIVE_INFINITY;
     const { statements } = this;
     const { events } = batch;
-    const fresh = this.recordEventIds(events.map((event) => idBytes(event.id)));
+    const fresh = this.eventIds.recordEvents(run, events, batch.assignSequence === true);
     for (let index = 0; index < events.length; index++) {
       const event = events[index]!;
       if (fresh[index] === 0) {
@@ -314,7 +282,7 @@ export class SqliteIngest {
       this.storeOther(run, event);
     }
     for (const columns of batch.metricColumns ?? []) {
-      const result = this.storeColumns(run.key, columns, points);
+      const result = this.storeColumns(run, columns, points);
       stored += result.stored;
       duplicates += result.duplicates;
       if (result.maxSeq > maxSeq) maxSeq = result.maxSeq;
@@ -440,40 +408,12 @@ export class SqliteIngest {
   }
 
   /**
-   * Records event ids; returns, per id, 1 when it is new (its event is to be stored) and 0 when it
-   * was stored before (a retry, a replay, or the same id twice in one request).
-   */
-  private recordEventIds(ids: Buffer[]): Uint8Array {
-    const { statements } = this;
-    const fresh = new Uint8Array(ids.length);
-    let index = 0;
-    for (; index + IDS_PER_STATEMENT <= ids.length; index += IDS_PER_STATEMENT) {
-      statements.savepoint.run();
-      const changes = statements.eventIds.run(ids.slice(index, index + IDS_PER_STATEMENT)).changes;
-      if (changes === IDS_PER_STATEMENT || changes === 0) {
-        // All new (the usual case) or all stored before (a whole batch retried).
-        if (changes !== 0) fresh.fill(1, index, index + IDS_PER_STATEMENT);
-        statements.releaseSavepoint.run();
-        continue;
-      }
-      // Some of each: undo the chunk and record its ids one by one, to tell which are new.
-      statements.rollbackToSavepoint.run();
-      statements.releaseSavepoint.run();
-      for (let one = index; one < index + IDS_PER_STATEMENT; one++) {
-        fresh[one] = statements.eventId.run(ids[one]).changes;
-      }
-    }
-    for (; index < ids.length; index++) fresh[index] = statements.eventId.run(ids[index]).changes;
-    return fresh;
-  }
-
-  /**
    * Stores a block of metric columns (validated) straight from its arrays: no event object per
    * point. Each point's id is recorded as if it had come as an object, so duplicates are found
    * whichever form carried them.
    */
   private storeColumns(
-    runKey: number,
+    run: RunState_,
     columns: MetricColumns,
     points: CommittedBatch['points'],
   ): { stored: number; duplicates: number; maxSeq: number; earliestTs: number } {
@@ -485,12 +425,7 @@ export class SqliteIngest {
       seq += seqDeltas[index]!;
       seqs[index] = seq;
     }
-    const idBuffer = columnIdBytes(columns, seqs);
-    const ids = new Array<Buffer>(count);
-    for (let index = 0; index < count; index++) {
-      ids[index] = idBuffer.subarray(index * ID_BYTES, (index + 1) * ID_BYTES);
-    }
-    const fresh = this.recordEventIds(ids);
+    const fresh = this.eventIds.recordColumns(run, columns, seqs);
     const seriesByName = new Array<SeriesState | undefined>(names.length);
     const listByName = new Array<Array<[number, number, number]> | undefined>(names.length);
     let stored = 0;
@@ -514,7 +449,7 @@ export class SqliteIngest {
         const metric = names[position]!;
         const labels = columns.labels?.[position] ?? undefined;
         const name = metricSeriesName(metric, labels);
-        series = this.seriesState(runKey, name, metric, labels, step, ts);
+        series = this.seriesState(run.key, name, metric, labels, step, ts);
         seriesByName[position] = series;
         list = points[name];
         if (list === undefined) {

@@ -6,7 +6,10 @@
  *
  * Shape, kept portable to PostgreSQL (a later store follows it table for table):
  *   runs        one row per run; params, tags, git, machine as JSON text
- *   event_ids   every stored event id (16 bytes): what makes ingest idempotent
+ *   event_ids   stored event ids (16 bytes) not made from a run-wide prefix, and every id of a
+ *               run stored before migration 3: with event_seq_ranges, what makes ingest idempotent
+ *   event_seq_ranges  per run and id prefix, the ranges of seqs stored (ids made as core's Run
+ *               makes them: the prefix, then the seq; migration 3)
  *   series      one row per metric series with its summary, kept at ingest (count, min, max,
  *               first/last step, the latest value by step and the value logged last)
  *   points      every point, keyed (series, step, seq): history reads in step order by range
@@ -185,6 +188,27 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER series_delete_latest_values AFTER DELETE ON series BEGIN
         DELETE FROM latest_values WHERE run_key = OLD.run_key AND name = OLD.name;
       END;
+    `,
+  },
+  {
+    version: 3,
+    description:
+      'event_seq_ranges: prefixed event ids recorded as ranges of seqs per run; older runs keep event_ids',
+    // An id core's Run makes is its run's 10-byte prefix and then its seq, so the ids stored of a
+    // run are ranges of seqs, one row while the run logs in order, where event_ids held one
+    // 16-byte key per event (a B-tree insert beside every point). Runs already stored have their
+    // prefixed ids in event_ids, without a run to file them under: legacy_event_ids = 1 keeps
+    // them on event_ids for good, so a replay of their old batches is still found there.
+    sql: `
+      CREATE TABLE event_seq_ranges (
+        run_key INTEGER NOT NULL,
+        id_prefix BLOB NOT NULL,
+        first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        PRIMARY KEY (run_key, id_prefix, first_seq)
+      ) WITHOUT ROWID;
+      ALTER TABLE runs ADD COLUMN legacy_event_ids INTEGER NOT NULL DEFAULT 0;
+      UPDATE runs SET legacy_event_ids = 1;
     `,
   },
 ];

@@ -621,7 +621,7 @@ export class SqliteRunStore implements RunStore {
       (this.database.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
     return {
       runs: count('runs'),
-      events: count('event_ids'),
+      events: this.writer.countEvents(),
       points: count('points'),
       series: count('series'),
       plots: count('plots'),
