@@ -55,6 +55,11 @@ export {
 } from './run/run-options.js';
 export { startRun, withRun } from './run/start-run.js';
 export {
+  type ClearmlSinkOptions,
+  clearmlSeries,
+  createClearmlSink,
+} from './sinks/clearml/clearml-sink.js';
+export {
   createDioptraSink,
   type DioptraSinkOptions,
   decodeDioptraName,

@@ -20,6 +20,13 @@ export {
 } from './config/environment-config.js';
 export { abortableSleep } from './delivery/abortable-sleep.js';
 export {
+  type Attempt,
+  BackgroundPoster,
+  type BackgroundPosterOptions,
+  type Posted,
+  type PosterWork,
+} from './delivery/background-poster.js';
+export {
   type AttemptContext,
   type DeliverOptions,
   type DeliveryResult,

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { emitLivestepWarning } from '../delivery/livestep-warning.js';
 import type { Sink } from '../pipeline/sink.js';
+import { createClearmlSink } from '../sinks/clearml/clearml-sink.js';
 import { createDioptraSink } from '../sinks/dioptra/dioptra-sink.js';
 import { createDirectorySink } from '../sinks/directory-sink.js';
 import { createHttpSink } from '../sinks/http-sink.js';
@@ -123,6 +124,10 @@ export function createDefaultSinks(
     const dioptra = dioptraSinkFromEnvironment(config.dioptra, context);
     if (dioptra !== undefined) sinks.push(dioptra);
   }
+  if (config.clearmlApiHost !== undefined) {
+    const clearml = clearmlSinkFromEnvironment(config.clearmlApiHost, context);
+    if (clearml !== undefined) sinks.push(clearml);
+  }
   if (context !== undefined && asksFor(OPTIONAL_SINK_MODULES.studio, context.environment)) {
     let studio: StudioModule | undefined;
     try {
@@ -178,6 +183,26 @@ function dioptraSinkFromEnvironment(
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     (context?.warn ?? emitLivestepWarning)(`${message}; nothing is sent to Dioptra in this run`);
+    return undefined;
+  }
+}
+
+/**
+ * The ClearML sink for CLEARML_API_HOST. Settings it cannot use (no keys, half a key pair, plain
+ * http to a remote host) are warned about, not thrown: the run goes on into its other sinks.
+ */
+function clearmlSinkFromEnvironment(
+  apiHost: string,
+  context: DefaultSinkContext | undefined,
+): Sink | undefined {
+  try {
+    return createClearmlSink({
+      apiHost,
+      ...(context && { environment: context.environment, onWarning: context.warn }),
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    (context?.warn ?? emitLivestepWarning)(`${message}; nothing is sent to ClearML in this run`);
     return undefined;
   }
 }

@@ -34,6 +34,11 @@ export interface EnvironmentConfig {
    * Dioptra sink reads its login, DIOPTRA_USERNAME and DIOPTRA_PASSWORD, itself).
    */
   dioptra?: { apiUrl: string; jobId: string };
+  /**
+   * CLEARML_API_HOST (or its alias TRAINS_API_HOST): a ClearML server to record into (the ClearML
+   * sink reads its keys and other CLEARML_* variables itself).
+   */
+  clearmlApiHost?: string;
 }
 
 const TRUTHY = /^(1|y|yes|true|on)$/i;
@@ -71,5 +76,8 @@ export function readEnvironmentConfig(
   const dioptraApi = nonEmpty(environment.DIOPTRA_API);
   const dioptraJobId = nonEmpty(environment.DIOPTRA_JOB_ID);
   if (dioptraApi && dioptraJobId) config.dioptra = { apiUrl: dioptraApi, jobId: dioptraJobId };
+  const clearmlApiHost =
+    nonEmpty(environment.CLEARML_API_HOST) ?? nonEmpty(environment.TRAINS_API_HOST);
+  if (clearmlApiHost) config.clearmlApiHost = clearmlApiHost;
   return config;
 }

@@ -124,18 +124,19 @@ export function paramText(value: unknown): string {
 }
 
 /**
- * Nested params flattened with `.` into [name, text] pairs, in order: `{optimizer: {lr: 0.1}}`
- * → `[["optimizer.lr", "0.1"]]`. An empty object is a param of its own (`{}`).
+ * Nested params flattened with `.` (or `separator`) into [name, text] pairs, in order:
+ * `{optimizer: {lr: 0.1}}` → `[["optimizer.lr", "0.1"]]`. An empty object is a param of its own (`{}`).
  */
 export function flattenParams(
   params: Record<string, unknown>,
   prefix = '',
+  separator = '.',
 ): Array<[string, string]> {
   const flat: Array<[string, string]> = [];
   for (const [name, value] of Object.entries(params)) {
-    const path = prefix === '' ? name : `${prefix}.${name}`;
+    const path = prefix === '' ? name : `${prefix}${separator}${name}`;
     if (isPlainObject(value) && Object.keys(value).length > 0) {
-      flat.push(...flattenParams(value, path));
+      flat.push(...flattenParams(value, path, separator));
     } else {
       flat.push([path, paramText(value)]);
     }
