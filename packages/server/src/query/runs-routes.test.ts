@@ -120,6 +120,26 @@ describe('query API', () => {
     expect(table.body.runs[0].latest).toEqual([[9, 'nan', '-inf'], null]);
   });
 
+  it('writes a runs table larger than its first buffer, names in any script intact', async () => {
+    const server = await startTestServer();
+    const runs = Array.from(
+      { length: 1_500 },
+      (_, index) => new TestRun('tablé', `run "ünï" ✓ 🚀 ${index} ${'x'.repeat(150)}`),
+    );
+    await server.store.ingest(
+      runs.map((run, index) => run.ingest([run.start(), run.metric('loss', index / 7, index)])),
+    );
+    const table = await getJson(`${server.url}/api/v1/runs/latest?metrics=loss&limit=10000`);
+    expect(table.body.runs).toHaveLength(1_500);
+    expect(table.body.nextCursor).toBeUndefined();
+    const byName = new Map(
+      table.body.runs.map((row: { name: string; latest: unknown }) => [row.name, row.latest]),
+    );
+    runs.forEach((run, index) => {
+      expect(byName.get(run.identity.name)).toEqual([[index, index / 7, index / 7]]);
+    });
+  });
+
   it('answers bad parameters with a 400 naming them', async () => {
     const { server } = await seeded();
     const cases: Array<[string, string]> = [

@@ -81,6 +81,24 @@ export interface RunLatestValues {
   latest: Array<[number, StoredNumber, StoredNumber] | null>;
 }
 
+/**
+ * One row of a runs table as `forEachLatestValues` hands it over: the same object refilled for
+ * every run (read it during the call, copy what you keep), so a table of 10,000 runs makes no
+ * object per run; collecting 10,000 of them was a third of a runs table's time, in GC.
+ */
+export interface LatestValuesRow {
+  id: string;
+  experiment: string;
+  name: string;
+  state: RunState;
+  startedAt: number | undefined;
+  /**
+   * Three entries per name in the query's `metrics`, in that order: the highest step (-1 when the
+   * run has no such series), the value at it, the value logged last (NaN kept).
+   */
+  latest: Float64Array;
+}
+
 export interface RunRecord {
   id: string;
   experiment: string;
@@ -243,6 +261,14 @@ export interface RunStore {
   listRuns(query: RunListQuery): Promise<Page<RunListItem>>;
   /** The runs a list query selects, each with only the latest values of `query.metrics`. */
   listLatestValues(query: RunListQuery): Promise<Page<RunLatestValues>>;
+  /**
+   * The same, one run at a time: `visit` gets each row in order (one object, refilled; see
+   * LatestValuesRow); resolves with the cursor of the next page, if any.
+   */
+  forEachLatestValues(
+    query: RunListQuery,
+    visit: (row: LatestValuesRow) => void,
+  ): Promise<{ nextCursor?: string }>;
   getRun(id: string): Promise<RunRecord | undefined>;
   listSeries(runId: string): Promise<SeriesSummary[]>;
   history(

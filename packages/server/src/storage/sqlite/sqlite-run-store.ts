@@ -23,6 +23,7 @@ import {
   type DownsampledSeries,
   type ImageRecord,
   type IngestBatch,
+  type LatestValuesRow,
   type LivenessPolicy,
   type MetricPoint,
   NotFoundError,
@@ -249,53 +250,81 @@ export class SqliteRunStore implements RunStore {
   }
 
   async listLatestValues(query: RunListQuery): Promise<Page<RunLatestValues>> {
+    const items: RunLatestValues[] = [];
+    const metrics = query.metrics ?? [];
+    const { nextCursor } = await this.forEachLatestValues(query, (row) => {
+      const item: RunLatestValues = {
+        id: row.id,
+        experiment: row.experiment,
+        name: row.name,
+        state: row.state,
+        latest: metrics.map((_, index) =>
+          row.latest[index * 3]! < 0
+            ? null
+            : [row.latest[index * 3]!, row.latest[index * 3 + 1]!, row.latest[index * 3 + 2]!],
+        ),
+      };
+      if (row.startedAt !== undefined) item.startedAt = row.startedAt;
+      items.push(item);
+    });
+    return nextCursor === undefined ? { items } : { items, nextCursor };
+  }
+
+  async forEachLatestValues(
+    query: RunListQuery,
+    visit: (row: LatestValuesRow) => void,
+  ): Promise<{ nextCursor?: string }> {
     const metrics = query.metrics ?? [];
     // One row per run, the metrics' latest values joined in as columns: a 10,000-run table is
-    // one query, a probe of latest_values' primary key (run_key, name) per run and metric.
-    const built = buildRunListQuery(
-      query,
-      this.now() - this.liveness.staleAfterMs,
-      LIGHT_RUN_COLUMNS,
-      metrics,
-    );
-    let rows: unknown[][];
+    // one query, a probe of latest_values' primary key (run_key, name) per run and metric. Rows
+    // are read one at a time and handed over in one refilled object: nothing per run outlives
+    // its visit, so the collector has little to do.
+    const staleBefore = this.now() - this.liveness.staleAfterMs;
+    const built = buildRunListQuery(query, staleBefore, LIGHT_RUN_COLUMNS, metrics);
+    let statement: Database.Statement;
     try {
-      rows = this.database.prepare(built.sql).raw().all(built.parameters) as unknown[][];
+      statement = this.database.prepare(built.sql).raw();
     } catch (error) {
       if (error instanceof BadQueryError) throw error;
       throw new BadQueryError('filter', `cannot run this query: ${(error as Error).message}`);
     }
-    const hasMore = rows.length > query.limit;
-    if (hasMore) rows.length = query.limit;
-    const staleBefore = this.now() - this.liveness.staleAfterMs;
+    const row: LatestValuesRow = {
+      id: '',
+      experiment: '',
+      name: '',
+      state: 'running',
+      startedAt: undefined,
+      latest: new Float64Array(metrics.length * 3),
+    };
+    let visited = 0;
+    let last: unknown[] | undefined;
+    let hasMore = false;
     // Columns: run_key, id, experiment, name, status, started_at, last_event_at, sort_value,
     // then (latest_step, latest_value, last_value) per metric.
-    const items = rows.map((row) => {
-      const status = row[4] as RunState;
-      const item: RunLatestValues = {
-        id: row[1] as string,
-        experiment: row[2] as string,
-        name: row[3] as string,
-        state: status === 'running' && (row[6] as number) < staleBefore ? 'stale' : status,
-        latest: metrics.map((_, index) => {
-          const step = row[8 + index * 3] as number | null;
-          return step === null
-            ? null
-            : [
-                step,
-                fromStored(row[9 + index * 3] as number | null),
-                fromStored(row[10 + index * 3] as number | null),
-              ];
-        }),
-      };
-      if (row[5] !== null) item.startedAt = row[5] as number;
-      return item;
-    });
-    const page: Page<RunLatestValues> = { items };
-    const last = rows.at(-1);
-    if (hasMore && last !== undefined)
-      page.nextCursor = encodeListCursor(last[7], last[0] as number);
-    return page;
+    for (const columns of statement.iterate(built.parameters) as Iterable<unknown[]>) {
+      if (visited === query.limit) {
+        hasMore = true;
+        break;
+      }
+      visited++;
+      last = columns;
+      const status = columns[4] as RunState;
+      row.id = columns[1] as string;
+      row.experiment = columns[2] as string;
+      row.name = columns[3] as string;
+      row.state = status === 'running' && (columns[6] as number) < staleBefore ? 'stale' : status;
+      row.startedAt = columns[5] === null ? undefined : (columns[5] as number);
+      for (let index = 0; index < metrics.length; index++) {
+        const step = columns[8 + index * 3] as number | null;
+        row.latest[index * 3] = step ?? -1;
+        row.latest[index * 3 + 1] = fromStored(columns[9 + index * 3] as number | null);
+        row.latest[index * 3 + 2] = fromStored(columns[10 + index * 3] as number | null);
+      }
+      visit(row);
+    }
+    return hasMore && last !== undefined
+      ? { nextCursor: encodeListCursor(last[7], last[0] as number) }
+      : {};
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
