@@ -71,6 +71,10 @@ describe('idempotent ingest of ids made from a run-wide prefix (core Run ids)', 
     const [f] = await store.ingest([run.ingest(events)]);
     expect(f).toMatchObject({ stored: 0, duplicates: 1_000 });
     expect(await store.counts()).toMatchObject({ events: 1_000, points: 1_000 });
+    expect(await store.hasEvent(run.identity.id, events[999]!.id)).toBe(true);
+    const unsent = run.metric('loss', 1, 1_000);
+    expect(await store.hasEvent(run.identity.id, unsent.id)).toBe(false);
+    expect(await store.hasEvent(new TestRun().identity.id, events[0]!.id)).toBe(false);
     const [series] = await store.listSeries(run.identity.id);
     expect(series).toMatchObject({ count: 1_000, latest: { step: 999 } });
   });
@@ -147,6 +151,7 @@ describe('idempotent ingest of ids made from a run-wide prefix (core Run ids)', 
     }
     const store = open(directory);
     expect(await store.counts()).toMatchObject({ events: 301, points: 300 });
+    expect(await store.hasEvent(run.identity.id, events[299]!.id)).toBe(true);
     // The old batches replayed (a spool, a sync), then the rest of the run.
     const [replayed] = await store.ingest([asColumns(run, events.slice(0, 300))]);
     expect(replayed).toMatchObject({ stored: 0, duplicates: 300 });

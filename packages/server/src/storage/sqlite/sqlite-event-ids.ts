@@ -78,7 +78,25 @@ export class SqliteEventIds {
         'SELECT coalesce(sum(last_seq - first_seq + 1), 0) AS n FROM event_seq_ranges',
       ),
       countIds: prepare('SELECT count(*) AS n FROM event_ids'),
+      hasId: prepare('SELECT 1 FROM event_ids WHERE id = ?').pluck(),
     };
+  }
+
+  /**
+   * Whether an event id is recorded for the run. A prefix-shaped id is looked for in the run's
+   * ranges under the seq its last digits spell: if that seq is stored under the prefix, the event
+   * stored was exactly this id.
+   */
+  has(runKey: number, id: string): boolean {
+    const bytes = idBytes(id);
+    if (this.statements.hasId.get(bytes) !== undefined) return true;
+    const seq = bytes.readUIntBE(ID_PREFIX_BYTES, SEQ_BYTES);
+    const range = this.statements.rangeAtOrBefore.get(
+      runKey,
+      bytes.subarray(0, ID_PREFIX_BYTES),
+      seq,
+    ) as [number, number] | undefined;
+    return range !== undefined && range[1] >= seq;
   }
 
   /** Events recorded, for counts(). */

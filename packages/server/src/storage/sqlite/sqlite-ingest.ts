@@ -195,6 +195,10 @@ export class SqliteIngest {
     return this.eventIds.count();
   }
 
+  hasEvent(runKey: number, id: string): boolean {
+    return this.eventIds.has(runKey, id);
+  }
+
   /** Call inside a transaction. */
   ingest(batches: IngestBatch[], now: number): CommittedBatch[] {
     const results = batches.map((batch) => this.ingestBatch(batch, now));

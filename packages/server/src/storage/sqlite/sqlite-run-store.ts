@@ -645,6 +645,17 @@ export class SqliteRunStore implements RunStore {
     return changes;
   }
 
+  /**
+   * Whether the run has the event with this id stored (for tests and tools that check an
+   * acknowledgement against the database, such as a restart after SIGKILL).
+   */
+  async hasEvent(runId: string, eventId: string): Promise<boolean> {
+    const row = this.database.prepare('SELECT run_key FROM runs WHERE id = ?').get(runId) as
+      | { run_key: number }
+      | undefined;
+    return row !== undefined && this.writer.hasEvent(row.run_key, eventId);
+  }
+
   async counts(): Promise<Record<string, number>> {
     const count = (table: string) =>
       (this.database.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
