@@ -12,8 +12,12 @@
  * spills to its spool, which it replays; a second end-to-end figure raises that bound past the
  * run (no spool) to show what the network path itself takes, and a second direct figure stores
  * the same points as columns.
+ *
+ * Each HTTP round also reports the CPU time a point costs the server process (from /proc) and
+ * this process (the client: logging, the sink, its spool): on a shared machine those move less
+ * than the wall clock, and they say which side holds the end-to-end figure back.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHttpSink, Run } from '@livestep/core';
@@ -39,6 +43,18 @@ const TARGET_NANOSECONDS_PER_POINT = 2_000;
 const GOAL_NANOSECONDS_PER_POINT = 1_000;
 
 const values = deterministicValues(1 << 16);
+/** Clock ticks a second in /proc/<pid>/stat (USER_HZ: 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU seconds a process has used (user + system), from /proc: the server's share of a round,
+ * which the machine's other load disturbs less than the wall clock does.
+ */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // After the command name: state is field 3, utime 14 and stime 15 (1-based, man 5 proc).
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
 
 async function httpRound(sinkOptions = {}) {
   const work = mkdtempSync(join(tmpdir(), 'livestep-bench-ingest-'));
@@ -60,6 +76,8 @@ async function httpRound(sinkOptions = {}) {
         }),
       ],
     });
+    const serverCpuBefore = cpuSeconds(child.pid);
+    const clientCpuBefore = process.cpuUsage();
     const started = performance.now();
     for (let index = 0; index < POINTS; index++) {
       run.logMetric(NAMES[index & 1], values[index & 0xffff], { step: index >> 1 });
@@ -67,12 +85,19 @@ async function httpRound(sinkOptions = {}) {
     }
     const report = await run.end('completed', { timeoutMs: 120_000 });
     const seconds = (performance.now() - started) / 1000;
+    const serverCpu = cpuSeconds(child.pid) - serverCpuBefore;
+    const clientUsage = process.cpuUsage(clientCpuBefore);
+    const clientCpu = (clientUsage.user + clientUsage.system) / 1e6;
     const answer = await (await fetch(`${url}/api/v1/runs/${run.id}/metrics`)).json();
     const stored = answer.metrics.reduce((sum, series) => sum + series.count, 0);
     if (!report.ok || stored !== POINTS) {
       throw new Error(`the server stored ${stored} of ${POINTS} points (report ok: ${report.ok})`);
     }
-    return POINTS / seconds;
+    return {
+      pointsPerSecond: POINTS / seconds,
+      serverNanosecondsPerPoint: (serverCpu * 1e9) / POINTS,
+      clientNanosecondsPerPoint: (clientCpu * 1e9) / POINTS,
+    };
   } finally {
     await stopServe(child);
     rmSync(work, { recursive: true, force: true });
@@ -129,25 +154,32 @@ const http = [];
 const direct = [];
 const httpNoSpool = [];
 const directColumns = [];
+const serverCpu = [];
+const clientCpu = [];
+const recordHttp = (into, result) => {
+  into.push(result.pointsPerSecond);
+  serverCpu.push(result.serverNanosecondsPerPoint);
+  clientCpu.push(result.clientNanosecondsPerPoint);
+};
 for (let round = 0; round < ROUNDS; round++) {
   // Alternate which side goes first, so neither always gets the cooler machine.
   if (round % 2 === 0) {
-    http.push(await httpRound());
+    recordHttp(http, await httpRound());
     direct.push(await directRound(SqliteRunStore));
   } else {
     direct.push(await directRound(SqliteRunStore));
-    http.push(await httpRound());
+    recordHttp(http, await httpRound());
   }
-  httpNoSpool.push(await httpRound({ maxMemoryEvents: POINTS * 2 }));
+  recordHttp(httpNoSpool, await httpRound({ maxMemoryEvents: POINTS * 2 }));
   directColumns.push(await directRound(SqliteRunStore, true));
   console.log(
-    `round ${round + 1}: HTTP sink -> serve -> SQLite ${formatInteger(http.at(-1))} points/s; direct store inserts ${formatInteger(direct.at(-1))} points/s; (no spool ${formatInteger(httpNoSpool.at(-1))}, direct as columns ${formatInteger(directColumns.at(-1))})`,
+    `round ${round + 1}: HTTP sink -> serve -> SQLite ${formatInteger(http.at(-1))} points/s; direct store inserts ${formatInteger(direct.at(-1))} points/s; (no spool ${formatInteger(httpNoSpool.at(-1))}, direct as columns ${formatInteger(directColumns.at(-1))}); CPU a point, server ${formatInteger(serverCpu.at(-2))} / ${formatInteger(serverCpu.at(-1))} ns, client ${formatInteger(clientCpu.at(-2))} / ${formatInteger(clientCpu.at(-1))} ns (spool / no spool)`,
   );
 }
 const httpMedian = median(http);
 const directMedian = median(direct);
 console.log(
-  `median: end to end ${formatInteger(httpMedian)} points/s, direct ${formatInteger(directMedian)} points/s, ratio ${(httpMedian / directMedian).toFixed(2)}; end to end without the spool ${formatInteger(median(httpNoSpool))}, direct as columns ${formatInteger(median(directColumns))}`,
+  `median: end to end ${formatInteger(httpMedian)} points/s, direct ${formatInteger(directMedian)} points/s, ratio ${(httpMedian / directMedian).toFixed(2)}; end to end without the spool ${formatInteger(median(httpNoSpool))}, direct as columns ${formatInteger(median(directColumns))}; CPU a point (every HTTP round) server ${formatInteger(median(serverCpu))} ns, client ${formatInteger(median(clientCpu))} ns`,
 );
 printResult({
   name: 'server-ingest-throughput',
@@ -157,6 +189,8 @@ printResult({
     endToEndOverDirect: round(httpMedian / directMedian, 2),
     endToEndWithoutSpoolPointsPerSecond: Math.round(median(httpNoSpool)),
     directStoreColumnsPointsPerSecond: Math.round(median(directColumns)),
+    serverCpuNanosecondsPerPoint: Math.round(median(serverCpu)),
+    clientCpuNanosecondsPerPoint: Math.round(median(clientCpu)),
   },
   targets: [
     target(
