@@ -19,6 +19,14 @@ import { GZIP_THRESHOLD_BYTES } from './http-sink-options.js';
 const gzipAsync = promisify(gzip);
 
 /**
+ * zlib's fastest level: on a 20,000-point columns body (545 KB) it takes 0.39 µs a point here
+ * against 1.15 µs at the default level 6, for a body 4% larger (34% of the JSON against 32%).
+ * Measured numbers compress little more at any level, and at level 6 gzip was the sink's
+ * largest single cost, on the same 2 cores as the training loop.
+ */
+const GZIP_LEVEL = 1;
+
+/**
  * Consecutive metric events below this many go as objects: a block's tables cost more than they
  * save on a handful of points.
  */
@@ -67,7 +75,7 @@ export async function encodeRequestBody(batch: Batch, asColumns: boolean): Promi
   });
   const columns = columnEvents !== undefined;
   if (Buffer.byteLength(json) > GZIP_THRESHOLD_BYTES) {
-    return { body: await gzipAsync(json), gzipped: true, columns };
+    return { body: await gzipAsync(json, { level: GZIP_LEVEL }), gzipped: true, columns };
   }
   return { body: json, gzipped: false, columns };
 }
