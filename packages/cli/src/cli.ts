@@ -5,7 +5,8 @@
  *   livestep serve [--port 4318] [--host 127.0.0.1] [--data DIR] [--token T]
  *   livestep ls [--experiment x] [--status s] [--filter f] [--sort s] [--limit n] [--json]
  *   livestep show RUN [--json]
- *   livestep sync <run folder | record.jsonl | folder of records>... [--to <url> | --to studio]
+ *   livestep sync <run folder | record.jsonl | folder of records>...
+ *     [--to <url> | --to studio | --to mlflow | --to clearml | --to dioptra]
  */
 import { parseArgs } from 'node:util';
 import { isTruthy, resolveIngestUrl } from '@livestep/core/sink-kit';
@@ -14,8 +15,8 @@ import { listRuns, showRun } from './query-commands.js';
 import { openRecordedSources, type RecordedSource } from './recorded-runs.js';
 import { serve } from './serve-command.js';
 import { INTERRUPTED_EXIT_CODE, interruptOnCtrlC, type SyncInterrupt } from './sync-interrupt.js';
+import { SINK_TARGETS, type SinkTarget, syncThroughSink } from './sync-through-sink.js';
 import { emptyResult, type ServerTarget, syncToServer } from './sync-to-server.js';
-import { syncToStudio } from './sync-to-studio.js';
 
 const COMMANDS = new Set(['serve', 'ls', 'show', 'sync']);
 
@@ -29,7 +30,8 @@ Commands:
                      an embedded store, the query API and live stream. Ctrl-C stops it.
   ls                 List the runs on a livestep server (LIVESTEP_URL, or --url).
   show <run>         One run (its id, the start of its id, or its name): params, state, metrics.
-  sync <source>...   Replay recorded runs to a livestep server or to DVC Studio.
+  sync <source>...   Replay recorded runs to a livestep server, DVC Studio, MLflow, ClearML or
+                     Dioptra.
                      <source> is a run folder (DVCLive layout), a .jsonl record (from the JSONL
                      sink or an HTTP sink spool), or a folder of .jsonl records.
 
@@ -50,6 +52,10 @@ Options for ls and show:
 Options for sync:
   --to <url>         a livestep server (default: LIVESTEP_URL); token from LIVESTEP_TOKEN
   --to studio        DVC Studio; token and settings from DVC_STUDIO_* (see @livestep/studio)
+  --to mlflow        MLflow; MLFLOW_TRACKING_URI and its other MLFLOW_* variables
+  --to clearml       ClearML; CLEARML_API_HOST, CLEARML_API_ACCESS_KEY, CLEARML_API_SECRET_KEY
+  --to dioptra       Dioptra; DIOPTRA_API, DIOPTRA_JOB_ID and the login variables
+                     (a tracker gets a new run or task each time: sync a run there once)
   --experiment <x>   experiment for a run folder (default: the name of its parent folder)
   --name <x>         run name for a run folder (default: the folder's name)
   --give-up-after <s>  stop when the server has taken nothing for this many seconds (default 60)
@@ -142,14 +148,14 @@ export async function main(
   const to = (parsed.values.to as string | undefined) || environment.LIVESTEP_URL || undefined;
   if (to === undefined) {
     process.stderr.write(
-      'livestep: sync needs a target: --to <url>, --to studio, or LIVESTEP_URL\n',
+      'livestep: sync needs a target: --to <url>, --to studio|mlflow|clearml|dioptra, or LIVESTEP_URL\n',
     );
     return 2;
   }
 
-  let target: ServerTarget | undefined;
+  let target: ServerTarget | SinkTarget | undefined = SINK_TARGETS[to];
   let interrupt: SyncInterrupt | undefined;
-  if (to !== 'studio') {
+  if (target === undefined) {
     const problem = explainSyncTarget(
       to,
       parsed.values.to === undefined ? 'LIVESTEP_URL' : '--to',
@@ -191,7 +197,7 @@ async function syncSources(
   sources: string[],
   values: ReturnType<typeof parseArgs>['values'],
   environment: NodeJS.ProcessEnv,
-  target: ServerTarget | undefined,
+  target: ServerTarget | SinkTarget,
 ): Promise<number> {
   let failed = 0;
   for (const source of sources) {
@@ -218,8 +224,8 @@ async function syncSources(
     try {
       for (const recorded of opened) {
         result =
-          target === undefined
-            ? await syncToStudio(recorded.chunks(), environment, listeners, result)
+          'create' in target
+            ? await syncThroughSink(recorded.chunks(), target, environment, listeners, result)
             : await syncToServer(recorded.chunks(), target, listeners, result);
         if (result.stopped !== undefined) break;
       }
@@ -236,7 +242,7 @@ async function syncSources(
     for (const error of result.errors) process.stderr.write(`${error}\n`);
     if (result.stopped !== undefined) {
       process.stderr.write(`${result.stopped}\n`);
-      return target?.signal?.aborted ? INTERRUPTED_EXIT_CODE : 1;
+      return 'signal' in target && target.signal?.aborted ? INTERRUPTED_EXIT_CODE : 1;
     }
     if (result.failed > 0) failed++;
   }

@@ -14,6 +14,12 @@ export {
 } from './jsonl-record-reader.js';
 export { findRecordedRuns, openRecordedSources, type RecordedSource } from './recorded-runs.js';
 export {
+  SINK_TARGETS,
+  type SinkTarget,
+  syncThroughSink,
+  syncToStudio,
+} from './sync-through-sink.js';
+export {
   DEFAULT_GIVE_UP_AFTER_MS,
   emptyResult,
   type ServerTarget,
@@ -22,4 +28,3 @@ export {
   type SyncResult,
   syncToServer,
 } from './sync-to-server.js';
-export { syncToStudio } from './sync-to-studio.js';

@@ -192,7 +192,11 @@ export class BackgroundPoster {
     });
     if (result.verdict === 'delivered') return { kind: 'delivered' };
     if (result.verdict === 'stopped') {
-      if (result.last !== undefined) this.noteError(result.last.reason);
+      // A request cut off by the stop itself says nothing about the tracker: the error before it stays.
+      const last = result.last;
+      if (last !== undefined && !(result.why === 'aborted' && last.reason === 'stopped')) {
+        this.noteError(last.reason);
+      }
       return { kind: 'stopped' };
     }
     return { kind: 'permanent', outcome: result.outcome };

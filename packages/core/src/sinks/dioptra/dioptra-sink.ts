@@ -13,7 +13,7 @@
  * - Only metrics: params, plots, images, artifacts and annotations have no place in Dioptra's
  *   metric API (they are in the run folder); the job's status is the Dioptra worker's to set.
  * - At close, what Dioptra has not taken by the deadline is counted as failed and said in the
- *   flush report (the run folder has it; `livestep sync` does not target Dioptra).
+ *   flush report (the run folder has it; `livestep sync <run folder> --to dioptra` sends it).
  */
 import { abortableSleep } from '../../delivery/abortable-sleep.js';
 import { BackgroundPoster, type PosterWork } from '../../delivery/background-poster.js';
@@ -168,7 +168,7 @@ export function createDioptraSink(options: DioptraSinkOptions = {}): Sink {
       retryWarningIntervalMs: DIOPTRA_RETRY_WARNING_INTERVAL_MS,
       closeReserveMs: DIOPTRA_CLOSE_RESERVE_MS,
       leftAtClose: (left, lastError) =>
-        `livestep: the run ended before Dioptra took ${left} metric points (last error: ${lastError}); they are not in Dioptra job ${config.jobId}, but the run folder has every one`,
+        `livestep: the run ended before Dioptra took ${left} metric points (last error: ${lastError}); they are not in Dioptra job ${config.jobId}, but the run folder has every one: \`livestep sync <run folder> --to dioptra\` sends them (Dioptra keeps one value per name and step, so points already there are not doubled)`,
     },
     requestTimeoutMs,
   );

@@ -278,7 +278,7 @@ describe('MLflow sink', () => {
     expect(sink.failed).toBeGreaterThanOrEqual(3);
     expect(sink.lastError).toMatch(/cannot reach|ECONNREFUSED/);
     expect(warnings.join('\n')).toMatch(
-      /the run ended before MLflow took \d+ events.*livestep sync does not target MLflow yet/,
+      /the run ended before MLflow took \d+ events.*livestep sync <run folder> --to mlflow/,
     );
   });
 

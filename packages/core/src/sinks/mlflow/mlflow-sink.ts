@@ -13,7 +13,8 @@
  * - Retries are the kit's (deliverWithRetry: backoff, jitter, Retry-After); MLflow's status rules
  *   are in mlflow-request.ts. Refused credentials, a deleted run or a wrong URI stop posting.
  * - At close, what MLflow has not taken by the deadline is counted as failed and said in the
- *   flush report (the run folder has it; `livestep sync` does not target MLflow yet).
+ *   flush report (the run folder has it; `livestep sync <run folder> --to mlflow` sends the run
+ *   again, as a new MLflow run).
  */
 
 import { BackgroundPoster, type PosterWork } from '../../delivery/background-poster.js';
@@ -246,7 +247,7 @@ export function createMlflowSink(options: MlflowSinkOptions = {}): Sink {
       retryWarningIntervalMs: MLFLOW_RETRY_WARNING_INTERVAL_MS,
       closeReserveMs: MLFLOW_UPDATE_RESERVE_MS,
       leftAtClose: (left, lastError) =>
-        `livestep: the run ended before MLflow took ${left} events (last error: ${lastError}); they are not in MLflow, but the run folder has every one (livestep sync does not target MLflow yet)`,
+        `livestep: the run ended before MLflow took ${left} events (last error: ${lastError}); they are not in MLflow, but the run folder has every one: \`livestep sync <run folder> --to mlflow\` sends the whole run again, as a new MLflow run`,
     },
     requestTimeoutMs,
   );
