@@ -161,10 +161,13 @@ const run = startRun({
 // terminal; in a log, a line now and then once the loop runs for more than a few seconds). The
 // loop records into our run and leaves it open: we end it below, after the confusion matrix.
 // This model trains on the CPU, so the GPU is not asked about; leave `gpu` out to record it.
+// `for await` lets the event loop turn between epochs: this training is plain synchronous
+// JavaScript, and without a turn a server, DVC Studio or a tracker would only get the points
+// when the loop ends (the files would still grow live).
 const epochs = track(EPOCHS, { run, description: 'train', systemMetrics: { gpu: false } });
 let trainMetrics;
 let evalMetrics;
-for (const _epoch of epochs) {
+for await (const _epoch of epochs) {
   const order = shuffle([...training], random);
   for (let start = 0; start < order.length; start += BATCH_SIZE) {
     descend(order.slice(start, start + BATCH_SIZE));
