@@ -85,7 +85,9 @@ export class SqliteIngest {
   private readonly statements;
   private readonly eventIds: SqliteEventIds;
   /** Point rows waiting for a multi-row INSERT, flat: 5 values a row. */
-  private pendingPoints: Array<number | null> = [];
+  private readonly pendingPoints = new Array<number | null>(POINTS_PER_STATEMENT * POINT_COLUMNS);
+  /** Values filled in pendingPoints (the array is reused: better-sqlite3 copies what it binds). */
+  private pendingLength = 0;
 
   constructor(database: Database.Database) {
     const prepare = (sql: string) => database.prepare(sql);
@@ -183,6 +185,8 @@ export class SqliteIngest {
     this.series.clear();
     this.runs.clear();
     this.touched.clear();
+    // Rows of the failed batch not yet written must not go out with the next commit.
+    this.pendingLength = 0;
   }
 
   /** Forgets the cached state of one run (the liveness sweep changed it in the database). */
@@ -485,11 +489,17 @@ export class SqliteIngest {
     value: number,
   ): void {
     const pending = this.pendingPoints;
-    pending.push(series.key, step, seq, ts, Number.isNaN(value) ? null : value);
-    if (pending.length === POINTS_PER_STATEMENT * POINT_COLUMNS) {
+    let at = this.pendingLength;
+    pending[at++] = series.key;
+    pending[at++] = step;
+    pending[at++] = seq;
+    pending[at++] = ts;
+    pending[at++] = Number.isNaN(value) ? null : value;
+    if (at === pending.length) {
       this.statements.points.run(pending);
-      this.pendingPoints = [];
+      at = 0;
     }
+    this.pendingLength = at;
 
     series.count++;
     if (Number.isNaN(value)) series.nanCount++;
@@ -583,10 +593,10 @@ export class SqliteIngest {
 
   private flushPoints(): void {
     const pending = this.pendingPoints;
-    for (let index = 0; index < pending.length; index += POINT_COLUMNS) {
+    for (let index = 0; index < this.pendingLength; index += POINT_COLUMNS) {
       this.statements.point.run(pending.slice(index, index + POINT_COLUMNS));
     }
-    this.pendingPoints = [];
+    this.pendingLength = 0;
   }
 
   /** Writes the touched series' summaries and blocks. */

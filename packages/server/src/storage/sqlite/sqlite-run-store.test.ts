@@ -51,6 +51,24 @@ describe('SqliteRunStore ingest', () => {
     });
   });
 
+  it('stores nothing of a batch whose commit failed, neither then nor with the next batch', async () => {
+    const store = open();
+    const run = new TestRun();
+    const rows: Array<Record<string, unknown>> = [{}];
+    rows[0]!.self = rows; // cannot be written: the store throws after taking the points before it
+    const failing = [
+      run.metric('loss', 1, 0),
+      run.metric('loss', 2, 1),
+      run.event('plot', { name: 'roc', plotKind: 'roc', rows }),
+    ];
+    await expect(store.ingest([run.ingest(failing)])).rejects.toThrow();
+    const [next] = await store.ingest([run.ingest([run.metric('loss', 3, 2)])]);
+    expect(next).toMatchObject({ stored: 1 });
+    expect(await store.counts()).toMatchObject({ points: 1, events: 1 });
+    const page = await store.history(run.identity.id, 'loss', { limit: 10 });
+    expect(page.items.map((point) => point.step)).toEqual([2]);
+  });
+
   it('keeps the latest value by highest step apart from the value logged last', async () => {
     const store = open();
     const run = new TestRun();

@@ -51,6 +51,15 @@ export const DATABASE_FILE = 'livestep.sqlite';
  * 10-million-point series; the OS cache holds the rest.
  */
 const CACHE_SIZE_KIB = -64 * 1024;
+/**
+ * Bytes a database page holds, for a data folder created by this version (SQLite keeps the size
+ * a file was created with; an older folder keeps its 4 KiB pages). Points arrive in step order
+ * per series, so most inserts land on the last page of a B-tree: with 16 KiB pages a commit
+ * splits and writes a quarter as many pages. Measured here: 1,000,000 points as columns stored
+ * ~15-50% faster than at 4 KiB (load average 4-5, three rounds each), the 1,000-bucket view of
+ * them ~10% slower (it reads a few thousand rollup rows either way).
+ */
+const PAGE_SIZE_BYTES = 16_384;
 /** A reader waits this long for a writer's lock instead of failing at once. */
 const BUSY_TIMEOUT_MS = 5_000;
 /** Default liveness: silent 2 minutes = stale (the HTTP sink retries within 30 s); 1 hour = interrupted. */
@@ -131,6 +140,8 @@ export class SqliteRunStore implements RunStore {
       file = join(options.directory, DATABASE_FILE);
     }
     this.database = new Database(file);
+    // Before anything is written (WAL mode included); a no-op on an existing database.
+    this.database.pragma(`page_size = ${PAGE_SIZE_BYTES}`);
     this.database.pragma('journal_mode = WAL');
     this.database.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     this.database.pragma(`cache_size = ${CACHE_SIZE_KIB}`);
