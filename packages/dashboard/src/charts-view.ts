@@ -11,7 +11,10 @@ import { type ChartRun, MetricChart } from './metric-chart.js';
 import { runColor } from './palette.js';
 import { SeriesData } from './series-cache.js';
 
-/** Buckets per series at most (the compare endpoint's limit); about one per pixel otherwise. */
+/**
+ * Buckets per series at most (the compare endpoint's limit); two per pixel otherwise, so a
+ * chart's line keeps the shape of what the buckets summarise (their min/max band shows the rest).
+ */
 const MAX_POINTS = 2_000;
 /** Live points appended beyond this many times the fetched buckets trigger a re-fetch. */
 const REFETCH_FACTOR = 3;
@@ -183,7 +186,7 @@ export class ChartsView {
   }
 
   private points(entry: ChartEntry): number {
-    return Math.min(MAX_POINTS, Math.max(100, entry.chart.element.clientWidth || 600));
+    return Math.min(MAX_POINTS, Math.max(200, 2 * (entry.chart.element.clientWidth || 600)));
   }
 
   /** Fetches the chart's buckets (all runs in one request; per run when zoomed to a range). */

@@ -35,7 +35,13 @@ function applyTheme(theme: Theme): void {
 
 function showPage(): void {
   page?.destroy();
-  const context = { view, update };
+  // The view is replaced on every change: pages read the current one through this getter.
+  const context = {
+    get view() {
+      return view;
+    },
+    update,
+  };
   page =
     view.page === 'run' && view.run !== undefined
       ? new RunPage(context, view.run)

@@ -275,12 +275,15 @@ export class MetricChart {
   /** What is drawn, per run: the steps and raw values (the page's test hook reads this). */
   snapshot(): {
     metric: string;
-    runs: Array<{ id: string; steps: number[]; values: Array<number | null> }>;
+    zoomed: boolean;
+    runs: Array<{ id: string; points: number; steps: number[]; values: Array<number | null> }>;
   } {
     return {
       metric: this.metric,
+      zoomed: this.zoomed,
       runs: this.runs.map((run) => ({
         id: run.id,
+        points: run.data.points,
         steps: [...run.data.steps],
         values: [...run.data.last],
       })),

@@ -119,6 +119,8 @@ export class RunsTable {
       this.index.set(run.id, position);
     });
     this.spacer.style.height = `${runs.length * ROW_HEIGHT}px`;
+    // A few runs take a few rows; many scroll inside at most 40% of the window.
+    this.viewport.style.height = `min(40vh, ${Math.max(3, runs.length + 1) * ROW_HEIGHT}px)`;
     this.element.dataset.rows = String(runs.length);
     this.schedule();
   }
