@@ -32,11 +32,11 @@ export const KEEP_ALIVE_MS = 15_000;
 /** What an EventSource waits before reconnecting. */
 const RECONNECT_MS = 1_000;
 /**
- * Bytes a metric point is counted as in the ring while its frame is not written yet: its
- * `[step, value, ts]` array on V8's heap is ~72 bytes (array, elements, three doubles), more than
- * its ~45 characters of text, so the bound holds for either form.
+ * Bytes a stored event is counted as in the ring while its frame is not written yet: a point is
+ * three doubles in its series' flat array then (24 bytes, up to 36 with the array's slack) and
+ * ~45 characters of text once written, so the bound holds for either form.
  */
-const UNWRITTEN_POINT_BYTES = 72;
+const UNWRITTEN_EVENT_BYTES = 48;
 /** ...and the rest of such a frame (run identity, state, counts). */
 const UNWRITTEN_FRAME_BYTES = 512;
 
@@ -45,7 +45,7 @@ interface Frame {
   runId: string | undefined;
   event: string;
   /** Until the frame is written: what it says. Dropped once `text` is made. */
-  data: unknown;
+  data: (() => unknown) | undefined;
   text: string | undefined;
   /** What the ring counts for it: the estimate, then the text's length. */
   bytes: number;
@@ -93,28 +93,30 @@ export class LiveHub {
   publishCommits(committed: CommittedBatch[]): void {
     for (const batch of committed) {
       if (batch.stored === 0 && !batch.stateChanged) continue;
-      const data: Record<string, unknown> = {
-        run: batch.run,
-        state: batch.state,
-        points: batch.points,
+      // Read only when written: a store may keep `points` compact until then.
+      const data = () => {
+        const frame: Record<string, unknown> = {
+          run: batch.run,
+          state: batch.state,
+          points: batch.points,
+        };
+        if (Object.keys(batch.otherKinds).length > 0) frame.events = batch.otherKinds;
+        return frame;
       };
-      if (Object.keys(batch.otherKinds).length > 0) data.events = batch.otherKinds;
-      let points = 0;
-      for (const name in batch.points) points += batch.points[name]!.length;
       this.publish(
         'batch',
         batch.run.id,
         data,
-        UNWRITTEN_FRAME_BYTES + points * UNWRITTEN_POINT_BYTES,
+        UNWRITTEN_FRAME_BYTES + batch.stored * UNWRITTEN_EVENT_BYTES,
       );
     }
   }
 
   publishState(run: RunIdentity, state: RunState): void {
-    this.publish('state', run.id, { run, state }, UNWRITTEN_FRAME_BYTES);
+    this.publish('state', run.id, () => ({ run, state }), UNWRITTEN_FRAME_BYTES);
   }
 
-  private publish(event: string, runId: string, data: unknown, estimatedBytes: number): void {
+  private publish(event: string, runId: string, data: () => unknown, estimatedBytes: number): void {
     const frame: Frame = {
       number: this.next++,
       runId,
@@ -136,7 +138,7 @@ export class LiveHub {
   /** The frame's text, made once, when the first subscriber needs it. */
   private textOf(frame: Frame): string {
     if (frame.text !== undefined) return frame.text;
-    const text = `id: ${this.epoch}-${frame.number}\nevent: ${frame.event}\ndata: ${stringifyReply(frame.data)}\n\n`;
+    const text = `id: ${this.epoch}-${frame.number}\nevent: ${frame.event}\ndata: ${stringifyReply(frame.data!())}\n\n`;
     frame.text = text;
     frame.data = undefined;
     this.ringBytes += text.length - frame.bytes;

@@ -26,6 +26,7 @@ import {
   pointAggregate,
 } from '../downsample.js';
 import type { CommittedBatch, IngestBatch, RunState } from '../run-store.js';
+import { type FlatPoints, withLazyPoints } from './lazy-committed-points.js';
 import { mergeParamsSafely } from './merge-params-safely.js';
 import { type EventIdRun, SqliteEventIds } from './sqlite-event-ids.js';
 
@@ -256,7 +257,7 @@ export class SqliteIngest {
   private ingestBatch(batch: IngestBatch, now: number): CommittedBatch {
     const run = this.run(batch.run, batch.source, now);
     const statusBefore = run.status;
-    const points: CommittedBatch['points'] = {};
+    const points: FlatPoints = {};
     const otherKinds: CommittedBatch['otherKinds'] = {};
     let stored = 0;
     let duplicates = 0;
@@ -283,7 +284,7 @@ export class SqliteIngest {
           list = [];
           points[name] = list;
         }
-        list.push([event.step, value, event.ts]);
+        list.push(event.step, value, event.ts);
         continue;
       }
       otherKinds[event.kind] = (otherKinds[event.kind] ?? 0) + 1;
@@ -313,15 +314,17 @@ export class SqliteIngest {
     if (run.status === 'new') run.status = 'running';
     run.maxSeq = maxSeq;
     statements.touchRun.run(now, maxSeq, run.status, run.interruptedByServer ? 1 : 0, run.key);
-    return {
-      run: batch.run,
-      stored,
-      duplicates,
+    return withLazyPoints(
+      {
+        run: batch.run,
+        stored,
+        duplicates,
+        otherKinds,
+        state: run.status as RunState,
+        stateChanged: run.status !== statusBefore,
+      },
       points,
-      otherKinds,
-      state: run.status as RunState,
-      stateChanged: run.status !== statusBefore,
-    };
+    );
   }
 
   private storeOther(run: RunState_, event: Exclude<RunEvent, MetricEvent>): void {
@@ -423,7 +426,7 @@ export class SqliteIngest {
   private storeColumns(
     run: RunState_,
     columns: MetricColumns,
-    points: CommittedBatch['points'],
+    points: FlatPoints,
   ): { stored: number; duplicates: number; maxSeq: number; earliestTs: number } {
     const { nameIndex, seqDeltas, stepDeltas, tsDeltas, values, names } = columns;
     const count = values.length;
@@ -435,7 +438,7 @@ export class SqliteIngest {
     }
     const fresh = this.eventIds.recordColumns(run, columns, seqs);
     const seriesByName = new Array<SeriesState | undefined>(names.length);
-    const listByName = new Array<Array<[number, number, number]> | undefined>(names.length);
+    const listByName = new Array<number[] | undefined>(names.length);
     let stored = 0;
     let maxSeq = -1;
     let earliestTs = Number.POSITIVE_INFINITY;
@@ -468,7 +471,7 @@ export class SqliteIngest {
       }
       const value = decodeValue(values[index]!);
       this.storePoint(series, step, pointSeq, ts, value);
-      list.push([step, value, ts]);
+      list.push(step, value, ts);
     }
     return { stored, duplicates: count - stored, maxSeq, earliestTs };
   }
