@@ -15,7 +15,16 @@ import { listRuns, showRun } from './query-commands.js';
 import { openRecordedSources, type RecordedSource } from './recorded-runs.js';
 import { serve } from './serve-command.js';
 import { INTERRUPTED_EXIT_CODE, interruptOnCtrlC, type SyncInterrupt } from './sync-interrupt.js';
-import { SINK_TARGETS, type SinkTarget, syncThroughSink } from './sync-through-sink.js';
+import {
+  SINK_TARGETS,
+  type SinkSyncOptions,
+  type SinkTarget,
+  syncThroughSink,
+} from './sync-through-sink.js';
+
+/** How a sync stops early: Ctrl-C, or a target that takes nothing for a while. */
+type SyncStop = SinkSyncOptions & { signal: AbortSignal };
+
 import { emptyResult, type ServerTarget, syncToServer } from './sync-to-server.js';
 
 const COMMANDS = new Set(['serve', 'ls', 'show', 'sync']);
@@ -58,7 +67,7 @@ Options for sync:
                      (a tracker gets a new run or task each time: sync a run there once)
   --experiment <x>   experiment for a run folder (default: the name of its parent folder)
   --name <x>         run name for a run folder (default: the folder's name)
-  --give-up-after <s>  stop when the server has taken nothing for this many seconds (default 60)
+  --give-up-after <s>  stop when the target has taken nothing for this many seconds (default 60)
   --quiet            no progress output
   --version          the version of livestep
   -h, --help         this help
@@ -153,8 +162,19 @@ export async function main(
     return 2;
   }
 
+  const giveUpAfter = parsed.values['give-up-after'] as string | undefined;
+  const giveUpAfterSeconds = giveUpAfter === undefined ? undefined : Number(giveUpAfter);
+  if (
+    giveUpAfterSeconds !== undefined &&
+    (!Number.isFinite(giveUpAfterSeconds) || giveUpAfterSeconds <= 0)
+  ) {
+    process.stderr.write(
+      `livestep: --give-up-after ${JSON.stringify(giveUpAfter)} is not a number of seconds > 0\n`,
+    );
+    return 2;
+  }
+  const giveUpAfterMs = giveUpAfterSeconds === undefined ? undefined : giveUpAfterSeconds * 1000;
   let target: ServerTarget | SinkTarget | undefined = SINK_TARGETS[to];
-  let interrupt: SyncInterrupt | undefined;
   if (target === undefined) {
     const problem = explainSyncTarget(
       to,
@@ -165,30 +185,23 @@ export async function main(
       process.stderr.write(`${problem}\n`);
       return 2;
     }
-    const giveUpAfter = parsed.values['give-up-after'] as string | undefined;
-    const giveUpAfterSeconds = giveUpAfter === undefined ? undefined : Number(giveUpAfter);
-    if (
-      giveUpAfterSeconds !== undefined &&
-      (!Number.isFinite(giveUpAfterSeconds) || giveUpAfterSeconds <= 0)
-    ) {
-      process.stderr.write(
-        `livestep: --give-up-after ${JSON.stringify(giveUpAfter)} is not a number of seconds > 0\n`,
-      );
-      return 2;
-    }
     target = {
       url: to,
       ...(environment.LIVESTEP_TOKEN && { token: environment.LIVESTEP_TOKEN }),
       allowInsecureHttp: isTruthy(environment.LIVESTEP_ALLOW_INSECURE_HTTP),
-      ...(giveUpAfterSeconds !== undefined && { giveUpAfterMs: giveUpAfterSeconds * 1000 }),
+      ...(giveUpAfterMs !== undefined && { giveUpAfterMs }),
     };
-    interrupt = interruptOnCtrlC();
-    target.signal = interrupt.signal;
   }
+  const interrupt: SyncInterrupt = interruptOnCtrlC();
+  const stop: SyncStop = {
+    signal: interrupt.signal,
+    ...(giveUpAfterMs !== undefined && { giveUpAfterMs }),
+  };
+  if (!('create' in target)) target.signal = interrupt.signal;
   try {
-    return await syncSources(sources, parsed.values, environment, target);
+    return await syncSources(sources, parsed.values, environment, target, stop);
   } finally {
-    interrupt?.dispose();
+    interrupt.dispose();
   }
 }
 
@@ -198,6 +211,7 @@ async function syncSources(
   values: ReturnType<typeof parseArgs>['values'],
   environment: NodeJS.ProcessEnv,
   target: ServerTarget | SinkTarget,
+  stop: SyncStop,
 ): Promise<number> {
   let failed = 0;
   for (const source of sources) {
@@ -225,7 +239,7 @@ async function syncSources(
       for (const recorded of opened) {
         result =
           'create' in target
-            ? await syncThroughSink(recorded.chunks(), target, environment, listeners, result)
+            ? await syncThroughSink(recorded.chunks(), target, environment, listeners, result, stop)
             : await syncToServer(recorded.chunks(), target, listeners, result);
         if (result.stopped !== undefined) break;
       }
@@ -242,7 +256,7 @@ async function syncSources(
     for (const error of result.errors) process.stderr.write(`${error}\n`);
     if (result.stopped !== undefined) {
       process.stderr.write(`${result.stopped}\n`);
-      return 'signal' in target && target.signal?.aborted ? INTERRUPTED_EXIT_CODE : 1;
+      return stop.signal.aborted ? INTERRUPTED_EXIT_CODE : 1;
     }
     if (result.failed > 0) failed++;
   }

@@ -6,11 +6,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDirectorySink, Run } from '@livestep/core';
+import { startNodeScript } from '@livestep/test-support';
 import { startFakeClearml } from '@livestep/test-support/clearml';
 import { startFakeDioptra } from '@livestep/test-support/dioptra';
 import { startFakeMlflow } from '@livestep/test-support/mlflow';
 import { describe, expect, it } from 'vitest';
-import { runLivestep } from './test-support/livestep-cli.js';
+import { cliPath, runLivestep } from './test-support/livestep-cli.js';
 
 const STEPS = 40;
 
@@ -113,4 +114,65 @@ describe('livestep sync to the trackers', () => {
     expect(result.stderr).toMatch(/CLEARML_API_HOST/);
     expect(result.stdout).toMatch(/0 events stored, \d+ failed/);
   });
+
+  it('stops when the tracker takes nothing for --give-up-after, saying so, instead of waiting for ever', async () => {
+    const { runFolder } = await recordFolder();
+    const clearml = await startFakeClearml({ accessKey: 'AK', secretKey: 'sync-SECRET-key-0123' });
+    try {
+      clearml.failNext(10_000, 503, { path: 'events.add_batch' });
+      const started = Date.now();
+      const result = await runLivestep(
+        ['sync', runFolder, '--to', 'clearml', '--quiet', '--give-up-after', '1'],
+        {
+          CLEARML_API_HOST: clearml.url,
+          CLEARML_API_ACCESS_KEY: 'AK',
+          CLEARML_API_SECRET_KEY: 'sync-SECRET-key-0123',
+        },
+      );
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(
+        /stopped: ClearML took nothing for 1 s \(events\.add_batch answered 503/,
+      );
+      // The task was made and ended (start, params, end); none of the 40 points got in.
+      expect(result.stdout).toMatch(/3 events stored, 40 failed/);
+      // Bounded by the give-up time and the close's few seconds, not the 5 minutes of a deadline.
+      expect(Date.now() - started).toBeLessThan(25_000);
+    } finally {
+      await clearml.close();
+    }
+  });
+
+  it('takes only the four tracker names as targets (not an inherited key)', async () => {
+    const { runFolder } = await recordFolder();
+    const result = await runLivestep(['sync', runFolder, '--to', 'constructor', '--quiet'], {});
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/is not a URL/);
+  });
+
+  it('stops at once on Ctrl-C while the tracker is down, saying the run there is incomplete (exit 130)', async () => {
+    const { runFolder } = await recordFolder();
+    const clearml = await startFakeClearml({ accessKey: 'AK', secretKey: 'sync-SECRET-key-0123' });
+    try {
+      clearml.failNext(10_000, 503, { path: 'events.add_batch' });
+      const sync = startNodeScript(cliPath, {
+        args: ['sync', runFolder, '--to', 'clearml', '--quiet'],
+        env: {
+          LIVESTEP_URL: '',
+          CLEARML_API_HOST: clearml.url,
+          CLEARML_API_ACCESS_KEY: 'AK',
+          CLEARML_API_SECRET_KEY: 'sync-SECRET-key-0123',
+        },
+        timeoutMs: 60_000,
+      });
+      await sync.waitForOutput(/retrying with backoff/, 30_000);
+      sync.kill('SIGINT');
+      const outcome = await sync.exited;
+      expect(outcome.code).toBe(130);
+      expect(outcome.stderr).toMatch(/interrupted; the run "recorded" in ClearML is incomplete/);
+      // Well before the default 60 s without progress.
+      expect(outcome.exitMsAfterSignal).toBeLessThan(15_000);
+    } finally {
+      await clearml.close();
+    }
+  }, 90_000);
 });

@@ -231,6 +231,18 @@ export class FakeClearmlTasks {
       checkParam(item, `hyperparams[${index}]`),
     );
     const task = this.task(body.task);
+    // clearml-server edits hyperparams (other than section `properties`) only of a task still
+    // `created`, or `created`/`in_progress` with force (bll/task/utils.py get_task_for_update).
+    const editable =
+      task.status === 'created' || (body.force === true && task.status === 'in_progress');
+    if (!editable && !items.every((item) => item.section === 'properties'))
+      throw new ClearmlAnswer(
+        400,
+        110,
+        `Invalid task status (Task status is not editable: task=${task.id}, status=${task.status}${body.force === true ? '' : ', force not set'})`,
+        false,
+        { task: task.id, status: task.status },
+      );
     if (replace === 'all') task.hyperparams = {};
     if (replace === 'section') for (const item of items) task.hyperparams[item.section] = {};
     for (const item of items) {

@@ -28,7 +28,10 @@ export interface PosterWork {
   next(): Promise<boolean>;
   /** Events not yet at the tracker: queued ones, and the run's start or end not yet taken. */
   pending(): number;
-  /** Drops every queued event (not the run's end) and returns how many there were. */
+  /**
+   * Drops every queued event and returns how many there were: the run's end is not among them
+   * (at close it is `finishLate`'s to send or count).
+   */
   discard(): number;
   /**
    * At close, when the data did not all go by the data deadline: the run's last call (its
@@ -145,10 +148,15 @@ export class BackgroundPoster {
     return false;
   }
 
-  /** Stops posting for good: what is queued is counted as failed under `reason`. */
+  /**
+   * Stops posting for good: every event not yet at the tracker (queued, and the run's start and
+   * end not taken) is counted as failed under `reason`.
+   */
   disable(reason: DropReason, message: string, key: string): void {
     if (this.isDisabled) return;
-    this.countFailed(reason, this.work?.discard() ?? 0);
+    const left = this.work?.pending() ?? 0;
+    this.work?.discard();
+    this.countFailed(reason, left);
     this.isDisabled = true;
     this.disabledReason = reason;
     this.noteError(message);

@@ -1,8 +1,10 @@
 /**
  * Calls to ClearML with the session's rules on top of the kit's retries: logs in before the first
  * call (the keys for a token, A.3); a 401 on a call means the token expired or was revoked, so it
- * logs in again, once, and resends; refused keys, or a 401 right after a fresh login, stop posting.
+ * logs in again, once, and resends; refused keys, or a 401 again after that login, stop posting.
  * A file server upload that is refused never stops the rest (the sink gives up on images only).
+ * A 500 is retried MAX_INTERNAL_ERRORS times, then that call is refused: a body the server fails
+ * on must not hold up every later one (ClearML's SDK does not retry a 500 at all).
  */
 import type { BackgroundPoster } from '../../delivery/background-poster.js';
 import {
@@ -12,6 +14,9 @@ import {
   callClearml,
 } from './clearml-request.js';
 import type { ClearmlResult } from './clearml-task.js';
+
+/** Answers 500 to one call before it is taken as refused. */
+export const MAX_INTERNAL_ERRORS = 3;
 
 export interface Bounds {
   signal?: AbortSignal;
@@ -31,9 +36,22 @@ export class ClearmlCaller {
     for (let relogged = false; ; relogged = true) {
       if (session.token === undefined && !(await this.login(bounds))) return { kind: 'stopped' };
       let data: unknown;
+      let internalErrors = 0;
       const posted = await this.poster.post(async (signal, timeoutMs) => {
         const judged = await callClearml(this.transport, call, signal, timeoutMs);
         data = judged.answer?.data;
+        if (judged.status === 500 && judged.outcome.verdict === 'retry') {
+          internalErrors++;
+          if (internalErrors >= MAX_INTERNAL_ERRORS) {
+            return {
+              verdict: 'permanent',
+              reason: `${judged.outcome.reason} (${internalErrors} times)`,
+              status: 500,
+              message: '',
+              stopsPosting: false,
+            };
+          }
+        }
         return judged.outcome;
       }, bounds);
       if (posted.kind === 'delivered') return { kind: 'answer', data };

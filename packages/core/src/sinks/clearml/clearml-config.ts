@@ -155,6 +155,16 @@ export function resolveClearmlConfig(options: ClearmlConnectionOptions = {}): Cl
   );
   const files = nonEmpty(options.filesHost) ?? clearmlVariable(environment, 'FILES_HOST');
   const filesHost = parseHost(files ?? deriveFilesHost(webHost), 'CLEARML_FILES_HOST');
+  // Uploads carry the token too.
+  if (
+    filesHost.protocol === 'http:' &&
+    !isLoopbackHostname(filesHost.hostname) &&
+    !allowInsecureHttp
+  ) {
+    throw new TypeError(
+      `livestep: refusing to send the ClearML token over plain http to the file server ${filesHost.hostname} (CLEARML_FILES_HOST; only loopback addresses may); use https, or set LIVESTEP_ALLOW_INSECURE_HTTP=1 to allow it`,
+    );
+  }
   return {
     apiBase: new URL(`${apiHost}/`),
     origin: api.origin,

@@ -8,8 +8,10 @@
  * newest version of each endpoint.
  *
  * - 2xx with a complete JSON body: delivered (the envelope's `data` is kept for the caller).
- * - 408, 429, 502, 503, 509 and other 5xx (the codes the SDK retries): retried, a Retry-After
- *   honoured; so are no answer, a timeout and a 2xx cut off or not JSON.
+ * - 408, 429, 502, 503, 509 and other 5xx (the SDK retries 429, 502, 503 and 509): retried, a
+ *   Retry-After honoured; so are no answer, a timeout and a 2xx cut off or not JSON. A 500 (an
+ *   error inside the server, often one body it cannot take) is retried a few times only
+ *   (clearml-caller.ts), so one such body cannot hold up every later one.
  * - 401 on a call: the token expired or was revoked; the sink logs in again once and resends. A
  *   401 on `auth.login` itself (wrong keys) stops posting, naming the credential variables.
  * - 403, 404 (no such endpoint: not an API server) and 3xx (never followed): posting stops.
@@ -99,7 +101,7 @@ export async function callClearml(
   call: ClearmlCall,
   signal: AbortSignal,
   timeoutMs: number,
-): Promise<{ outcome: RequestOutcome; answer?: ClearmlAnswer }> {
+): Promise<{ outcome: RequestOutcome; answer?: ClearmlAnswer; status?: number }> {
   const { config, session } = transport;
   const login = call.endpoint === CLEARML_LOGIN;
   const authorization = login ? config.loginAuthorization : `Bearer ${session.token ?? ''}`;
@@ -122,7 +124,8 @@ export async function callClearml(
     },
     transport.fetch,
   );
-  return judgeClearmlAnswer(result, transport, call.endpoint);
+  const judged = judgeClearmlAnswer(result, transport, call.endpoint);
+  return result.answered ? { ...judged, status: result.status } : judged;
 }
 
 /** ClearML's status rules (see the top of this file). */

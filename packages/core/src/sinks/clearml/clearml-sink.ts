@@ -30,7 +30,7 @@ import {
   DEFAULT_CLEARML_POST_INTERVAL_MS,
   DEFAULT_CLEARML_REQUEST_TIMEOUT_MS,
 } from './clearml-sink-options.js';
-import { ClearmlState } from './clearml-state.js';
+import { CLEARML_NOT_SENT_KINDS, ClearmlState } from './clearml-state.js';
 
 export { clearmlSeries } from './clearml-events.js';
 export type { ClearmlSinkOptions } from './clearml-sink-options.js';
@@ -109,7 +109,7 @@ export function createClearmlSink(options: ClearmlSinkOptions = {}): Sink {
   return {
     name: `clearml:${config.origin}`,
     send(batch) {
-      const count = batch.events.length;
+      const count = batch.events.filter((event) => !CLEARML_NOT_SENT_KINDS.has(event.kind)).length;
       if (!poster.accepts(count)) return;
       state.apply(batch);
       poster.kick();

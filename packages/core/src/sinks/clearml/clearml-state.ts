@@ -29,6 +29,8 @@ import {
 
 /** Event kinds ClearML has no place for (they are in the run folder). */
 export const CLEARML_NOT_SENT_KINDS: ReadonlySet<string> = new Set(['artifact']);
+/** Images waiting for the file server, at most (base64 bytes); past it newer ones overflow. */
+export const MAX_QUEUED_IMAGE_BYTES = 64 * 1024 * 1024;
 
 export interface ClearmlStateOptions {
   config: ClearmlConfig;
@@ -51,9 +53,13 @@ export class ClearmlState implements PosterWork {
   private done: DoneEvent | undefined;
   private projectId: string | undefined;
   private taskId: string | undefined;
+  /** `tasks.started` was answered (a task still `created` cannot be completed, failed or stopped). */
+  private started = false;
   private ended = false;
   private imagesRefused = false;
   private lastPostAt = Number.NEGATIVE_INFINITY;
+  /** Base64 bytes of the images waiting (they are the large items). */
+  private queuedImageBytes = 0;
   /** The latest step a metric had: the step of plots that carry none. */
   private lastStep = 0;
 
@@ -77,6 +83,7 @@ export class ClearmlState implements PosterWork {
   }
 
   discard(): number {
+    this.queuedImageBytes = 0;
     return (
       this.queue.discard() + (this.identity !== undefined && this.taskId === undefined ? 1 : 0)
     );
@@ -91,9 +98,12 @@ export class ClearmlState implements PosterWork {
           break;
         case 'metric': {
           this.lastStep = Math.max(this.lastStep, event.step);
+          // A point left out (NaN, ±inf) is not a failure of delivery: ClearML has no place for
+          // it, as Dioptra has none for a plot (warned once; the run folder has it).
           const value = finiteValue(event.value) ?? this.substitute(event.name);
-          if (value === undefined) this.poster.countFailed('rejected', 1);
-          else this.push({ kind: 'event', body: scalarEvent(event, value), events: 1 });
+          if (value !== undefined) {
+            this.push({ kind: 'event', body: scalarEvent(event, value), events: 1 });
+          }
           break;
         }
         case 'params':
@@ -130,12 +140,21 @@ export class ClearmlState implements PosterWork {
     if (typeof nonFinite === 'number') return nonFinite;
     this.poster.warnOnce(
       `non-finite:${name}`,
-      `livestep: metric "${name}" has a NaN or infinite value; ClearML stores only finite numbers, so such points are left out of ClearML (not replaced with 0, as ClearML's SDK does) and counted as rejected; the run folder keeps them. Pass { nonFiniteValue: <number> } to send a substitute instead`,
+      `livestep: metric "${name}" has a NaN or infinite value; ClearML stores only finite numbers, so such points are left out of ClearML (not replaced with 0, as ClearML's SDK does); the run folder keeps them. Pass { nonFiniteValue: <number> } to send a substitute instead`,
     );
     return undefined;
   }
 
   private push(item: ClearmlItem): void {
+    const imageBytes = item.kind === 'image' ? (item.event.bytes?.length ?? 0) : 0;
+    if (imageBytes > 0 && this.queuedImageBytes + imageBytes > MAX_QUEUED_IMAGE_BYTES) {
+      this.poster.countFailed('queue_overflow', item.events);
+      this.poster.warnOnce(
+        'image-overflow',
+        `livestep: more than ${MAX_QUEUED_IMAGE_BYTES / 1024 / 1024} MB of images are waiting for ClearML (${this.poster.lastError ?? 'it is slow'}); newer images are not sent to ClearML (the run folder has them)`,
+      );
+      return;
+    }
     if (this.queue.length >= this.options.maxQueued) {
       this.poster.countFailed('queue_overflow', item.events);
       this.poster.warnOnce(
@@ -145,6 +164,7 @@ export class ClearmlState implements PosterWork {
       return;
     }
     this.queue.push(item);
+    this.queuedImageBytes += imageBytes;
   }
 
   /** The project and the task, started; false when delivery stopped. */
@@ -172,11 +192,23 @@ export class ClearmlState implements PosterWork {
     this.options.onTaskLink(
       `${this.options.config.webHost}/projects/${this.projectId}/experiments/${taskId}/output/log`,
     );
-    const started = await this.caller.json('tasks.started', {
-      task: taskId,
-      status_reason: 'livestep run started',
-    });
-    return started.kind !== 'stopped';
+    return this.startTask(taskId, {});
+  }
+
+  /**
+   * `tasks.started`, until it is answered: ClearML allows completed, failed and stopped only
+   * from in_progress (A.8), so the end must not go before it. A refusal is warned about and not
+   * retried (the status call then says what ClearML thinks).
+   */
+  private async startTask(taskId: string, bounds: Bounds): Promise<boolean> {
+    const started = await this.caller.json(
+      'tasks.started',
+      { task: taskId, status_reason: 'livestep run started' },
+      bounds,
+    );
+    if (started.kind === 'stopped') return false;
+    this.started = true;
+    return true;
   }
 
   private fail(what: string, result: ClearmlResult): void {
@@ -189,6 +221,7 @@ export class ClearmlState implements PosterWork {
     if (run === undefined) return false;
     if (this.taskId === undefined) return this.createTask(run);
     const taskId = this.taskId;
+    if (!this.started) return this.startTask(taskId, {});
     const front = this.queue.peek();
     if (front === undefined) {
       if (this.ending()) await this.end(taskId, {});
@@ -245,9 +278,12 @@ export class ClearmlState implements PosterWork {
   private async sendHyperparams(taskId: string): Promise<boolean> {
     const taken = this.queue.takeHyperparams();
     if (taken === undefined) return true;
+    // `force`: ClearML edits the hyperparams of a task past `created` only when forced (an
+    // in_progress task is what a live run is; the SDK's connected params do the same).
     const result = await this.caller.json('tasks.edit_hyper_params', {
       task: taskId,
       hyperparams: taken.list,
+      force: true,
     });
     if (result.kind === 'stopped') return false;
     const events = this.queue.settle(taken.count);
@@ -261,7 +297,12 @@ export class ClearmlState implements PosterWork {
     item: Extract<ClearmlItem, { kind: 'image' }>,
   ): Promise<boolean> {
     const { event } = item;
+    // The image leaves the queue on every path below but `stopped` (then it stays at the front).
+    const release = () => {
+      this.queuedImageBytes -= event.bytes?.length ?? 0;
+    };
     const refuse = (why: string) => {
+      release();
       this.queue.settle(1);
       this.poster.countFailed('rejected', item.events);
       this.poster.warnOnce(
@@ -300,6 +341,7 @@ export class ClearmlState implements PosterWork {
       this.imagesRefused = true;
       return refuse(`ClearML's file server at ${files.origin} refused an image (${result.reason})`);
     }
+    release();
     const url = `${files.origin}${files.pathname.replace(/\/+$/, '')}/${upload.path.split('/').map(encodeURIComponent).join('/')}`;
     this.queue.replaceFront({
       kind: 'event',
@@ -328,7 +370,10 @@ export class ClearmlState implements PosterWork {
       this.poster.countFailed('send_error', 1);
       return;
     }
-    await this.end(this.taskId, { signal, deadline: () => deadline });
+    const bounds = { signal, deadline: () => deadline };
+    if (this.started || (await this.startTask(this.taskId, bounds))) {
+      await this.end(this.taskId, bounds);
+    }
     if (!this.ended && !this.poster.disabled) {
       this.poster.countFailed('send_error', 1);
       this.poster.warnOnce(

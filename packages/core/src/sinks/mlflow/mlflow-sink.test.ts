@@ -261,6 +261,17 @@ describe('MLflow sink', () => {
     expect(mlflow.history(mlflow.onlyRun(), 'loss').map((point) => point.value)).toEqual([1]);
   });
 
+  it('counts the end of the run as failed too when posting stops with it still queued', async () => {
+    mlflow.failNext(1, 401, { path: 'runs/log-batch' });
+    const run = new Run(runOptions());
+    run.logMetric('loss', 1);
+    run.logMetric('accuracy', 0.5);
+    const report = await run.end();
+    const sink = report.sinks.find((entry) => entry.sink.startsWith('mlflow:'))!;
+    // The start reached MLflow (runs/create); both points and the end did not.
+    expect(sink).toMatchObject({ pending: 0, failed: 3, failedByReason: { rejected: 3 } });
+  });
+
   it('says in the report what it could not deliver when MLflow is down past the deadline', async () => {
     const down = 'http://127.0.0.1:9';
     const run = new Run(
