@@ -203,9 +203,6 @@ describe('the dashboard views in Chromium', () => {
     expect(await page.locator('[data-section="artifacts"]').textContent()).toContain(
       'iris-classifier',
     );
-    await page
-      .locator('figure.chart[data-metric="eval/acc"] canvas')
-      .waitFor({ timeout: PAGE_WAIT_MS });
     // Every chart loads when it scrolls into view: a window tall enough shows them all.
     await page.setViewportSize({ width: 1280, height: 4200 });
     await waitInPage(

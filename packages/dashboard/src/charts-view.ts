@@ -72,23 +72,31 @@ export class ChartsView {
   async setRuns(runs: ChartsRun[]): Promise<void> {
     const generation = ++this.generation;
     this.runs = runs.slice(0, MAX_CHART_RUNS);
-    const lists = await Promise.all(
+    this.metrics = new Set();
+    this.render(true);
+    // Charts appear as soon as the first run's metric names arrive (most runs share them); the
+    // names of the others are added as they come.
+    await Promise.all(
       this.runs.map((run) =>
-        apiGet<{ metrics: SeriesSummary[] }>(`/api/v1/runs/${run.id}/metrics`).catch(() => ({
-          metrics: [],
-        })),
+        apiGet<{ metrics: SeriesSummary[] }>(`/api/v1/runs/${run.id}/metrics`).then(
+          (list) => {
+            if (generation !== this.generation) return;
+            const before = this.metrics.size;
+            for (const series of list.metrics) this.metrics.add(series.name);
+            if (this.metrics.size > before) this.render();
+          },
+          () => {},
+        ),
       ),
     );
-    if (generation !== this.generation) return;
-    this.metrics = new Set(lists.flatMap((list) => list.metrics.map((series) => series.name)));
-    this.render();
   }
 
   setSettings(settings: ChartsSettings): void {
     const previous = this.settings;
     this.settings = settings;
     if (previous.axis !== settings.axis || previous.metricSearch !== settings.metricSearch) {
-      this.render();
+      // Another axis needs other buckets: new charts. Another search keeps the loaded ones.
+      this.render(previous.axis !== settings.axis);
       return;
     }
     // Smoothing and log scale redraw what is loaded, without fetching again.
@@ -110,20 +118,28 @@ export class ChartsView {
     };
   }
 
-  private render(): void {
-    for (const entry of this.entries.values()) {
-      this.observer.unobserve(entry.chart.element);
-      entry.chart.destroy();
-    }
-    this.entries.clear();
+  private dropChart(metric: string): void {
+    const entry = this.entries.get(metric);
+    if (!entry) return;
+    this.observer.unobserve(entry.chart.element);
+    entry.chart.destroy();
+    this.entries.delete(metric);
+  }
+
+  /** Lays out the charts of the metrics shown; `fresh` drops every chart (and its data) first. */
+  private render(fresh = false): void {
     const search = this.settings.metricSearch.toLowerCase();
     const shown = [...this.metrics].filter((name) => name.toLowerCase().includes(search)).sort();
+    const kept = new Set(fresh ? [] : shown);
+    for (const metric of [...this.entries.keys()]) if (!kept.has(metric)) this.dropChart(metric);
     const groups = new Map<string, string[]>();
     for (const name of shown)
       groups.set(prefixOf(name), [...(groups.get(prefixOf(name)) ?? []), name]);
     const sections = [...groups].map(([prefix, names]) => {
       const grid = h('div', { class: 'chart-grid' });
-      for (const name of names) grid.appendChild(this.createChart(name).chart.element);
+      for (const name of names) {
+        grid.appendChild((this.entries.get(name) ?? this.createChart(name)).chart.element);
+      }
       return h(
         'details',
         { class: 'chart-group', open: true },

@@ -18,6 +18,8 @@ const CHART_HEIGHT = 220;
 const SERIES_PER_RUN = 4;
 /** Draws remembered for the latency hook (logMetric -> point drawn), newest kept. */
 const MAX_DRAW_RECORDS = 20_000;
+/** Steps of one run recorded per redraw at most. */
+const MAX_RECORDS_PER_DRAW = 50;
 
 export interface ChartRun {
   id: string;
@@ -82,15 +84,16 @@ export class MetricChart {
     return Math.max(200, Math.floor(this.canvasHolder.clientWidth || 480));
   }
 
+  /** The runs to draw. uPlot itself is created on the first redraw (a chart with data). */
   setRuns(runs: ChartRun[]): void {
     this.runs = runs;
-    this.rebuild();
+    if (this.plot) this.rebuild();
   }
 
   setOptions(options: ChartOptions): void {
     this.options = options;
     this.zoomed = false;
-    this.rebuild();
+    if (this.plot) this.rebuild();
   }
 
   /** Live data arrived: redraw on the next frame, keeping the zoom. */
@@ -144,7 +147,9 @@ export class MetricChart {
     for (const run of this.runs) {
       const drawn = this.drawnSteps.get(run.id) ?? Number.NEGATIVE_INFINITY;
       const { steps } = run.data;
-      for (let index = steps.length - 1; index >= 0 && steps[index]! > drawn; index--) {
+      // The newest steps only: a fetch brings thousands at once, live frames a few.
+      const oldest = Math.max(0, steps.length - MAX_RECORDS_PER_DRAW);
+      for (let index = steps.length - 1; index >= oldest && steps[index]! > drawn; index--) {
         drawRecords.push({ run: run.id, metric: this.metric, step: steps[index]!, at });
       }
       if (steps.length > 0) this.drawnSteps.set(run.id, steps[steps.length - 1]!);
