@@ -25,6 +25,7 @@ export {
   type BackgroundPosterOptions,
   type Posted,
   type PosterWork,
+  posterSink,
 } from './delivery/background-poster.js';
 export {
   type AttemptContext,

@@ -117,15 +117,30 @@ export function createDefaultSinks(
     );
   }
   if (config.mlflowTrackingUri !== undefined) {
-    const mlflow = mlflowSinkFromEnvironment(config.mlflowTrackingUri, context);
+    const trackingUri = config.mlflowTrackingUri;
+    const mlflow = trackerSinkFromEnvironment(
+      'MLflow',
+      (settings) => createMlflowSink({ trackingUri, ...settings }),
+      context,
+    );
     if (mlflow !== undefined) sinks.push(mlflow);
   }
   if (config.dioptra !== undefined) {
-    const dioptra = dioptraSinkFromEnvironment(config.dioptra, context);
+    const job = config.dioptra;
+    const dioptra = trackerSinkFromEnvironment(
+      'Dioptra',
+      (settings) => createDioptraSink({ ...job, ...settings }),
+      context,
+    );
     if (dioptra !== undefined) sinks.push(dioptra);
   }
   if (config.clearmlApiHost !== undefined) {
-    const clearml = clearmlSinkFromEnvironment(config.clearmlApiHost, context);
+    const apiHost = config.clearmlApiHost;
+    const clearml = trackerSinkFromEnvironment(
+      'ClearML',
+      (settings) => createClearmlSink({ apiHost, ...settings }),
+      context,
+    );
     if (clearml !== undefined) sinks.push(clearml);
   }
   if (context !== undefined && asksFor(OPTIONAL_SINK_MODULES.studio, context.environment)) {
@@ -147,62 +162,24 @@ export function createDefaultSinks(
 }
 
 /**
- * The MLflow sink for MLFLOW_TRACKING_URI. A URI it cannot use (a `file:` store or `databricks`,
- * which MLflow's Python client takes and a user may have set for it) is warned about, not thrown:
- * the run goes on into its other sinks.
+ * A tracker sink its environment variables asked for. Settings it cannot use (an MLflow `file:`
+ * store or `databricks`, which MLflow's Python client takes; a Dioptra job id that is not a
+ * number; half a ClearML key pair; credentials over plain http to a remote host) are warned
+ * about, not thrown: the run goes on into its other sinks.
  */
-function mlflowSinkFromEnvironment(
-  trackingUri: string,
+function trackerSinkFromEnvironment(
+  tracker: string,
+  create: (environment: {
+    environment?: NodeJS.ProcessEnv;
+    onWarning?: (message: string) => void;
+  }) => Sink,
   context: DefaultSinkContext | undefined,
 ): Sink | undefined {
   try {
-    return createMlflowSink({
-      trackingUri,
-      ...(context && { environment: context.environment, onWarning: context.warn }),
-    });
+    return create(context ? { environment: context.environment, onWarning: context.warn } : {});
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    (context?.warn ?? emitLivestepWarning)(`${message}; nothing is sent to MLflow in this run`);
-    return undefined;
-  }
-}
-
-/**
- * The Dioptra sink for DIOPTRA_API and DIOPTRA_JOB_ID. Settings it cannot use (a job id that is
- * not a number, half a login) are warned about, not thrown: the run goes on into its other sinks.
- */
-function dioptraSinkFromEnvironment(
-  dioptra: { apiUrl: string; jobId: string },
-  context: DefaultSinkContext | undefined,
-): Sink | undefined {
-  try {
-    return createDioptraSink({
-      ...dioptra,
-      ...(context && { environment: context.environment, onWarning: context.warn }),
-    });
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    (context?.warn ?? emitLivestepWarning)(`${message}; nothing is sent to Dioptra in this run`);
-    return undefined;
-  }
-}
-
-/**
- * The ClearML sink for CLEARML_API_HOST. Settings it cannot use (no keys, half a key pair, plain
- * http to a remote host) are warned about, not thrown: the run goes on into its other sinks.
- */
-function clearmlSinkFromEnvironment(
-  apiHost: string,
-  context: DefaultSinkContext | undefined,
-): Sink | undefined {
-  try {
-    return createClearmlSink({
-      apiHost,
-      ...(context && { environment: context.environment, onWarning: context.warn }),
-    });
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    (context?.warn ?? emitLivestepWarning)(`${message}; nothing is sent to ClearML in this run`);
+    (context?.warn ?? emitLivestepWarning)(`${message}; nothing is sent to ${tracker} in this run`);
     return undefined;
   }
 }

@@ -14,7 +14,8 @@
  *   waits out a post interval (`pause`). At close a reserve of the deadline is kept for the run's
  *   end (`finishLate`), so a tracker that is slow with the data still hears how the run ended.
  */
-import type { DropReason, SinkDeliveryState } from '../pipeline/sink.js';
+import type { DropReason, Sink, SinkDeliveryState } from '../pipeline/sink.js';
+import type { Batch } from '../protocol/events.js';
 import { abortableSleep } from './abortable-sleep.js';
 import { deliverWithRetry } from './deliver-with-retry.js';
 import type { PermanentOutcome, RequestOutcome } from './request-outcome.js';
@@ -308,4 +309,19 @@ export class BackgroundPoster {
     }
     this.givenUp = true;
   }
+}
+
+/** A tracker sink: its own `send` (which queues and kicks), the poster's flush, close and report. */
+export function posterSink(
+  name: string,
+  poster: BackgroundPoster,
+  send: (batch: Batch) => void,
+): Sink {
+  return {
+    name,
+    send,
+    flush: ({ deadline }) => poster.flush(deadline),
+    close: ({ deadline }) => poster.close(deadline),
+    report: () => poster.report(),
+  };
 }

@@ -15,7 +15,7 @@
  *   flush report (the run folder has it; `livestep sync <run folder> --to clearml` sends the run
  *   again, as a new ClearML task).
  */
-import { BackgroundPoster } from '../../delivery/background-poster.js';
+import { BackgroundPoster, posterSink } from '../../delivery/background-poster.js';
 import { emitLivestepWarning } from '../../delivery/livestep-warning.js';
 import { DEFAULT_RETRY_POLICY } from '../../delivery/retry-policy.js';
 import type { Sink } from '../../pipeline/sink.js';
@@ -106,22 +106,10 @@ export function createClearmlSink(options: ClearmlSinkOptions = {}): Sink {
   });
   poster.attach(state);
 
-  return {
-    name: `clearml:${config.origin}`,
-    send(batch) {
-      const count = batch.events.filter((event) => !CLEARML_NOT_SENT_KINDS.has(event.kind)).length;
-      if (!poster.accepts(count)) return;
-      state.apply(batch);
-      poster.kick();
-    },
-    flush({ deadline }) {
-      return poster.flush(deadline);
-    },
-    close({ deadline }) {
-      return poster.close(deadline);
-    },
-    report() {
-      return poster.report();
-    },
-  };
+  return posterSink(`clearml:${config.origin}`, poster, (batch) => {
+    const count = batch.events.filter((event) => !CLEARML_NOT_SENT_KINDS.has(event.kind)).length;
+    if (!poster.accepts(count)) return;
+    state.apply(batch);
+    poster.kick();
+  });
 }

@@ -16,7 +16,7 @@
  *   flush report (the run folder has it; `livestep sync <run folder> --to dioptra` sends it).
  */
 import { abortableSleep } from '../../delivery/abortable-sleep.js';
-import { BackgroundPoster, type PosterWork } from '../../delivery/background-poster.js';
+import { BackgroundPoster, type PosterWork, posterSink } from '../../delivery/background-poster.js';
 import { emitLivestepWarning } from '../../delivery/livestep-warning.js';
 import { DEFAULT_RETRY_POLICY } from '../../delivery/retry-policy.js';
 import type { Sink } from '../../pipeline/sink.js';
@@ -176,42 +176,30 @@ export function createDioptraSink(options: DioptraSinkOptions = {}): Sink {
   const work = new DioptraWork(poster, transport, config, 1000 / perSecond);
   poster.attach(work);
 
-  return {
-    name: `dioptra:${config.origin}/jobs/${config.jobId}`,
-    send(batch) {
-      let points = 0;
-      for (const event of batch.events) {
-        if (event.kind === 'metric') points++;
-        else if (DIOPTRA_NOT_SENT_KINDS.has(event.kind)) {
-          poster.warnOnce(
-            `not-sent:${event.kind}`,
-            `livestep: the Dioptra sink sends metrics only (Dioptra's metric API takes scalars); ${event.kind} events are not sent to Dioptra (the run folder has them)`,
-          );
-        }
+  return posterSink(`dioptra:${config.origin}/jobs/${config.jobId}`, poster, (batch) => {
+    let points = 0;
+    for (const event of batch.events) {
+      if (event.kind === 'metric') points++;
+      else if (DIOPTRA_NOT_SENT_KINDS.has(event.kind)) {
+        poster.warnOnce(
+          `not-sent:${event.kind}`,
+          `livestep: the Dioptra sink sends metrics only (Dioptra's metric API takes scalars); ${event.kind} events are not sent to Dioptra (the run folder has them)`,
+        );
       }
-      if (!poster.accepts(points)) return;
-      for (const event of batch.events) {
-        if (event.kind !== 'metric') continue;
-        if (work.queue.length >= maxQueued) {
-          poster.countFailed('queue_overflow', 1);
-          poster.warnOnce(
-            'overflow',
-            `livestep: more than ${maxQueued} metric points are waiting for Dioptra (${poster.lastError ?? 'it is slow'}); newer ones are not sent to Dioptra (the run folder has them)`,
-          );
-          continue;
-        }
-        work.queue.push(event);
+    }
+    if (!poster.accepts(points)) return;
+    for (const event of batch.events) {
+      if (event.kind !== 'metric') continue;
+      if (work.queue.length >= maxQueued) {
+        poster.countFailed('queue_overflow', 1);
+        poster.warnOnce(
+          'overflow',
+          `livestep: more than ${maxQueued} metric points are waiting for Dioptra (${poster.lastError ?? 'it is slow'}); newer ones are not sent to Dioptra (the run folder has them)`,
+        );
+        continue;
       }
-      poster.kick();
-    },
-    flush({ deadline }) {
-      return poster.flush(deadline);
-    },
-    close({ deadline }) {
-      return poster.close(deadline);
-    },
-    report() {
-      return poster.report();
-    },
-  };
+      work.queue.push(event);
+    }
+    poster.kick();
+  });
 }

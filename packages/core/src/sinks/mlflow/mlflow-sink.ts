@@ -17,7 +17,7 @@
  *   again, as a new MLflow run).
  */
 
-import { BackgroundPoster, type PosterWork } from '../../delivery/background-poster.js';
+import { BackgroundPoster, type PosterWork, posterSink } from '../../delivery/background-poster.js';
 import { emitLivestepWarning } from '../../delivery/livestep-warning.js';
 import { DEFAULT_RETRY_POLICY } from '../../delivery/retry-policy.js';
 import type { Sink } from '../../pipeline/sink.js';
@@ -276,28 +276,16 @@ export function createMlflowSink(options: MlflowSinkOptions = {}): Sink {
   });
   poster.attach(work);
 
-  return {
-    name: `mlflow:${config.origin}`,
-    send(batch) {
-      const count = countSent(batch.events);
-      if (!poster.accepts(count)) return;
-      if (work.told) {
-        poster.countFailed('logged_after_end', count);
-        return;
-      }
-      queue.apply(batch);
-      poster.kick();
-    },
-    flush({ deadline }) {
-      return poster.flush(deadline);
-    },
-    close({ deadline }) {
-      return poster.close(deadline);
-    },
-    report() {
-      return poster.report();
-    },
-  };
+  return posterSink(`mlflow:${config.origin}`, poster, (batch) => {
+    const count = countSent(batch.events);
+    if (!poster.accepts(count)) return;
+    if (work.told) {
+      poster.countFailed('logged_after_end', count);
+      return;
+    }
+    queue.apply(batch);
+    poster.kick();
+  });
 }
 
 function countSent(events: ReadonlyArray<{ kind: string }>): number {
