@@ -16,6 +16,23 @@ import { SeriesData } from './series-cache.js';
  * chart's line keeps the shape of what the buckets summarise (their min/max band shows the rest).
  */
 const MAX_POINTS = 2_000;
+/**
+ * Buckets one chart asks for across its runs at most: 50 runs overlaid get 800 each (a pixel's
+ * worth, with the min/max band), so the first chart of a big comparison is one quick request.
+ */
+const MAX_CHART_BUCKETS = 40_000;
+const MIN_POINTS = 200;
+/**
+ * Charts loading at once: one. The server answers one request at a time anyway, so the chart on
+ * top is drawn first instead of every visible chart sharing the wait.
+ */
+const MAX_LOADS_IN_FLIGHT = 1;
+/**
+ * A chart of this many runs or more loads in two steps: COARSE_POINTS buckets per run first (the
+ * server reads its block summaries, not points), then the full resolution.
+ */
+const PROGRESSIVE_MIN_RUNS = 10;
+const COARSE_POINTS = 100;
 /** Live points appended beyond this many times the fetched buckets trigger a re-fetch. */
 const REFETCH_FACTOR = 3;
 /** The compare endpoint takes this many runs at most. */
@@ -56,6 +73,8 @@ export class ChartsView {
   private readonly entries = new Map<string, ChartEntry>();
   private readonly observer: IntersectionObserver;
   private generation = 0;
+  private loadsInFlight = 0;
+  private readonly waitingLoads: Array<() => void> = [];
 
   constructor(private settings: ChartsSettings) {
     this.observer = new IntersectionObserver((seen) => {
@@ -202,23 +221,50 @@ export class ChartsView {
   }
 
   private points(entry: ChartEntry): number {
-    return Math.min(MAX_POINTS, Math.max(200, 2 * (entry.chart.element.clientWidth || 600)));
+    const perRun = Math.floor(MAX_CHART_BUCKETS / Math.max(1, entry.series.size));
+    const wanted = Math.min(2 * (entry.chart.element.clientWidth || 600), perRun);
+    return Math.min(MAX_POINTS, Math.max(MIN_POINTS, wanted));
+  }
+
+  /** Waits for a turn to load (one chart at a time); returns the function that ends it. */
+  private async turn(): Promise<() => void> {
+    if (this.loadsInFlight >= MAX_LOADS_IN_FLIGHT) {
+      await new Promise<void>((resolve) => this.waitingLoads.push(resolve));
+    }
+    this.loadsInFlight++;
+    return () => {
+      this.loadsInFlight--;
+      this.waitingLoads.shift()?.();
+    };
   }
 
   /** Fetches the chart's buckets (all runs in one request; per run when zoomed to a range). */
   private async load(metric: string, entry: ChartEntry): Promise<void> {
     entry.loading = true;
     for (const data of entry.series.values()) data.beginFetch();
+    const done = await this.turn();
     const points = this.points(entry);
     const axis = this.settings.axis;
     try {
       if (entry.zoom === undefined) {
         const ids = [...entry.series.keys()];
-        const answer = await apiGet<{
-          runs: Array<{ id: string; metrics: Record<string, { buckets: Bucket[] }> }>;
-        }>(`/api/v1/compare${query({ runs: ids.join(','), metrics: metric, points, x: axis })}`);
-        for (const run of answer.runs)
-          entry.series.get(run.id)?.replace(run.metrics[metric]?.buckets ?? []);
+        const compare = async (buckets: number) => {
+          const answer = await apiGet<{
+            runs: Array<{ id: string; metrics: Record<string, { buckets: Bucket[] }> }>;
+          }>(
+            `/api/v1/compare${query({ runs: ids.join(','), metrics: metric, points: buckets, x: axis })}`,
+          );
+          for (const run of answer.runs)
+            entry.series.get(run.id)?.replace(run.metrics[metric]?.buckets ?? []);
+        };
+        if (!entry.loaded && ids.length >= PROGRESSIVE_MIN_RUNS && points > COARSE_POINTS) {
+          // Many runs: a coarse view first (every point still in a bucket's min/max), drawn at
+          // once, then the full resolution.
+          await compare(COARSE_POINTS);
+          entry.chart.scheduleRedraw();
+          for (const data of entry.series.values()) data.beginFetch();
+        }
+        await compare(points);
       } else {
         const { from, to } = entry.zoom;
         await Promise.all(
@@ -236,6 +282,7 @@ export class ChartsView {
     } finally {
       for (const data of entry.series.values()) data.abortFetch();
       entry.loading = false;
+      done();
     }
     if (this.entries.get(metric) === entry) entry.chart.scheduleRedraw();
   }
