@@ -140,6 +140,66 @@ describe('the dashboard, live in Chromium', () => {
     expect(await server.stop()).toBe(0);
   });
 
+  it('keeps a zoom while live points arrive, fetching finer buckets for the zoomed range', async () => {
+    const folder = temporaryFolder('livestep-dashboard-zoom-');
+    const server = await startServe(join(folder, 'server'));
+    const { page, errors } = await openDashboard(browser, server.url);
+    const training = startTraining(server.url, join(folder, 'run'), {
+      EPOCHS: '80',
+      EPOCH_DELAY_MS: '150',
+    });
+    const seen = await waitInPage(
+      page,
+      (metric: string) => {
+        const steps =
+          (globalThis as unknown as PageGlobals).livestep.chart(metric)?.runs[0]?.steps ?? [];
+        return steps.length >= 10 ? steps.length : 0;
+      },
+      'train/loss',
+      PAGE_WAIT_MS,
+    );
+    // Drag across the left half of the plot area: a zoom, answered by a finer series request.
+    const area = page.locator('figure.chart[data-metric="train/loss"] .u-over');
+    const box = (await area.boundingBox())!;
+    const finer = page.waitForRequest(
+      (request) => request.url().includes('/metrics/series') && request.url().includes('from='),
+      { timeout: PAGE_WAIT_MS },
+    );
+    await page.mouse.move(box.x + box.width * 0.05, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2, { steps: 5 });
+    await page.mouse.up();
+    expect(new URL((await finer).url()).searchParams.get('name')).toBe('train/loss');
+    // More points arrive while zoomed, and the zoom stays.
+    await waitInPage(
+      page,
+      ({ metric, count }: { metric: string; count: number }) =>
+        ((globalThis as unknown as PageGlobals).livestep.chart(metric)?.runs[0]?.steps.length ??
+          0) > count,
+      { metric: 'train/loss', count: seen + 3 },
+      PAGE_WAIT_MS,
+    );
+    expect(training.child.exitCode, 'still training').toBeNull();
+    const zoomed = await page.evaluate(
+      (metric) => (globalThis as unknown as PageGlobals).livestep.chart(metric)?.zoomed,
+      'train/loss',
+    );
+    expect(zoomed).toBe(true);
+    // Double-click zooms back out.
+    await area.dblclick();
+    await waitInPage(
+      page,
+      (metric: string) =>
+        (globalThis as unknown as PageGlobals).livestep.chart(metric)?.zoomed === false,
+      'train/loss',
+      PAGE_WAIT_MS,
+    );
+    expect(await training.exited, training.output()).toBe(0);
+    expect(errors).toEqual([]);
+    await page.context().close();
+    expect(await server.stop()).toBe(0);
+  });
+
   it('reconnects after the server restarts, with no point drawn twice or missing', async () => {
     const folder = temporaryFolder('livestep-dashboard-restart-');
     const data = join(folder, 'server');

@@ -147,6 +147,25 @@ describe('the dashboard views in Chromium', () => {
     await page.context().close();
   });
 
+  it('groups the table by experiment or by a param', async () => {
+    const { page, errors } = await openDashboard(browser, server.url, '#group=experiment');
+    await waitForNames(page, 4);
+    const headers = page.locator('.group-row[data-group]');
+    await headers.first().waitFor({ timeout: PAGE_WAIT_MS });
+    expect((await headers.allTextContents()).sort()).toEqual([
+      'experiment = iris (1)',
+      'experiment = sweep (3)',
+    ]);
+    await page.fill('input[name="group"]', 'params.optimizer.lr');
+    await page.press('input[name="group"]', 'Enter');
+    await page
+      .locator('.group-row[data-group="optimizer.lr = 0.05"]')
+      .waitFor({ timeout: PAGE_WAIT_MS });
+    expect(await headers.count()).toBe(4);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
   it('compares the selected runs, the params that differ first', async () => {
     const { page, errors } = await openDashboard(
       browser,
@@ -169,6 +188,10 @@ describe('the dashboard views in Chromium', () => {
     expect(firstSame).toBeGreaterThan(0);
     expect(keys.slice(firstSame).every(([, kind]) => kind === 'same')).toBe(true);
     expect(keys.map(([key]) => key)).toContain('epochs');
+    // Parallel coordinates: the differing params, then a metric; a line per run.
+    const parallel = page.locator('svg.parallel');
+    expect(await parallel.getAttribute('aria-label')).toContain('optimizer.lr');
+    expect(await parallel.locator('polyline').count()).toBe(2);
     const cells = await page
       .locator('.params-diff tr[data-key="optimizer.lr"] td')
       .allTextContents();

@@ -266,13 +266,15 @@ export class ChartsView {
         }
         await compare(points);
       } else {
-        const { from, to } = entry.zoom;
+        const from = Math.floor(entry.zoom.from);
+        const to = Math.ceil(entry.zoom.to);
         await Promise.all(
           [...entry.series.entries()].map(async ([id, data]) => {
             const view = await apiGet<{ buckets: Bucket[] }>(
-              `/api/v1/runs/${id}/metrics/series${query({ name: metric, points, x: axis, from: Math.floor(from), to: Math.ceil(to) })}`,
-            ).catch(() => ({ buckets: [] }));
-            data.replace(view.buckets);
+              `/api/v1/runs/${id}/metrics/series${query({ name: metric, points, x: axis, from, to })}`,
+            ).catch(() => undefined);
+            // A run that failed to answer keeps what it showed.
+            if (view !== undefined) data.replaceRange(view.buckets, from, to);
           }),
         );
       }

@@ -8,10 +8,14 @@ import type { BatchFrame, RunItem, RunState, SeriesSummary } from './api-types.j
 import { chartControls } from './chart-controls.js';
 import { ChartsView } from './charts-view.js';
 import { formatValue, h } from './dom.js';
+import { runColor } from './palette.js';
+import { parallelCoordinates } from './parallel-coordinates.js';
 import type { PageContext } from './runs-page.js';
 import { statusBadge } from './runs-table.js';
 import type { ViewState } from './view-state.js';
 
+/** Param axes of the parallel coordinates at most (more are unreadable at 1280 px). */
+const MAX_PARALLEL_PARAMS = 8;
 /** The compare endpoints take this many runs at most. */
 const MAX_COMPARED = 100;
 
@@ -135,6 +139,7 @@ export class ComparePage {
             ),
           ),
         ),
+        this.parallelSection(runs, params, metricNames),
         chartControls(this.context.view, this.context.update),
         this.charts.element,
       );
@@ -149,6 +154,47 @@ export class ComparePage {
         ),
       );
     }
+  }
+
+  /** Parallel coordinates: the params that differ (at most 8 axes), then a chosen metric. */
+  private parallelSection(runs: RunItem[], params: ParamRow[], metricNames: string[]): HTMLElement {
+    const axesParams = params.filter((row) => row.differs).slice(0, MAX_PARALLEL_PARAMS);
+    const select = h(
+      'select',
+      { name: 'parallel-metric', 'aria-label': 'Metric of the last axis' },
+      ...metricNames.map((name) => h('option', { value: name }, name)),
+    );
+    const holder = h('div', { class: 'parallel-holder' });
+    const draw = () => {
+      const metric = select.value;
+      const latest = (run: RunItem) => {
+        const item = ((run.metrics ?? []) as SeriesSummary[]).find(
+          (series) => series.name === metric,
+        );
+        return item === undefined ? undefined : wireNumber(item.latest.value);
+      };
+      holder.replaceChildren(
+        parallelCoordinates(
+          [...axesParams.map((row) => row.key), ...(metric ? [metric] : [])],
+          runs.map((run, index) => ({
+            name: run.name,
+            color: runColor(index),
+            values: [
+              ...axesParams.map((row) => row.values[index]),
+              ...(metric ? [latest(run)] : []),
+            ],
+          })),
+        ),
+      );
+    };
+    select.addEventListener('change', draw);
+    draw();
+    return h(
+      'section',
+      { class: 'card', 'data-section': 'parallel coordinates' },
+      h('h2', {}, 'Parallel coordinates: params that differ, and ', select),
+      holder,
+    );
   }
 
   applyView(previous: ViewState, next: ViewState): void {

@@ -91,6 +91,9 @@ export class RunsPage {
         input('metrics', view.metrics.join(', '), 'Metric columns: eval/acc, train/loss', (text) =>
           context.update({ metrics: splitList(text) }),
         ),
+        input('group', view.group, 'Group by: experiment or params.<path>', (group) =>
+          context.update({ group }),
+        ),
         compare,
         clearSelection,
       ),
@@ -154,7 +157,7 @@ export class RunsPage {
   applyView(previous: ViewState, next: ViewState): void {
     const changed = (keys: Array<keyof ViewState>) =>
       keys.some((key) => JSON.stringify(previous[key]) !== JSON.stringify(next[key]));
-    if (changed(['params', 'metrics', 'sort', 'selected'])) {
+    if (changed(['params', 'metrics', 'sort', 'selected', 'group'])) {
       this.table.setOptions({ ...this.tableOptions(), selected: new Set(next.selected) });
     }
     if (changed(['text', 'filter', 'sort', 'metrics'])) void this.load();
@@ -176,6 +179,7 @@ export class RunsPage {
       params: view.params,
       metrics: view.metrics,
       sort: view.sort,
+      group: view.group,
       onSelect: (ids: Set<string>) => update({ selected: [...ids] }, { replace: true }),
       onSort: (sort: string) => update({ sort }),
       onOpen: (id: string) => update({ page: 'run', run: id }),

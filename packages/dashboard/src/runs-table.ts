@@ -7,6 +7,7 @@
 import { wireNumber } from './api-client.js';
 import type { BatchFrame, RunItem, RunState, SeriesSummary } from './api-types.js';
 import { formatDuration, formatTime, formatValue, h } from './dom.js';
+import { groupRuns, isGroupHeader, type TableRow } from './run-groups.js';
 
 export const ROW_HEIGHT = 30;
 /** Rows rendered above and below the visible ones, so a fast scroll shows no blank rows. */
@@ -26,6 +27,8 @@ export interface RunsTableOptions {
   params: string[];
   metrics: string[];
   sort: string;
+  /** Group rows by `experiment` or `params.<path>` ('' for none). */
+  group: string;
   onSelect(selected: Set<string>): void;
   onSort(sort: string): void;
   onOpen(id: string): void;
@@ -61,6 +64,7 @@ export class RunsTable {
   private readonly viewport: HTMLElement;
   private readonly spacer: HTMLElement;
   private runs: RunItem[] = [];
+  private rows: TableRow[] = [];
   private readonly index = new Map<string, number>();
   private columns: Column[] = [];
   private frame = 0;
@@ -84,7 +88,9 @@ export class RunsTable {
   }
 
   setOptions(options: RunsTableOptions): void {
+    const regroup = this.options.group !== options.group;
     this.options = options;
+    if (regroup) this.layRows();
     this.columns = this.buildColumns();
     const template = this.columns.map((column) => column.width).join(' ');
     this.element.style.setProperty('--columns', template);
@@ -118,9 +124,15 @@ export class RunsTable {
     runs.forEach((run, position) => {
       this.index.set(run.id, position);
     });
-    this.spacer.style.height = `${runs.length * ROW_HEIGHT}px`;
+    this.layRows();
+  }
+
+  private layRows(): void {
+    const { runs } = this;
+    this.rows = groupRuns(runs, this.options.group);
+    this.spacer.style.height = `${this.rows.length * ROW_HEIGHT}px`;
     // A few runs take a few rows; many scroll inside at most 40% of the window.
-    this.viewport.style.height = `min(40vh, ${Math.max(3, runs.length + 1) * ROW_HEIGHT}px)`;
+    this.viewport.style.height = `min(40vh, ${Math.max(3, this.rows.length + 1) * ROW_HEIGHT}px)`;
     this.element.dataset.rows = String(runs.length);
     this.schedule();
   }
@@ -308,10 +320,25 @@ export class RunsTable {
     const top = this.viewport.scrollTop;
     const height = this.viewport.clientHeight || 400;
     const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
-    const last = Math.min(this.runs.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
+    const last = Math.min(this.rows.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
     const rows: HTMLElement[] = [];
     for (let position = first; position < last; position++) {
-      const run = this.runs[position]!;
+      const run = this.rows[position]!;
+      if (isGroupHeader(run)) {
+        rows.push(
+          h(
+            'div',
+            {
+              class: 'runs-row group-row',
+              role: 'row',
+              'data-group': run.group,
+              style: `transform:translateY(${position * ROW_HEIGHT}px)`,
+            },
+            h('span', { role: 'gridcell' }, `${run.group} (${run.count})`),
+          ),
+        );
+        continue;
+      }
       rows.push(
         h(
           'div',

@@ -51,4 +51,17 @@ describe('SeriesData', () => {
     expect(relative.x).toEqual([500]);
     expect(relative.last).toEqual([null]);
   });
+
+  it('replaces only the zoomed range with finer buckets, keeping the rest', () => {
+    const series = new SeriesData('r', 'm', 'step', 0);
+    series.replace([
+      bucket(0, 1, 1, 1, 10),
+      bucket(10, 0.5, 0.4, 2, 10),
+      bucket(20, 0.3, 0.3, 0.3, 10),
+    ]);
+    series.replaceRange([bucket(8, 0.6), bucket(9, 0.55), bucket(10, 0.5)], 5, 15);
+    expect(series.steps).toEqual([0, 8, 9, 10, 20]);
+    expect(series.points).toBe(23);
+    expect(series.lastStep).toBe(20);
+  });
 });

@@ -17,6 +17,8 @@ export class SeriesData {
   last: Array<number | null> = [];
   min: Array<number | null> = [];
   max: Array<number | null> = [];
+  /** Points each bucket stands for. */
+  counts: number[] = [];
   /** Points the buckets stand for (a bucket of the server may hold many). */
   points = 0;
   lastStep = Number.NEGATIVE_INFINITY;
@@ -34,6 +36,47 @@ export class SeriesData {
     this.held ??= [];
   }
 
+  /**
+   * Finer buckets of [from, to] (a zoom) replace what was shown in that range only; the rest of
+   * the series stays as it was.
+   */
+  replaceRange(buckets: Bucket[], from: number, to: number): void {
+    const keep = (predicate: (x: number) => boolean) => {
+      const indexes = this.x.flatMap((x, index) => (predicate(x) ? [index] : []));
+      return {
+        x: indexes.map((index) => this.x[index]!),
+        steps: indexes.map((index) => this.steps[index]!),
+        last: indexes.map((index) => this.last[index]!),
+        min: indexes.map((index) => this.min[index]!),
+        max: indexes.map((index) => this.max[index]!),
+        counts: indexes.map((index) => this.counts[index]!),
+      };
+    };
+    const before = keep((x) => x < from);
+    const after = keep((x) => x > to);
+    const held = this.held;
+    this.held = [];
+    this.replace(buckets);
+    const middle = {
+      x: this.x,
+      steps: this.steps,
+      last: this.last,
+      min: this.min,
+      max: this.max,
+      counts: this.counts,
+    };
+    this.x = [...before.x, ...middle.x, ...after.x];
+    this.steps = [...before.steps, ...middle.steps, ...after.steps];
+    this.last = [...before.last, ...middle.last, ...after.last];
+    this.min = [...before.min, ...middle.min, ...after.min];
+    this.max = [...before.max, ...middle.max, ...after.max];
+    this.counts = [...before.counts, ...middle.counts, ...after.counts];
+    this.points = this.counts.reduce((sum, count) => sum + count, 0);
+    this.lastStep = this.steps.length === 0 ? Number.NEGATIVE_INFINITY : Math.max(...this.steps);
+    this.held = undefined;
+    for (const point of held ?? []) this.appendPoint(point);
+  }
+
   /** The fetched buckets replace what was shown; held live points past them are appended. */
   replace(buckets: Bucket[]): void {
     this.x = [];
@@ -41,6 +84,7 @@ export class SeriesData {
     this.last = [];
     this.min = [];
     this.max = [];
+    this.counts = [];
     this.points = 0;
     this.lastStep = Number.NEGATIVE_INFINITY;
     for (const bucket of buckets) {
@@ -52,6 +96,7 @@ export class SeriesData {
       this.last.push(Number.isFinite(last) ? last : null);
       this.min.push(Number.isFinite(min) ? min : null);
       this.max.push(Number.isFinite(max) ? max : null);
+      this.counts.push(bucket.count);
       this.points += bucket.count;
       if (bucket.lastStep > this.lastStep) this.lastStep = bucket.lastStep;
     }
@@ -88,6 +133,7 @@ export class SeriesData {
     this.last.push(shown);
     this.min.push(shown);
     this.max.push(shown);
+    this.counts.push(1);
     this.points++;
     return true;
   }

@@ -11,6 +11,7 @@ describe('the view in the URL', () => {
       text: 'iris',
       filter: 'params.lr > 0.01 and eval/acc >= 0.9',
       sort: '-max(eval/acc)',
+      group: 'params.optimizer.lr',
       params: ['lr'],
       metrics: ['eval/acc'],
       metricSearch: 'train/',

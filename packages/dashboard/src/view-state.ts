@@ -20,6 +20,8 @@ export interface ViewState {
   filter: string;
   /** The server's `sort`: `-started`, `params.lr`, `max(eval/acc)`. */
   sort: string;
+  /** Group the table's rows by `experiment` or `params.<path>` ('' for none). */
+  group: string;
   /** Param columns of the table (`lr`, `optimizer.name`). */
   params: string[];
   /** Metric columns of the table: latest, min and max each. */
@@ -39,6 +41,7 @@ export const DEFAULT_VIEW: ViewState = {
   text: '',
   filter: '',
   sort: '',
+  group: '',
   params: [],
   metrics: [],
   metricSearch: '',
@@ -63,6 +66,7 @@ export function parseView(hash: string): ViewState {
     text: search.get('q') ?? '',
     filter: search.get('filter') ?? '',
     sort: search.get('sort') ?? '',
+    group: search.get('group') ?? '',
     params: list(search.get('params')),
     metrics: list(search.get('metrics')),
     metricSearch: search.get('search') ?? '',
@@ -87,6 +91,7 @@ export function serializeView(view: ViewState): string {
   if (view.text !== '') search.set('q', view.text);
   if (view.filter !== '') search.set('filter', view.filter);
   if (view.sort !== '') search.set('sort', view.sort);
+  if (view.group !== '') search.set('group', view.group);
   if (view.params.length > 0) search.set('params', view.params.join(','));
   if (view.metrics.length > 0) search.set('metrics', view.metrics.join(','));
   if (view.metricSearch !== '') search.set('search', view.metricSearch);
