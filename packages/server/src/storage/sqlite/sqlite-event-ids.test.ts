@@ -119,6 +119,16 @@ describe('idempotent ingest of ids made from a run-wide prefix (core Run ids)', 
     expect(c!.stored).toBe(1);
   });
 
+  it('takes an id spelled in upper case as the same event (its bytes are the same)', async () => {
+    const store = open();
+    const run = new TestRun('tests', 'run', 1_700_000_000_000, 'prefixed');
+    const events = metrics(run, 300);
+    const shouted = events.slice(0, 200).map((event) => ({ ...event, id: event.id.toUpperCase() }));
+    const [a] = await store.ingest([run.ingest(shouted)]);
+    const [b] = await store.ingest([asColumns(run, events)]);
+    expect([a!.stored, b!.stored, b!.duplicates]).toEqual([200, 100, 200]);
+  });
+
   it('keeps finding the ids of runs stored before ranges existed (a data folder from version 2)', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'livestep-event-ids-'));
     const run = new TestRun('tests', 'old', 1_700_000_000_000, 'prefixed');

@@ -266,6 +266,7 @@ export class SqliteIngest {
     const { statements } = this;
     const { events } = batch;
     const fresh = this.eventIds.recordEvents(run, events, batch.assignSequence === true);
+    const unlabelled = new Map<string, { series: SeriesState; list: number[] }>();
     for (let index = 0; index < events.length; index++) {
       const event = events[index]!;
       if (fresh[index] === 0) {
@@ -277,14 +278,30 @@ export class SqliteIngest {
       if (event.seq > maxSeq) maxSeq = event.seq;
       if (event.ts < earliestTs) earliestTs = event.ts;
       if (event.kind === 'metric') {
-        const name = this.storeMetric(run.key, event);
-        const value = decodeMetricValue(event.value);
-        let list = points[name];
-        if (list === undefined) {
-          list = [];
-          points[name] = list;
+        // A batch's points use a few names: each is resolved once (series name, summary, list),
+        // not once a point; labelled points, rarer, are resolved each time.
+        let target = event.labels === undefined ? unlabelled.get(event.name) : undefined;
+        if (target === undefined) {
+          const name = metricSeriesName(event.name, event.labels);
+          let list = points[name];
+          if (list === undefined) {
+            list = [];
+            points[name] = list;
+          }
+          const series = this.seriesState(
+            run.key,
+            name,
+            event.name,
+            event.labels,
+            event.step,
+            event.ts,
+          );
+          target = { series, list };
+          if (event.labels === undefined) unlabelled.set(event.name, target);
         }
-        list.push(event.step, value, event.ts);
+        const value = decodeValue(event.value);
+        this.storePoint(target.series, event.step, event.seq, event.ts, value);
+        target.list.push(event.step, value, event.ts);
         continue;
       }
       otherKinds[event.kind] = (otherKinds[event.kind] ?? 0) + 1;
@@ -474,14 +491,6 @@ export class SqliteIngest {
       list.push(step, value, ts);
     }
     return { stored, duplicates: count - stored, maxSeq, earliestTs };
-  }
-
-  /** Stores one point and updates its series' summary and blocks; returns the series name. */
-  private storeMetric(runKey: number, event: MetricEvent): string {
-    const name = metricSeriesName(event.name, event.labels);
-    const series = this.seriesState(runKey, name, event.name, event.labels, event.step, event.ts);
-    this.storePoint(series, event.step, event.seq, event.ts, decodeMetricValue(event.value));
-    return name;
   }
 
   private storePoint(
