@@ -51,6 +51,24 @@ describe('POST /api/v1/batches', () => {
     expect((await server.store.counts()).points).toBe(2);
   });
 
+  it('keeps names in any script intact, plain or gzipped', async () => {
+    const server = await startTestServer();
+    const run = new TestRun('expérience ✓', 'прогон 🚀');
+    const plain = run.batch([run.start(), run.metric('précision/✓', 0.5, 0)]);
+    expect((await postJson(`${server.url}/api/v1/batches`, plain)).status).toBe(200);
+    const zipped = gzipSync(JSON.stringify(run.batch([run.metric('précision/✓', 0.75, 1)])));
+    const answer = await postJson(`${server.url}/api/v1/batches`, zipped, {
+      'content-encoding': 'gzip',
+    });
+    expect(answer.status).toBe(200);
+    expect(await server.store.getRun(run.identity.id)).toMatchObject({
+      experiment: 'expérience ✓',
+      name: 'прогон 🚀',
+    });
+    const page = await server.store.history(run.identity.id, 'précision/✓', { limit: 10 });
+    expect(page.items.map((point) => point.value)).toEqual([0.5, 0.75]);
+  });
+
   it('refuses an invalid batch with a 400 naming the field, and stores nothing of it', async () => {
     const server = await startTestServer();
     const run = new TestRun();
