@@ -2,7 +2,7 @@
 // filter, sort and metric columns (the server's filter language, typed into the page), the view
 // kept in the URL, comparing runs (params that differ first), a run page with the plots of a
 // tfjs training drawn from their data, and a server with a token (the page asks for it once).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +45,7 @@ beforeAll(async () => {
       LR: String(lr),
       RUN_NAME: name,
       EXPERIMENT: 'sweep',
+      LOG_IMAGES: name === 'alpha' ? '1' : '0',
     }),
   );
   const example = startChild(['src/main.mjs'], {
@@ -243,6 +244,64 @@ describe('the dashboard views in Chromium', () => {
       PAGE_WAIT_MS,
     );
     await page.screenshot({ path: screenshotPath('run-page.png', folder), fullPage: true });
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it('shows a run’s images with a step slider and its notes, and exports a chart as CSV and PNG', async () => {
+    const [alpha] = (await getJson(server.url, '/api/v1/runs?q=alpha')).runs;
+    const { page, errors } = await openDashboard(browser, server.url, `#page=run&run=${alpha.id}`);
+    const image = page.locator('figure.image[data-image="samples/pixel.png"]');
+    await image.waitFor({ timeout: PAGE_WAIT_MS });
+    // Epochs 0, 2, 4, 6: the slider starts at the last.
+    expect(await image.locator('img').getAttribute('alt')).toBe('samples/pixel.png at step 6');
+    await image.locator('input[type="range"]').evaluate((slider) => {
+      const input = slider as unknown as { value: string; dispatchEvent(event: unknown): void };
+      input.value = '0';
+      input.dispatchEvent(
+        new (globalThis as unknown as { Event: new (type: string) => unknown }).Event('input'),
+      );
+    });
+    expect(await image.locator('img').getAttribute('alt')).toBe('samples/pixel.png at step 0');
+    const loaded = await image
+      .locator('img')
+      .evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth);
+    expect(loaded).toBe(1);
+    expect(await page.locator('ul.annotations').textContent()).toContain('checkpoint saved');
+
+    // The charts below load once in view.
+    await page.setViewportSize({ width: 1280, height: 4200 });
+    const chart = page.locator('figure.chart[data-metric="train/loss"]');
+    await waitInPage(
+      page,
+      () => {
+        const element = (globalThis as unknown as PageGlobals).document.querySelectorAll(
+          'figure.chart[data-metric="train/loss"]',
+        );
+        return [...element].some((item) => Number(item.getAttribute('data-points')) > 0);
+      },
+      undefined,
+      PAGE_WAIT_MS,
+    );
+    const [csv] = await Promise.all([
+      page.waitForEvent('download', { timeout: PAGE_WAIT_MS }),
+      chart.locator('button', { hasText: 'CSV' }).click(),
+    ]);
+    expect(csv.suggestedFilename()).toBe('train_loss.csv');
+    const lines = readFileSync((await csv.path())!, 'utf8')
+      .trim()
+      .split('\n');
+    expect(lines[0]).toBe('"step","alpha","alpha min","alpha max"');
+    expect(lines).toHaveLength(1 + 8);
+    const [png] = await Promise.all([
+      page.waitForEvent('download', { timeout: PAGE_WAIT_MS }),
+      chart.locator('button', { hasText: 'PNG' }).click(),
+    ]);
+    expect(
+      readFileSync((await png.path())!)
+        .subarray(1, 4)
+        .toString(),
+    ).toBe('PNG');
     expect(errors).toEqual([]);
     await page.context().close();
   });

@@ -4,7 +4,8 @@
 // EPOCH_DELAY_MS after each epoch (training time on two shared cores varies; the pause makes the
 // run last at least epochs x delay). The run goes where the environment says (LIVESTEP_URL,
 // LIVESTEP_DIR). THROW_AT_EPOCH makes that callback throw at that epoch: the fit fails and the
-// run ends failed, as a user's script that catches the error does.
+// run ends failed, as a user's script that catches the error does. LOG_IMAGES=1 adds images and
+// a note.
 import { createRequire } from 'node:module';
 import { startRun } from '@livestep/core';
 import { livestepCallback } from '@livestep/tfjs';
@@ -44,9 +45,17 @@ const model = tf.sequential({
 model.compile({ optimizer: tf.train.sgd(learningRate), loss: 'meanSquaredError' });
 const x = tf.randomNormal([64, 4], 0, 1, 'float32', 7);
 const y = x.sum(1, true);
+/** A 1x1 PNG: LOG_IMAGES=1 logs it every other epoch, with a checkpoint note at epoch 2. */
+const PIXEL = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+  'base64',
+);
+const logImages = process.env.LOG_IMAGES === '1';
 const pace = new tf.CustomCallback({
   onEpochEnd: async (epoch) => {
     if (epoch === throwAt) throw new Error(`the loss went NaN at epoch ${epoch} (on purpose)`);
+    if (logImages && epoch % 2 === 0) run.logImage('samples/pixel', PIXEL, { step: epoch });
+    if (logImages && epoch === 2) run.annotate('checkpoint saved', { step: epoch });
     if (delayMs > 0) await new Promise((done) => setTimeout(done, delayMs));
   },
 });
