@@ -6,8 +6,8 @@
  * - An id made the way core's Run makes them (a run-wide 10-byte prefix, then the event's own
  *   seq in the last 6 bytes; a metric-columns block's `idPrefix`) is recorded as part of a range
  *   of seqs per (run, prefix) in `event_seq_ranges`: a run that logs seq 0..n keeps one row, where
- *   `event_ids` kept one 16-byte key per event (a second B-tree insert beside every point, ~40%
- *   of the cost of storing it as columns; migration 3).
+ *   `event_ids` kept one 16-byte key per event (a second B-tree insert beside every point, and a
+ *   Buffer per id: 7-12% of the server's time in a profile of the ingest benchmark; migration 3).
  * - Any other id (Studio's derived ids, a client's own UUIDs) goes to `event_ids`, one row each.
  *   So do all ids of a run stored before migration 3: its prefixed ids are in `event_ids` already,
  *   and a replay of its old batches must find them there.
@@ -33,6 +33,9 @@ const UUID_LENGTH = 36;
 const PREFIX_LENGTH = 24;
 /** The seq part, as it must be spelled (parseInt alone would take `0x…` or trailing junk). */
 const HEX_TAIL = /^[0-9a-fA-F]{12}$/;
+const SEQ_HEX_DIGITS = 12;
+/** `00` … `ff`: the last two hex digits of an id made from a prefix (as core's Run makes them). */
+const BYTE_HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
 
 /** What this record needs to know of a run. */
 export interface EventIdRun {
@@ -55,10 +58,6 @@ interface PrefixGroup {
   indexes: number[];
   seqs: number[];
 }
-
-/** `00` … `ff`: the last two hex digits of an id made from a prefix (as core's Run makes them). */
-const BYTE_HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
-const SEQ_HEX_DIGITS = 12;
 
 /** The 10 bytes of an id prefix (`8d0c1f2a-3b4c-8d5e-9f60-`). */
 function prefixBytes(prefix: string): Buffer {
