@@ -64,7 +64,7 @@ Options for sync:
   --to mlflow        MLflow; MLFLOW_TRACKING_URI and its other MLFLOW_* variables
   --to clearml       ClearML; CLEARML_API_HOST, CLEARML_API_ACCESS_KEY, CLEARML_API_SECRET_KEY
   --to dioptra       Dioptra; DIOPTRA_API, DIOPTRA_JOB_ID and the login variables
-                     (a tracker gets a new run or task each time: sync a run there once)
+                     (MLflow gets a new run each time: sync a run there once)
   --experiment <x>   experiment for a run folder (default: the name of its parent folder)
   --name <x>         run name for a run folder (default: the folder's name)
   --give-up-after <s>  stop when the target has taken nothing for this many seconds (default 60)

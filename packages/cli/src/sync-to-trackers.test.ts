@@ -5,7 +5,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDirectorySink, Run } from '@livestep/core';
+import { createClearmlSink, createDirectorySink, Run } from '@livestep/core';
 import { startNodeScript } from '@livestep/test-support';
 import { startFakeClearml } from '@livestep/test-support/clearml';
 import { startFakeDioptra } from '@livestep/test-support/dioptra';
@@ -175,4 +175,46 @@ describe('livestep sync to the trackers', () => {
       await clearml.close();
     }
   }, 90_000);
+
+  it('--to clearml completes the task a live run left short, not a second one', async () => {
+    const runFolder = join(mkdtempSync(join(tmpdir(), 'livestep-cli-trackers-')), 'livestep');
+    const clearml = await startFakeClearml({ accessKey: 'AK', secretKey: 'sync-SECRET-key-0123' });
+    const environment = {
+      CLEARML_API_HOST: clearml.url,
+      CLEARML_API_ACCESS_KEY: 'AK',
+      CLEARML_API_SECRET_KEY: 'sync-SECRET-key-0123',
+    };
+    try {
+      // The live run: ClearML takes the task but no point before the run ends.
+      clearml.failNext(10_000, 503, { path: 'events.add_batch' });
+      const run = new Run({
+        experiment: 'offline',
+        name: 'recorded',
+        sinks: [
+          createDirectorySink({ directory: runFolder }),
+          createClearmlSink({ environment, onWarning() {}, onTaskLink() {} }),
+        ],
+        exitHooks: false,
+        collectGit: false,
+      });
+      for (let step = 0; step < STEPS; step++) run.logMetric('train/loss', step, { step });
+      const live = await run.end('completed', { timeoutMs: 3_000 });
+      expect(live.ok).toBe(false);
+      const task = clearml.onlyTask();
+      expect(clearml.scalars(task.id, 'train', 'loss')).toEqual([]);
+
+      clearml.clearFaults(); // ClearML is healthy again
+      const result = await runLivestep(
+        ['sync', runFolder, '--to', 'clearml', '--quiet'],
+        environment,
+      );
+      expect(result.code, result.stderr).toBe(0);
+      expect(clearml.tasks.size).toBe(1);
+      expect(clearml.scalars(task.id, 'train', 'loss')).toHaveLength(STEPS);
+      expect(clearml.status(task.id)).toBe('completed');
+      expect(clearml.violations).toEqual([]);
+    } finally {
+      await clearml.close();
+    }
+  });
 });

@@ -74,6 +74,11 @@ export abstract class FakeClearmlHttp {
     this.faults.push(...faults);
   }
 
+  /** Drops every injected fault not used yet (the server is healthy again). */
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
   /** How many injected faults were not used yet. */
   get faultsLeft(): number {
     return this.faults.length;

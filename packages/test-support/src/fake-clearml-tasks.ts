@@ -311,9 +311,17 @@ export class FakeClearmlTasks {
         page: 'integer',
         page_size: 'integer',
         search_hidden: 'boolean',
+        tags: 'strings',
+        system_tags: 'strings',
       },
       'tasks.get_all',
     );
+    // A task matches a tags filter when it has every tag listed ('-tag' excludes one).
+    const tagged = (list: unknown, has: string[]) =>
+      !Array.isArray(list) ||
+      list.every((tag: string) =>
+        tag.startsWith('-') ? !has.includes(tag.slice(1)) : has.includes(tag),
+      );
     const matches = typeof body.name === 'string' ? nameMatcher(body.name) : () => true;
     const within = (list: unknown, value: string | undefined) =>
       !Array.isArray(list) || (value !== undefined && list.includes(value));
@@ -323,7 +331,9 @@ export class FakeClearmlTasks {
         within(body.id, task.id) &&
         within(body.project, task.project) &&
         within(body.status, task.status) &&
-        within(body.type, task.type),
+        within(body.type, task.type) &&
+        tagged(body.tags, task.tags) &&
+        tagged(body.system_tags, task.system_tags),
     );
     return { tasks: found.map((task) => pick(task, body.only_fields)) };
   }

@@ -12,8 +12,8 @@
  * - Retries are the kit's (backoff, jitter, Retry-After); ClearML's status rules are in
  *   clearml-request.ts. What ClearML refuses is counted as rejected and warned about once.
  * - At close, what ClearML has not taken by the deadline is counted as failed and said in the
- *   flush report (the run folder has it; `livestep sync <run folder> --to clearml` sends the run
- *   again, as a new ClearML task).
+ *   flush report (the run folder has it; `livestep sync <run folder> --to clearml` sends it into
+ *   the same task, found by the run's system tag).
  */
 import { BackgroundPoster, posterSink } from '../../delivery/background-poster.js';
 import { emitLivestepWarning } from '../../delivery/livestep-warning.js';
@@ -79,7 +79,7 @@ export function createClearmlSink(options: ClearmlSinkOptions = {}): Sink {
       retryWarningIntervalMs: CLEARML_RETRY_WARNING_INTERVAL_MS,
       closeReserveMs: CLEARML_STATUS_RESERVE_MS,
       leftAtClose: (left, lastError) =>
-        `livestep: the run ended before ClearML took ${left} events (last error: ${lastError}); they are not in ClearML, but the run folder has every one: \`livestep sync <run folder> --to clearml\` sends the whole run again, as a new ClearML task`,
+        `livestep: the run ended before ClearML took ${left} events (last error: ${lastError}); they are not in ClearML, but the run folder has every one: \`livestep sync <run folder> --to clearml\` sends them into the same task`,
     },
     requestTimeoutMs,
   );

@@ -21,10 +21,8 @@ import type { ClearmlTransport } from './clearml-request.js';
 import {
   CLEARML_STATUS_CALL,
   type ClearmlResult,
-  getOrCreateProject,
+  openRunTask,
   statusBody,
-  taskCreateBody,
-  taskIdOf,
 } from './clearml-task.js';
 
 /** Event kinds ClearML has no place for (they are in the run folder). */
@@ -55,6 +53,8 @@ export class ClearmlState implements PosterWork {
   private taskId: string | undefined;
   /** `tasks.started` was answered (a task still `created` cannot be completed, failed or stopped). */
   private started = false;
+  /** The task existed and had ended: starting it again needs force. */
+  private reopened = false;
   private ended = false;
   private imagesRefused = false;
   private lastPostAt = Number.NEGATIVE_INFINITY;
@@ -169,30 +169,32 @@ export class ClearmlState implements PosterWork {
 
   /** The project and the task, started; false when delivery stopped. */
   private async createTask(run: RunIdentity): Promise<boolean> {
-    const requester = (endpoint: string, body: unknown) => this.caller.json(endpoint, body);
-    const projectName = this.options.config.projectName ?? run.experiment;
-    if (this.projectId === undefined) {
-      const project = await getOrCreateProject(requester, projectName);
-      if (project.kind === 'stopped') return false;
-      if (project.kind === 'refused' || typeof project.data !== 'string') {
-        this.fail(`the ClearML project "${projectName}" could not be found or created`, project);
-        return false;
-      }
-      this.projectId = project.data;
-    }
-    const body = taskCreateBody(run, this.start, this.projectId, this.options.entryPoint);
-    const created = await this.caller.json('tasks.create', body);
-    if (created.kind === 'stopped') return false;
-    const taskId = created.kind === 'answer' ? taskIdOf(created.data) : undefined;
-    if (taskId === undefined) {
-      this.fail('the ClearML task could not be created', created);
+    const opened = await openRunTask(
+      (endpoint, body) => this.caller.json(endpoint, body),
+      run,
+      this.start,
+      this.options.config.projectName ?? run.experiment,
+      this.options.entryPoint,
+    );
+    if (opened.kind === 'stopped') return false;
+    if (opened.kind === 'failed') {
+      this.fail(opened.what, opened.result);
       return false;
     }
-    this.taskId = taskId;
+    this.projectId = opened.projectId;
+    this.taskId = opened.taskId;
+    // A task found by the run's tag (a resumed run, a sync after a partial delivery) goes on;
+    // one that had ended is started again, with force.
+    this.started = opened.status === 'in_progress';
+    this.reopened = !opened.created && !this.started;
+    this.linkTask(opened.taskId);
+    return this.started || this.startTask(opened.taskId, {});
+  }
+
+  private linkTask(taskId: string): void {
     this.options.onTaskLink(
       `${this.options.config.webHost}/projects/${this.projectId}/experiments/${taskId}/output/log`,
     );
-    return this.startTask(taskId, {});
   }
 
   /**
@@ -201,9 +203,14 @@ export class ClearmlState implements PosterWork {
    * retried (the status call then says what ClearML thinks).
    */
   private async startTask(taskId: string, bounds: Bounds): Promise<boolean> {
+    // A task that ended before (failed cannot go back to in_progress unforced) is reopened with force.
     const started = await this.caller.json(
       'tasks.started',
-      { task: taskId, status_reason: 'livestep run started' },
+      {
+        task: taskId,
+        status_reason: 'livestep run started',
+        ...(this.reopened && { force: true }),
+      },
       bounds,
     );
     if (started.kind === 'stopped') return false;
