@@ -158,9 +158,14 @@ describe('the dashboard, live in Chromium', () => {
       'train/loss',
       PAGE_WAIT_MS,
     );
-    // Drag across the left half of the plot area: a zoom, answered by a finer series request.
+    // Hovering shows every run's value at that x.
     const area = page.locator('figure.chart[data-metric="train/loss"] .u-over');
     const box = (await area.boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.02, box.y + box.height / 2);
+    const legend = page.locator('figure.chart[data-metric="train/loss"] .chart-legend');
+    await legend.locator('.legend-item').waitFor({ timeout: PAGE_WAIT_MS });
+    expect(await legend.textContent()).toMatch(/^step \d+/);
+    // Drag across the left half of the plot area: a zoom, answered by a finer series request.
     const finer = page.waitForRequest(
       (request) => request.url().includes('/metrics/series') && request.url().includes('from='),
       { timeout: PAGE_WAIT_MS },

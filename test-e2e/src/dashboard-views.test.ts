@@ -26,6 +26,7 @@ interface PageGlobals {
   livestep: { runs(): Array<{ id: string; name: string; state: string }> };
   location: { hash: string };
   document: {
+    querySelector(selector: string): { getAttribute(name: string): string | null } | null;
     querySelectorAll(selector: string): Iterable<{ getAttribute(name: string): string | null }>;
   };
 }
@@ -108,6 +109,18 @@ describe('the dashboard views in Chromium', () => {
     expect(await waitForNames(page, 1)).toEqual(['gamma']);
     expect(await page.inputValue('input[name="filter"]')).toBe('params.optimizer.lr > 0.015');
 
+    // The theme switches and is kept in the URL too.
+    const theme = await page.evaluate(() =>
+      (globalThis as unknown as PageGlobals).document
+        .querySelector('html')!
+        .getAttribute('data-theme'),
+    );
+    await page.click('button.theme');
+    const switched = theme === 'dark' ? 'light' : 'dark';
+    await page.locator(`html[data-theme="${switched}"]`).waitFor({ timeout: PAGE_WAIT_MS });
+    expect(
+      await page.evaluate(() => (globalThis as unknown as PageGlobals).location.hash),
+    ).toContain(`theme=${switched}`);
     // Clear the search, keep the filter on experiment only; sort by name both ways.
     await page.fill('input[name="q"]', '');
     await page.press('input[name="q"]', 'Enter');
