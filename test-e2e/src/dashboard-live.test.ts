@@ -106,6 +106,15 @@ describe('the dashboard, live in Chromium', () => {
     const stillTraining = training.child.exitCode === null;
     expect(later).toBeGreaterThan(first);
     expect(stillTraining, 'new points were drawn while the training ran').toBe(true);
+    // The screenshots, once the chart has a curve to show.
+    await waitInPage(
+      page,
+      (metric: string) =>
+        ((globalThis as unknown as PageGlobals).livestep.chart(metric)?.runs[0]?.steps.length ??
+          0) >= 25,
+      'train/loss',
+      PAGE_WAIT_MS,
+    );
     await page.screenshot({ path: screenshotPath('runs-table.png', folder) });
     await page
       .locator('figure.chart[data-metric="train/loss"]')

@@ -18,6 +18,11 @@ const CHART_HEIGHT = 220;
 const SERIES_PER_RUN = 4;
 /** Draws remembered for the latency hook (logMetric -> point drawn), newest kept. */
 const MAX_DRAW_RECORDS = 20_000;
+/** Tick spacings on a step axis: 1, 2, 5, 10, 20, 50, ... */
+const STEP_INCREMENTS = Array.from(
+  { length: 36 },
+  (_, index) => [1, 2, 5][index % 3]! * 10 ** Math.floor(index / 3),
+);
 /** Steps of one run recorded per redraw at most. */
 const MAX_RECORDS_PER_DRAW = 50;
 
@@ -195,6 +200,8 @@ export class MetricChart {
           stroke: foreground,
           grid: { stroke: grid },
           ticks: { stroke: grid },
+          // Steps are whole numbers: no tick at step 0.5.
+          ...(axis === 'step' && { incrs: STEP_INCREMENTS }),
           ...(axis === 'relative' && {
             values: (_u: uPlot, ticks: number[]) => ticks.map((tick) => `${tick / 1000}s`),
           }),
