@@ -180,6 +180,48 @@ describe('the dashboard views in Chromium', () => {
     await page.context().close();
   });
 
+  it('is reachable by keyboard: Tab to the table, arrows, Space selects, Enter opens', async () => {
+    const { page, errors } = await openDashboard(
+      browser,
+      server.url,
+      '#filter=experiment+%3D+sweep&sort=name',
+    );
+    expect(await waitForNames(page, 3)).toEqual(['alpha', 'beta', 'gamma']);
+    const [alpha, , gamma] = await page.evaluate(() =>
+      (globalThis as unknown as PageGlobals).livestep.runs().map((run) => run.id),
+    );
+    const inTable = () =>
+      page.evaluate(() =>
+        Boolean(
+          (
+            globalThis as unknown as {
+              document: { activeElement: { matches(selector: string): boolean } | null };
+            }
+          ).document.activeElement?.matches('.runs-viewport'),
+        ),
+      );
+    for (let presses = 0; presses < 40 && !(await inTable()); presses++)
+      await page.keyboard.press('Tab');
+    expect(await inTable(), 'Tab reaches the runs table').toBe(true);
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Space');
+    await page
+      .locator(`.runs-row.selected[data-run="${alpha}"]`)
+      .waitFor({ timeout: PAGE_WAIT_MS });
+    expect(
+      await page.evaluate(() => (globalThis as unknown as PageGlobals).location.hash),
+    ).toContain(`runs=${alpha}`);
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    await page.locator('.run-page h1').waitFor({ timeout: PAGE_WAIT_MS });
+    expect(await page.locator('.run-page h1').textContent()).toContain('gamma');
+    expect(
+      await page.evaluate(() => (globalThis as unknown as PageGlobals).location.hash),
+    ).toContain(`run=${gamma}`);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
   it('compares the selected runs, the params that differ first', async () => {
     const { page, errors } = await openDashboard(
       browser,

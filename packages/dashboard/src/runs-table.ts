@@ -5,58 +5,21 @@
  * stream; sorting and filtering are the server's (`sort`, `q`, `filter`).
  */
 import { wireNumber } from './api-client.js';
-import type { BatchFrame, RunItem, RunState, SeriesSummary } from './api-types.js';
-import { formatDuration, formatTime, formatValue, h } from './dom.js';
+import type { BatchFrame, RunItem, RunState } from './api-types.js';
+import { h } from './dom.js';
 import { groupRuns, isGroupHeader, type TableRow } from './run-groups.js';
+import {
+  buildColumns,
+  type Column,
+  type RunsTableOptions,
+  summaries,
+} from './runs-table-columns.js';
+
+export { type RunsTableOptions, statusBadge } from './runs-table-columns.js';
 
 export const ROW_HEIGHT = 30;
 /** Rows rendered above and below the visible ones, so a fast scroll shows no blank rows. */
 const OVERSCAN = 8;
-
-interface Column {
-  key: string;
-  label: string;
-  /** The server's sort field for this column, when it can sort by it. */
-  sort?: string;
-  width: string;
-  cell(run: RunItem): Node | string;
-}
-
-export interface RunsTableOptions {
-  selected: Set<string>;
-  params: string[];
-  metrics: string[];
-  sort: string;
-  /** Group rows by `experiment` or `params.<path>` ('' for none). */
-  group: string;
-  onSelect(selected: Set<string>): void;
-  onSort(sort: string): void;
-  onOpen(id: string): void;
-}
-
-function paramValue(params: Record<string, unknown>, path: string): unknown {
-  let value: unknown = params;
-  for (const key of path.split('.')) {
-    if (typeof value !== 'object' || value === null) return undefined;
-    value = (value as Record<string, unknown>)[key];
-  }
-  return value;
-}
-
-function shownParam(value: unknown): string {
-  if (value === undefined) return '';
-  if (typeof value === 'number') return formatValue(value);
-  if (typeof value === 'string') return value;
-  return JSON.stringify(value);
-}
-
-function summaries(run: RunItem): Record<string, SeriesSummary> {
-  return (run.metrics ?? {}) as Record<string, SeriesSummary>;
-}
-
-export function statusBadge(state: RunState): HTMLElement {
-  return h('span', { class: `status status-${state}`, 'data-status': state }, state);
-}
 
 export class RunsTable {
   readonly element: HTMLElement;
@@ -65,6 +28,8 @@ export class RunsTable {
   private readonly spacer: HTMLElement;
   private runs: RunItem[] = [];
   private rows: TableRow[] = [];
+  /** The row the keyboard is on (an index into rows), -1 before the first key. */
+  private cursor = -1;
   private readonly index = new Map<string, number>();
   private columns: Column[] = [];
   private frame = 0;
@@ -78,6 +43,7 @@ export class RunsTable {
       this.spacer,
     );
     this.viewport.addEventListener('scroll', () => this.schedule());
+    this.viewport.addEventListener('keydown', (event) => this.onKey(event));
     this.element = h('div', { class: 'runs-table', role: 'grid' }, this.header, this.viewport);
     this.setOptions(options);
     // Durations of running runs tick.
@@ -91,7 +57,7 @@ export class RunsTable {
     const regroup = this.options.group !== options.group;
     this.options = options;
     if (regroup) this.layRows();
-    this.columns = this.buildColumns();
+    this.columns = buildColumns(this.options);
     const template = this.columns.map((column) => column.width).join(' ');
     this.element.style.setProperty('--columns', template);
     this.header.replaceChildren(
@@ -195,117 +161,44 @@ export class RunsTable {
     this.schedule();
   }
 
-  private buildColumns(): Column[] {
-    const { selected } = this.options;
-    const columns: Column[] = [
-      {
-        key: 'select',
-        label: '',
-        width: '32px',
-        cell: (run) =>
-          h('input', {
-            type: 'checkbox',
-            'aria-label': `select ${run.name}`,
-            checked: selected.has(run.id),
-            onchange: (event: Event) => {
-              if ((event.target as HTMLInputElement).checked) selected.add(run.id);
-              else selected.delete(run.id);
-              this.options.onSelect(selected);
-            },
-          }),
-      },
-      {
-        key: 'status',
-        label: 'status',
-        sort: 'status',
-        width: '100px',
-        cell: (run) => statusBadge(run.state),
-      },
-      {
-        key: 'experiment',
-        label: 'experiment',
-        sort: 'experiment',
-        width: 'minmax(90px,1fr)',
-        cell: (run) => run.experiment,
-      },
-      {
-        key: 'name',
-        label: 'name',
-        sort: 'name',
-        width: 'minmax(120px,1.4fr)',
-        cell: (run) =>
-          h(
-            'a',
-            {
-              href: `#page=run&run=${run.id}`,
-              class: 'run-link',
-              onclick: (event: Event) => {
-                event.preventDefault();
-                this.options.onOpen(run.id);
-              },
-            },
-            run.name,
-          ),
-      },
-      {
-        key: 'git',
-        label: 'git',
-        width: 'minmax(90px,1fr)',
-        cell: (run) =>
-          run.git?.sha
-            ? `${run.git.sha.slice(0, 7)}${run.git.branch ? ` ${run.git.branch}` : ''}${run.git.dirty ? '*' : ''}`
-            : '',
-      },
-      {
-        key: 'started',
-        label: 'started',
-        sort: 'started',
-        width: '130px',
-        cell: (run) => formatTime(run.startedAt ?? run.createdAt),
-      },
-      {
-        key: 'duration',
-        label: 'duration',
-        width: '80px',
-        cell: (run) => {
-          const start = run.startedAt ?? run.createdAt;
-          const end = run.state === 'running' ? Date.now() : (run.endedAt ?? run.lastEventAt);
-          return formatDuration(end - start);
-        },
-      },
-      {
-        key: 'tags',
-        label: 'tags',
-        width: 'minmax(60px,0.8fr)',
-        cell: (run) => run.tags.join(', '),
-      },
-    ];
-    for (const path of this.options.params) {
-      columns.push({
-        key: `param:${path}`,
-        label: path,
-        sort: `params.${path}`,
-        width: 'minmax(70px,0.8fr)',
-        cell: (run) => shownParam(paramValue(run.params, path)),
-      });
-    }
-    for (const name of this.options.metrics) {
-      for (const aggregate of ['latest', 'min', 'max'] as const) {
-        columns.push({
-          key: `metric:${aggregate}:${name}`,
-          label: aggregate === 'latest' ? name : `${aggregate}(${name})`,
-          sort: aggregate === 'latest' ? `"${name}"` : `${aggregate}("${name}")`,
-          width: 'minmax(70px,0.8fr)',
-          cell: (run) => {
-            const summary = summaries(run)[name];
-            if (summary === undefined) return '';
-            const value = aggregate === 'latest' ? summary.latest.value : summary[aggregate];
-            return formatValue(value === undefined ? undefined : wireNumber(value));
-          },
-        });
+  /**
+   * The keyboard in the table (focus it with Tab): arrows, Home and End move between runs, Space
+   * selects or unselects one, Enter opens its page.
+   */
+  private onKey(event: KeyboardEvent): void {
+    const runAt = (index: number) => {
+      const row = this.rows[index];
+      return row !== undefined && !isGroupHeader(row) ? row : undefined;
+    };
+    const move = (from: number, direction: 1 | -1) => {
+      for (let index = from; index >= 0 && index < this.rows.length; index += direction) {
+        if (runAt(index)) return index;
       }
+      return this.cursor;
+    };
+    let handled = true;
+    if (event.key === 'ArrowDown') this.cursor = move(this.cursor + 1, 1);
+    else if (event.key === 'ArrowUp') this.cursor = move(Math.max(0, this.cursor - 1), -1);
+    else if (event.key === 'Home') this.cursor = move(0, 1);
+    else if (event.key === 'End') this.cursor = move(this.rows.length - 1, -1);
+    else if (event.key === ' ' && runAt(this.cursor)) {
+      const { id } = runAt(this.cursor)!;
+      const { selected } = this.options;
+      if (selected.has(id)) selected.delete(id);
+      else selected.add(id);
+      this.options.onSelect(selected);
+    } else if (event.key === 'Enter' && runAt(this.cursor))
+      this.options.onOpen(runAt(this.cursor)!.id);
+    else handled = false;
+    if (!handled) return;
+    event.preventDefault();
+    // Keep the row in view.
+    const top = this.cursor * ROW_HEIGHT;
+    if (top < this.viewport.scrollTop) this.viewport.scrollTop = top;
+    else if (top + ROW_HEIGHT > this.viewport.scrollTop + this.viewport.clientHeight) {
+      this.viewport.scrollTop = top + ROW_HEIGHT - this.viewport.clientHeight;
     }
-    return columns;
+    this.schedule();
   }
 
   private schedule(): void {
@@ -343,7 +236,8 @@ export class RunsTable {
         h(
           'div',
           {
-            class: `runs-row${this.options.selected.has(run.id) ? ' selected' : ''}`,
+            class: `runs-row${this.options.selected.has(run.id) ? ' selected' : ''}${position === this.cursor ? ' cursor' : ''}`,
+            'aria-selected': String(this.options.selected.has(run.id)),
             role: 'row',
             'data-run': run.id,
             style: `transform:translateY(${position * ROW_HEIGHT}px)`,
