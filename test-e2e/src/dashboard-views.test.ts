@@ -303,7 +303,7 @@ describe('the dashboard views in Chromium', () => {
     await page.context().close();
   });
 
-  it('shows a run’s images with a step slider and its notes, and exports a chart as CSV and PNG', async () => {
+  it('shows a run’s images with a step slider and its notes, and exports a chart as CSV, PNG and SVG', async () => {
     const [alpha] = (await getJson(server.url, '/api/v1/runs?q=alpha')).runs;
     const { page, errors } = await openDashboard(browser, server.url, `#page=run&run=${alpha.id}`);
     const image = page.locator('figure.image[data-image="samples/pixel.png"]');
@@ -357,6 +357,16 @@ describe('the dashboard views in Chromium', () => {
         .subarray(1, 4)
         .toString(),
     ).toBe('PNG');
+    const [svg] = await Promise.all([
+      page.waitForEvent('download', { timeout: PAGE_WAIT_MS }),
+      chart.locator('button', { hasText: 'SVG' }).click(),
+    ]);
+    const drawing = readFileSync((await svg.path())!, 'utf8');
+    expect(drawing).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    // The raw line (with the run's name) and, smoothing being on, the smoothed one: 8 points each.
+    expect(drawing).toContain('<title>alpha</title>');
+    const smoothed = /<polyline class="smoothed" points="([^"]*)"/.exec(drawing)![1]!;
+    expect(smoothed.split(' ')).toHaveLength(8);
     expect(errors).toEqual([]);
     await page.context().close();
   });

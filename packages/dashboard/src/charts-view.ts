@@ -189,11 +189,19 @@ export class ChartsView {
       { type: 'button', class: 'small', title: 'Download the chart data as CSV' },
       'CSV',
     );
+    const svg = h(
+      'button',
+      { type: 'button', class: 'small', title: 'Download the chart as SVG' },
+      'SVG',
+    );
     const file = metric.replace(/[^A-Za-z0-9._-]+/g, '_');
     const chart = new MetricChart(
       metric,
       this.chartOptions(metric),
-      h('span', { class: 'chart-actions' }, png, csv),
+      h('span', { class: 'chart-actions' }, png, svg, csv),
+    );
+    svg.addEventListener('click', () =>
+      download(`${file}.svg`, new Blob([chart.toSvg()], { type: 'image/svg+xml' })),
     );
     png.addEventListener('click', () => {
       const url = chart.toPng();

@@ -8,6 +8,7 @@
  */
 import uPlot from 'uplot';
 import type { XAxis } from './api-types.js';
+import { chartSvg } from './chart-svg.js';
 import { formatValue, h } from './dom.js';
 import { themeColor, withAlpha } from './palette.js';
 import type { SeriesData } from './series-cache.js';
@@ -300,6 +301,35 @@ export class MetricChart {
         values: [...run.data.last],
       })),
     };
+  }
+
+  /** The chart as SVG, over the x range shown. */
+  toSvg(): string {
+    const data = this.alignedData();
+    const xs = data[0] as ArrayLike<number>;
+    const shown = this.plot?.scales.x;
+    const range = {
+      from: shown?.min ?? (xs.length > 0 ? xs[0]! : 0),
+      to: shown?.max ?? (xs.length > 0 ? xs[xs.length - 1]! : 1),
+    };
+    const column = (index: number) => data[index] as ArrayLike<number | null>;
+    return chartSvg(
+      this.metric,
+      this.runs.map((run, position) => {
+        const base = 1 + position * SERIES_PER_RUN;
+        return {
+          name: run.name,
+          color: run.color,
+          x: xs,
+          ...(this.options.smoothing > 0 && { smoothed: column(base) }),
+          raw: column(base + 1),
+          min: column(base + 2),
+          max: column(base + 3),
+        };
+      }),
+      range,
+      this.options.logY,
+    );
   }
 
   toPng(): string | undefined {
