@@ -65,7 +65,11 @@ export async function waitInPage<T, A>(
   argument: A,
   timeoutMs: number,
 ): Promise<NonNullable<T>> {
-  const handle = await page.waitForFunction(check as (argument: unknown) => T, argument as unknown, { timeout: timeoutMs, polling: 50 });
+  const handle = await page.waitForFunction(
+    check as (argument: unknown) => T,
+    argument as unknown,
+    { timeout: timeoutMs, polling: 50 },
+  );
   return (await handle.jsonValue()) as NonNullable<T>;
 }
 
