@@ -32,9 +32,9 @@ export const KEEP_ALIVE_MS = 15_000;
 /** What an EventSource waits before reconnecting. */
 const RECONNECT_MS = 1_000;
 /**
- * Bytes a stored event is counted as in the ring while its frame is not written yet: a point is
- * three doubles in its series' flat array then (24 bytes, up to 36 with the array's slack) and
- * ~45 characters of text once written, so the bound holds for either form.
+ * Bytes a stored event is counted as in the ring while its frame is not written yet, at least:
+ * ~45 characters of text once written. The store's own estimate of what the unwritten data
+ * holds (`memoryBytes`: per series, not only per point) is counted when it is larger.
  */
 const UNWRITTEN_EVENT_BYTES = 48;
 /** ...and the rest of such a frame (run identity, state, counts). */
@@ -107,7 +107,8 @@ export class LiveHub {
         'batch',
         batch.run.id,
         data,
-        UNWRITTEN_FRAME_BYTES + batch.stored * UNWRITTEN_EVENT_BYTES,
+        UNWRITTEN_FRAME_BYTES +
+          Math.max(batch.memoryBytes ?? 0, batch.stored * UNWRITTEN_EVENT_BYTES),
       );
     }
   }

@@ -47,6 +47,11 @@ export interface CommittedBatch {
   state: RunState;
   /** Whether the run's state changed (created, ended, back from stale). */
   stateChanged: boolean;
+  /**
+   * What the batch's data holds in memory until the live stream writes it, estimated by the
+   * store (the hub's replay ring counts this; without it, a figure per event).
+   */
+  memoryBytes?: number;
 }
 
 export interface SeriesSummary {

@@ -10,6 +10,21 @@ import type { CommittedBatch } from '../run-store.js';
 /** Series name -> step, value, ts of each point, in the order stored. */
 export type FlatPoints = Record<string, number[]>;
 
+/**
+ * What `flat` holds in memory, estimated from how V8 keeps it: per series a hash entry, its name
+ * (two bytes a character at most) and an array object, whose store, grown by push, has room for
+ * at least 16 doubles and then half as many again as it holds. Many series of one point each
+ * cost ~180 bytes a point, one series of many points ~12: a figure per point alone misses either.
+ */
+export function flatPointsBytes(flat: FlatPoints): number {
+  let bytes = 0;
+  for (const name in flat) {
+    const length = flat[name]!.length;
+    bytes += 96 + 2 * name.length + 8 * Math.max(16, Math.ceil(length * 1.5));
+  }
+  return bytes;
+}
+
 /** `batch` with a `points` that turns `flat` into [step, value, ts] arrays when first read. */
 export function withLazyPoints(
   batch: Omit<CommittedBatch, 'points'>,
@@ -20,7 +35,7 @@ export function withLazyPoints(
     enumerable: true,
     get() {
       if (points === undefined) {
-        points = {};
+        points = Object.create(null) as CommittedBatch['points'];
         for (const name in flat) {
           const values = flat[name]!;
           const list: Array<[number, number, number]> = new Array(values.length / 3);

@@ -13,9 +13,12 @@
  *   and a replay of its old batches must find them there.
  *
  * An id is compared as its 16 bytes either way, so a point sent once as an object and once in
- * columns is the same event.
+ * columns is the same event. One contract is narrower than "the id alone": a prefixed id is
+ * recorded under its event's seq, so the same id sent again must come with the same seq, as a
+ * retry or a replay does (core's Run, its sinks and `livestep sync` never do otherwise). An id
+ * whose last 12 digits are not its seq is any other id (`event_ids`).
  */
-import type { MetricColumns } from '@livestep/core/protocol';
+import { MAX_PREFIXED_SEQ, type MetricColumns } from '@livestep/core/protocol';
 import type Database from 'better-sqlite3';
 
 /**
@@ -155,7 +158,9 @@ export class SqliteEventIds {
       // one run): decoding every id to bytes first was ~15% of the server's time on a flood of
       // event objects. The last 12 hex digits of a UUID are its last 6 bytes.
       let prefixed = false;
-      if (bySeq && id.length === UUID_LENGTH) {
+      // Up to MAX_PREFIXED_SEQ only: a larger seq does not fit in the id's last 6 bytes (and its
+      // hex would overlap the prefix in the quick test below).
+      if (bySeq && id.length === UUID_LENGTH && seq <= MAX_PREFIXED_SEQ) {
         const high = Math.floor(seq / 256);
         if (high !== blockHigh) {
           blockHigh = high;

@@ -26,7 +26,7 @@ import {
   pointAggregate,
 } from '../downsample.js';
 import type { CommittedBatch, IngestBatch, RunState } from '../run-store.js';
-import { type FlatPoints, withLazyPoints } from './lazy-committed-points.js';
+import { type FlatPoints, flatPointsBytes, withLazyPoints } from './lazy-committed-points.js';
 import { mergeParamsSafely } from './merge-params-safely.js';
 import { type EventIdRun, SqliteEventIds } from './sqlite-event-ids.js';
 
@@ -257,7 +257,9 @@ export class SqliteIngest {
   private ingestBatch(batch: IngestBatch, now: number): CommittedBatch {
     const run = this.run(batch.run, batch.source, now);
     const statusBefore = run.status;
-    const points: FlatPoints = {};
+    // No prototype: a metric may be named `toString` or `valueOf` (reserved are only __proto__,
+    // constructor and prototype), and `points[name]` must not find Object.prototype's.
+    const points: FlatPoints = Object.create(null);
     const otherKinds: CommittedBatch['otherKinds'] = {};
     let stored = 0;
     let duplicates = 0;
@@ -339,6 +341,7 @@ export class SqliteIngest {
         otherKinds,
         state: run.status as RunState,
         stateChanged: run.status !== statusBefore,
+        memoryBytes: flatPointsBytes(points),
       },
       points,
     );

@@ -51,6 +51,51 @@ describe('SqliteRunStore ingest', () => {
     });
   });
 
+  it('stores metrics named like Object.prototype members (toString, valueOf, hasOwnProperty)', async () => {
+    const store = open();
+    const run = new TestRun('tests', 'run', 1_700_000_000_000, 'prefixed');
+    const names = ['toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf'];
+    const [committed] = await store.ingest([
+      run.ingest([run.start(), ...names.map((name, step) => run.metric(name, step, step))]),
+    ]);
+    expect(committed).toMatchObject({ stored: 5, duplicates: 0 });
+    expect(Object.keys(committed!.points).sort()).toEqual([...names].sort());
+    expect((await store.listSeries(run.identity.id)).map((series) => series.name).sort()).toEqual(
+      [...names].sort(),
+    );
+  });
+
+  it('records an event whose seq is past what the last 6 bytes of an id hold by its id', async () => {
+    const store = open();
+    const run = new TestRun('tests', 'run', 1_700_000_000_000, 'prefixed');
+    const prefix = run.idPrefix!;
+    const start = run.start();
+    // 2^48 does not fit in 12 hex digits; the quick test of the id's digits must not take it.
+    const large = { ...run.metric('loss', 1, 0), id: `${prefix}100000000000`, seq: 2 ** 48 };
+    const [first] = await store.ingest([run.ingest([start, large])]);
+    expect(first).toMatchObject({ stored: 2 });
+    // Recorded as the id it is (not as a seq range it does not fit), and a retry is a duplicate.
+    expect(await store.hasEvent(run.identity.id, large.id)).toBe(true);
+    const [again] = await store.ingest([run.ingest([large])]);
+    expect(again).toMatchObject({ stored: 0, duplicates: 1 });
+    expect((await store.counts()).points).toBe(1);
+  });
+
+  it('estimates what the unwritten points of a commit hold per series, not only per point', async () => {
+    const store = open();
+    const run = new TestRun();
+    const names = Array.from({ length: 50 }, (_, index) => `m${index}`);
+    const [many] = await store.ingest([run.ingest(names.map((name) => run.metric(name, 1, 0)))]);
+    // 50 series of one point each: far more than 50 x 48 bytes (a grown V8 array holds 16 doubles).
+    expect(many!.memoryBytes).toBeGreaterThan(50 * 150);
+    const other = new TestRun();
+    const [one] = await store.ingest([
+      other.ingest(Array.from({ length: 500 }, (_, step) => other.metric('loss', step, step))),
+    ]);
+    expect(one!.memoryBytes).toBeGreaterThanOrEqual(500 * 24);
+    expect(one!.memoryBytes).toBeLessThan(500 * 48);
+  });
+
   it('stores nothing of a batch whose commit failed, neither then nor with the next batch', async () => {
     const store = open();
     const run = new TestRun();
