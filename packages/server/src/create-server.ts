@@ -109,7 +109,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Liveste
   if (options.corsOrigins !== undefined && options.corsOrigins.length > 0) {
     registerCors(app, options.corsOrigins);
   }
-  if (token !== undefined) registerTokenAuth(app, token);
+  if (token !== undefined) registerTokenAuth(app, token, options.maxFailedTokenAttempts);
 
   const queue = new IngestQueue(store, limits);
   const admission = new IngestAdmission(limits.maxInFlightBodyBytes, limits.maxBodyBytes);

@@ -48,6 +48,11 @@ export interface ServerOptions {
   dataDirectory?: string;
   /** Required for every request when set (and to listen off loopback). Never logged. */
   token?: string;
+  /**
+   * Wrong tokens one client address may send within a minute before it must wait out the rest of
+   * it (429; default 20, which slows guessing a short token to a crawl). Infinity turns it off.
+   */
+  maxFailedTokenAttempts?: number;
   /** A store to use instead of the embedded one (it is closed with the server). */
   store?: RunStore;
   /** SQLite durability: 'normal' survives a killed process, 'full' also a power cut (slower). */

@@ -77,4 +77,31 @@ describe('the dashboard session on a server with a token', () => {
     expect(cleared.status).toBe(204);
     expect(cleared.headers.get('set-cookie')).toMatch(/^livestep_session=;.*Max-Age=0/);
   });
+
+  it('makes an address that sent 20 wrong tokens within a minute wait (429, Retry-After), the right token too', async () => {
+    const server = await startTestServer({ token: TOKEN });
+    // Requests with no token are no guesses: a page not logged in yet is not locked out.
+    for (let index = 0; index < 30; index++) {
+      expect((await fetch(`${server.url}/api/v1/runs`)).status).toBe(401);
+    }
+    for (let index = 0; index < 19; index++) {
+      const wrong = await fetch(`${server.url}/api/v1/runs`, {
+        headers: { authorization: `Bearer guess-${index}` },
+      });
+      expect(wrong.status).toBe(401);
+    }
+    expect((await sessionCookie(server.url, 'guess-19')).status).toBe(401);
+    // The 20th wrong one came through the login form: now every attempt waits, a right one too.
+    const locked = await fetch(`${server.url}/api/v1/runs`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(Number(locked.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    expect(await locked.text()).not.toContain(TOKEN);
+    expect((await sessionCookie(server.url, TOKEN)).status).toBe(429);
+    // The health check and the page itself stay open.
+    expect((await fetch(`${server.url}/api/v1/health`)).status).toBe(200);
+    expect((await fetch(`${server.url}/`)).status).toBe(200);
+  });
 });

@@ -10,6 +10,7 @@
 import { createHmac } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { HttpError, sendError } from '../http/http-error.js';
+import { type FailedAttempts, refuseWhileWaiting } from './failed-attempts.js';
 import { digest, matchesDigest, presentedToken } from './token-digest.js';
 
 export const SESSION_PATH = '/api/v1/session';
@@ -36,14 +37,18 @@ export function registerSessionRoutes(
   app: FastifyInstance,
   expectedToken: Buffer,
   token: string,
+  failures: FailedAttempts,
 ): Buffer {
   const value = createHmac('sha256', token).update(SESSION_LABEL).digest('base64url');
   const cookie = (content: string, maxAge: number) =>
     `${SESSION_COOKIE}=${content}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}`;
 
   app.post(SESSION_PATH, async (request, reply) => {
+    // The page's login form is a place to guess the token too: the same wait applies.
+    if (refuseWhileWaiting(failures, request.ip, reply)) return reply;
     const presented = presentedToken(request.headers.authorization);
     if (presented === undefined || !matchesDigest(presented, expectedToken)) {
+      if (presented !== undefined) failures.record(request.ip, Date.now());
       return sendError(
         reply,
         new HttpError(
