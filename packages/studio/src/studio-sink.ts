@@ -344,7 +344,8 @@ function createPostingSink(config: StudioConfig, token: string, options: StudioS
     const outcome = await deliver(
       doneBody(context, state.ending, redact),
       'done',
-      AbortSignal.timeout(Math.max(1, deadline - Date.now())),
+      // Whole milliseconds: AbortSignal.timeout throws on a fraction (a deadline may carry one).
+      AbortSignal.timeout(Math.max(1, Math.ceil(deadline - Date.now()))),
       deadline,
     );
     doneFinished = true;

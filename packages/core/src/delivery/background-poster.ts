@@ -190,7 +190,7 @@ export class BackgroundPoster {
       attempt: (_, context) =>
         attempt(
           context.signal,
-          Math.max(1, Math.min(this.requestTimeoutMs, context.deadline - Date.now())),
+          Math.max(1, Math.ceil(Math.min(this.requestTimeoutMs, context.deadline - Date.now()))),
         ),
       onRetry: ({ outcome }) => {
         this.noteError(outcome.reason);
@@ -305,7 +305,9 @@ export class BackgroundPoster {
       this.warnOnce('left_at_close', this.options.leftAtClose(left, this.lastErrorText ?? 'none'));
     }
     if (this.work?.finishLate !== undefined && !this.isDisabled) {
-      await this.work.finishLate(AbortSignal.timeout(Math.max(1, deadline - Date.now())), deadline);
+      // Whole milliseconds: AbortSignal.timeout throws on a fraction (a deadline may carry one).
+      const left = Math.max(1, Math.ceil(deadline - Date.now()));
+      await this.work.finishLate(AbortSignal.timeout(left), deadline);
     }
     this.givenUp = true;
   }

@@ -211,7 +211,8 @@ export async function postWithFetch(
   url: URL,
   options: PostOptions,
 ): Promise<PostResult> {
-  const timeout = AbortSignal.timeout(options.timeoutMs);
+  // Whole milliseconds, at least one: AbortSignal.timeout throws on a fraction.
+  const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(options.timeoutMs)));
   const signal = AbortSignal.any([timeout, options.signal]);
   const failed = (error: unknown): PostResult => {
     if (options.signal.aborted) return { answered: false, reason: 'stopped', cause: 'stopped' };

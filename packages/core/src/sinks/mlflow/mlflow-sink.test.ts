@@ -293,6 +293,42 @@ describe('MLflow sink', () => {
     );
   });
 
+  it('takes a close deadline with a fraction of a millisecond (AbortSignal.timeout refuses one)', async () => {
+    const sink = createMlflowSink(
+      sinkOptions({
+        environment: { MLFLOW_TRACKING_URI: 'http://127.0.0.1:9' },
+        requestTimeoutMs: 200,
+      }),
+    );
+    const run = { id: '00000000-0000-4000-8000-000000000001', experiment: 'e', name: 'n' };
+    await sink.send({
+      protocol: 1,
+      run,
+      events: [
+        {
+          id: '00000000-0000-4000-8000-000000000002',
+          seq: 0,
+          ts: Date.now(),
+          kind: 'metric',
+          name: 'loss',
+          value: 1,
+          step: 0,
+        },
+        {
+          id: '00000000-0000-4000-8000-000000000003',
+          seq: 1,
+          ts: Date.now(),
+          kind: 'done',
+          status: 'completed',
+        },
+      ],
+    });
+    await sink.close?.({ deadline: Date.now() + 800.5 });
+    const state = sink.report?.();
+    expect(state?.lastError).toMatch(/cannot reach|ECONNREFUSED/);
+    expect(state?.lastError).not.toMatch(/out of range/);
+  });
+
   it('creates the experiment from MLFLOW_EXPERIMENT_NAME once (its lookup retried after a 503), and a second run finds it', async () => {
     const environment = {
       MLFLOW_TRACKING_URI: mlflow.url,
