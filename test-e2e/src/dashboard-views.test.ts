@@ -318,9 +318,21 @@ describe('the dashboard views in Chromium', () => {
       );
     });
     expect(await image.locator('img').getAttribute('alt')).toBe('samples/pixel.png at step 0');
-    const loaded = await image
-      .locator('img')
-      .evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth);
+    // The new step's image loads after its src changed: wait for it (bounded), then read it.
+    const loaded = await image.locator('img').evaluate(
+      (img) =>
+        new Promise<number>((resolve) => {
+          const element = img as unknown as {
+            complete: boolean;
+            naturalWidth: number;
+            addEventListener(type: string, listener: () => void): void;
+          };
+          if (element.complete) resolve(element.naturalWidth);
+          element.addEventListener('load', () => resolve(element.naturalWidth));
+          element.addEventListener('error', () => resolve(0));
+          setTimeout(() => resolve(element.naturalWidth), 10_000);
+        }),
+    );
     expect(loaded).toBe(1);
     expect(await page.locator('ul.annotations').textContent()).toContain('checkpoint saved');
 
