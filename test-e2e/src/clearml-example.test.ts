@@ -5,7 +5,7 @@
 // the params as hyperparams, the plots as Plotly figures, status completed), and the secret key
 // and tokens must appear nowhere but in the Authorization header. Refused keys stop posting with a
 // message naming the variables, and training still finishes.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { runNodeScript } from '@livestep/test-support';
 import { type FakeClearml, startFakeClearml } from '@livestep/test-support/clearml';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { filesUnder, runFolderMetrics } from './support/run-folder.js';
 
 const MAIN_SCRIPT = fileURLToPath(new URL('../../examples/tfjs-fit/src/main.mjs', import.meta.url));
 /** Looks like a real key, so a leak anywhere is found by a plain text search. */
@@ -57,37 +58,6 @@ function runExample(environment: Record<string, string>) {
     timeoutMs: EXIT_DEADLINE_MS,
   });
   return { project, runFolder, result };
-}
-
-function filesUnder(folder: string): string[] {
-  const files: string[] = [];
-  for (const name of readdirSync(folder)) {
-    const path = join(folder, name);
-    if (statSync(path).isDirectory()) files.push(...filesUnder(path));
-    else files.push(path);
-  }
-  return files;
-}
-
-/** The metric TSVs of the run folder: series name → rows (step, value). */
-function runFolderMetrics(runFolder: string): Map<string, Array<{ iter: number; value: number }>> {
-  const metricsFolder = join(runFolder, 'plots', 'metrics');
-  const series = new Map<string, Array<{ iter: number; value: number }>>();
-  for (const file of filesUnder(metricsFolder)) {
-    const name = file
-      .slice(metricsFolder.length + 1, -'.tsv'.length)
-      .split('\\')
-      .join('/');
-    const [, ...lines] = readFileSync(file, 'utf8').trim().split('\n');
-    series.set(
-      name,
-      lines.map((line) => {
-        const [, step, value] = line.split('\t');
-        return { iter: Number(step), value: Number(value) };
-      }),
-    );
-  }
-  return series;
 }
 
 /** A DVCLive series name back to its name and labels (labels are trailing `key=value` segments). */
@@ -145,7 +115,9 @@ describe('examples/tfjs-fit recording into ClearML', () => {
     let points = 0;
     for (const [name, rows] of written) {
       const { metric, variant } = seriesOf(name);
-      expect(clearml.scalars(task.id, metric, variant), name).toEqual(rows);
+      expect(clearml.scalars(task.id, metric, variant), name).toEqual(
+        rows.map(({ step, value }) => ({ iter: step, value })),
+      );
       points += rows.length;
     }
     expect(clearml.scalarEvents(task.id)).toHaveLength(points);

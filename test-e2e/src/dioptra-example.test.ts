@@ -5,7 +5,7 @@
 // name the documented mapping gives its series; the sink logs in again once, and the password and
 // the session cookies appear nowhere but in the login body and the Cookie header. A refused login
 // stops posting with a message naming the variables, and training still finishes.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { decodeDioptraName } from '@livestep/core';
 import { runNodeScript } from '@livestep/test-support';
 import { type FakeDioptra, startFakeDioptra } from '@livestep/test-support/dioptra';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { filesUnder, runFolderMetrics } from './support/run-folder.js';
 
 const MAIN_SCRIPT = fileURLToPath(new URL('../../examples/tfjs-fit/src/main.mjs', import.meta.url));
 /** Looks like a real password, so a leak anywhere is found by a plain text search. */
@@ -57,37 +58,6 @@ function runExample(environment: Record<string, string>) {
     timeoutMs: EXIT_DEADLINE_MS,
   });
   return { project, runFolder, result };
-}
-
-function filesUnder(folder: string): string[] {
-  const files: string[] = [];
-  for (const name of readdirSync(folder)) {
-    const path = join(folder, name);
-    if (statSync(path).isDirectory()) files.push(...filesUnder(path));
-    else files.push(path);
-  }
-  return files;
-}
-
-/** The metric TSVs of the run folder: series → rows (step, value). */
-function runFolderMetrics(runFolder: string): Map<string, Array<{ step: number; value: number }>> {
-  const metricsFolder = join(runFolder, 'plots', 'metrics');
-  const series = new Map<string, Array<{ step: number; value: number }>>();
-  for (const file of filesUnder(metricsFolder)) {
-    const name = file
-      .slice(metricsFolder.length + 1, -'.tsv'.length)
-      .split('\\')
-      .join('/');
-    const [, ...lines] = readFileSync(file, 'utf8').trim().split('\n');
-    series.set(
-      name,
-      lines.map((line) => {
-        const [, step, value] = line.split('\t');
-        return { step: Number(step), value: Number(value) };
-      }),
-    );
-  }
-  return series;
 }
 
 /** Every cookie value the fake handed out (from the Cookie headers it received). */

@@ -5,7 +5,7 @@
 // tags, FINISHED), and the token must appear nowhere but in the Authorization header. A token
 // MLflow refuses (401: MLflow tokens do not refresh) stops posting with a message naming
 // MLFLOW_TRACKING_TOKEN, and training still finishes.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { runNodeScript } from '@livestep/test-support';
 import { type FakeMlflow, startFakeMlflow } from '@livestep/test-support/mlflow';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { filesUnder, runFolderMetrics } from './support/run-folder.js';
 
 const MAIN_SCRIPT = fileURLToPath(new URL('../../examples/tfjs-fit/src/main.mjs', import.meta.url));
 /** Looks like a real token, so a leak anywhere is found by a plain text search. */
@@ -54,37 +55,6 @@ function runExample(environment: Record<string, string>) {
     timeoutMs: EXIT_DEADLINE_MS,
   });
   return { project, runFolder, result };
-}
-
-function filesUnder(folder: string): string[] {
-  const files: string[] = [];
-  for (const name of readdirSync(folder)) {
-    const path = join(folder, name);
-    if (statSync(path).isDirectory()) files.push(...filesUnder(path));
-    else files.push(path);
-  }
-  return files;
-}
-
-/** The metric TSVs of the run folder: name → rows (step, value). */
-function runFolderMetrics(runFolder: string): Map<string, Array<{ step: number; value: number }>> {
-  const metricsFolder = join(runFolder, 'plots', 'metrics');
-  const series = new Map<string, Array<{ step: number; value: number }>>();
-  for (const file of filesUnder(metricsFolder)) {
-    const name = file
-      .slice(metricsFolder.length + 1, -'.tsv'.length)
-      .split('\\')
-      .join('/');
-    const [, ...lines] = readFileSync(file, 'utf8').trim().split('\n');
-    series.set(
-      name,
-      lines.map((line) => {
-        const [, step, value] = line.split('\t');
-        return { step: Number(step), value: Number(value) };
-      }),
-    );
-  }
-  return series;
 }
 
 /** params.yaml flattened as the MLflow sink documents it (`.` between levels, JSON for the rest). */

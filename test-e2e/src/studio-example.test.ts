@@ -3,13 +3,14 @@
 // the api/live schema check, in the order start, data..., done, with every metric row, and the
 // token must appear nowhere but in the Authorization header (not in output, not in any file).
 // Nothing but the environment turns Studio on: core adds the Studio sink by itself.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runNodeScript } from '@livestep/test-support';
 import { type FakeStudio, startFakeStudio } from '@livestep/test-support/studio';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { filesUnder } from './support/run-folder.js';
 
 const TRAIN_SCRIPT = fileURLToPath(
   new URL('../../examples/custom-loop/src/train.mjs', import.meta.url),
@@ -48,16 +49,6 @@ function runExample(cwd: string, environment: Record<string, string>) {
     env: environment,
     timeoutMs: EXIT_DEADLINE_MS,
   });
-}
-
-function filesUnder(folder: string): string[] {
-  const files: string[] = [];
-  for (const name of readdirSync(folder)) {
-    const path = join(folder, name);
-    if (statSync(path).isDirectory()) files.push(...filesUnder(path));
-    else files.push(path);
-  }
-  return files;
 }
 
 /** TSV rows (timestamp, step, value) as the directory sink wrote them. */

@@ -155,6 +155,27 @@ describe('ClearML sink', () => {
     expectNoSecret();
   });
 
+  it('delivers points while the run is still training, without a flush or the end', async () => {
+    const run = startRun({}, sinkOptions({ postIntervalMs: 50 }));
+    let step = 0;
+    const deadline = Date.now() + 10_000;
+    let seen = 0;
+    // A loop that logs and yields, as training does; ClearML is read while it goes on.
+    while (Date.now() < deadline) {
+      run.logMetric('train/loss', 1 / (step + 1), { step });
+      step++;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      const task = [...clearml.tasks.values()][0];
+      seen = task === undefined ? 0 : clearml.scalars(task.id, 'train', 'loss').length;
+      if (seen >= 5) break;
+    }
+    expect(seen).toBeGreaterThanOrEqual(5);
+    expect(run.ended).toBe(false);
+    expect(clearml.status(clearml.onlyTask().id)).toBe('in_progress');
+    await run.end();
+    expect(clearml.scalars(clearml.onlyTask().id, 'train', 'loss')).toHaveLength(step);
+  });
+
   it('puts every point in once through 503s, 429s and an expired token', async () => {
     const run = startRun();
     const first = logSteps(run, 20);
