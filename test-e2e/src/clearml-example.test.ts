@@ -49,6 +49,9 @@ function runExample(environment: Record<string, string>) {
       LIVESTEP_DIR: runFolder,
       LIVESTEP_MODEL_PATH: join(project, 'model.json'),
       EPOCHS: String(EPOCHS),
+      // The fault schedule alone costs seconds of backoff, most of it after training on a fast
+      // machine: the end may wait longer than the default 5 s (what is asserted is completeness).
+      LIVESTEP_END_TIMEOUT_MS: '30000',
       CLEARML_API_HOST: clearml.url,
       CLEARML_FILES_HOST: clearml.filesUrl,
       CLEARML_API_ACCESS_KEY: ACCESS_KEY,

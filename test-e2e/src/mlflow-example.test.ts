@@ -48,6 +48,9 @@ function runExample(environment: Record<string, string>) {
       LIVESTEP_DIR: runFolder,
       LIVESTEP_MODEL_PATH: join(project, 'model.json'),
       EPOCHS: String(EPOCHS),
+      // The fault schedule alone costs seconds of backoff, most of it after training on a fast
+      // machine: the end may wait longer than the default 5 s (what is asserted is completeness).
+      LIVESTEP_END_TIMEOUT_MS: '30000',
       MLFLOW_TRACKING_URI: mlflow.url,
       MLFLOW_TRACKING_TOKEN: TOKEN,
       ...environment,

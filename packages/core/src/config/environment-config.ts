@@ -25,6 +25,11 @@ export interface EnvironmentConfig {
   /** LIVESTEP_TENSORBOARD_DIR: also write TensorBoard event files into this log directory. */
   tensorboardDirectory?: string;
   /**
+   * LIVESTEP_END_TIMEOUT_MS: how long `end()` waits for the sinks when the code gives no
+   * `timeoutMs` (a slow or flaky tracker may need more than the default 5 s; no code change).
+   */
+  endTimeoutMs?: number;
+  /**
    * MLFLOW_TRACKING_URI: an MLflow tracking server to record into (the MLflow sink reads its
    * other MLFLOW_* variables itself: token or user name and password, experiment name).
    */
@@ -52,6 +57,22 @@ function nonEmpty(value: string | undefined): string | undefined {
   return trimmed ? trimmed : undefined;
 }
 
+/** An hour: a longer wait at the end of a run is a mistake (a unit slip), not a wish. */
+const MAX_END_TIMEOUT_MS = 3_600_000;
+
+/** A whole number of milliseconds, 0 to an hour; anything else is refused naming the variable. */
+function milliseconds(name: string, value: string | undefined): number | undefined {
+  const text = nonEmpty(value);
+  if (text === undefined) return undefined;
+  const parsed = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(parsed <= MAX_END_TIMEOUT_MS)) {
+    throw new TypeError(
+      `livestep: ${name} must be a whole number of milliseconds from 0 to ${MAX_END_TIMEOUT_MS} (e.g. 30000 for 30 s), got ${JSON.stringify(text)}`,
+    );
+  }
+  return parsed;
+}
+
 export function readEnvironmentConfig(
   environment: NodeJS.ProcessEnv = process.env,
 ): EnvironmentConfig {
@@ -71,6 +92,8 @@ export function readEnvironmentConfig(
   if (token) config.token = token;
   const tensorboardDirectory = nonEmpty(environment.LIVESTEP_TENSORBOARD_DIR);
   if (tensorboardDirectory) config.tensorboardDirectory = tensorboardDirectory;
+  const endTimeoutMs = milliseconds('LIVESTEP_END_TIMEOUT_MS', environment.LIVESTEP_END_TIMEOUT_MS);
+  if (endTimeoutMs !== undefined) config.endTimeoutMs = endTimeoutMs;
   const mlflowTrackingUri = nonEmpty(environment.MLFLOW_TRACKING_URI);
   if (mlflowTrackingUri) config.mlflowTrackingUri = mlflowTrackingUri;
   const dioptraApi = nonEmpty(environment.DIOPTRA_API);

@@ -302,7 +302,10 @@ export class BackgroundPoster {
     const left = this.work?.discard() ?? 0;
     if (left > 0) {
       this.countFailed('send_error', left);
-      this.warnOnce('left_at_close', this.options.leftAtClose(left, this.lastErrorText ?? 'none'));
+      this.warnOnce(
+        'left_at_close',
+        this.options.leftAtClose(left, this.lastErrorText ?? 'no answer before the deadline'),
+      );
     }
     if (this.work?.finishLate !== undefined && !this.isDisabled) {
       // Whole milliseconds: AbortSignal.timeout throws on a fraction (a deadline may carry one).

@@ -105,7 +105,10 @@ export interface ArtifactOptions {
 export interface EndOptions {
   /** The error that ended a failed run; recorded with its message and stack. */
   error?: unknown;
-  /** How long to wait for delivery (default `DEFAULT_END_TIMEOUT_MS`, 5 s). */
+  /**
+   * How long to wait for delivery (default `LIVESTEP_END_TIMEOUT_MS` from the environment, else
+   * `DEFAULT_END_TIMEOUT_MS`, 5 s).
+   */
   timeoutMs?: number;
 }
 

@@ -10,6 +10,7 @@ import type { MetricEvent } from '../protocol/events.js';
 import { validateBatch } from '../protocol/validate-batch.js';
 import { createMemorySink } from '../sinks/memory-sink.js';
 import { Run } from './run.js';
+import type { StartRunOptions } from './run-options.js';
 import { withRun } from './start-run.js';
 
 const PNG_BYTES = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]);
@@ -517,6 +518,35 @@ describe('Run', () => {
     });
     expect([run.experiment, run.name]).toEqual(['from-env', 'run-7']);
     await run.end();
+  });
+
+  it('waits LIVESTEP_END_TIMEOUT_MS at end() when the code gives no timeout, and refuses a value that is not milliseconds', async () => {
+    const closeDeadlines: number[] = [];
+    const sink: Sink = {
+      name: 'deadline-recorder',
+      send() {},
+      close({ deadline }) {
+        closeDeadlines.push(deadline - Date.now());
+      },
+    };
+    const options: StartRunOptions = { sinks: [sink], exitHooks: false, collectGit: false };
+    await new Run({ ...options, environment: { LIVESTEP_END_TIMEOUT_MS: '45000' } }).end();
+    await new Run({ ...options, environment: { LIVESTEP_END_TIMEOUT_MS: '45000' } }).end(
+      'completed',
+      { timeoutMs: 700 },
+    );
+    await new Run({ ...options, environment: {} }).end();
+    expect(closeDeadlines).toHaveLength(3);
+    expect(closeDeadlines[0]).toBeGreaterThan(44_000);
+    expect(closeDeadlines[0]).toBeLessThanOrEqual(45_000);
+    expect(closeDeadlines[1]).toBeLessThanOrEqual(700); // the call's own timeout wins
+    expect(closeDeadlines[2]).toBeLessThanOrEqual(5_000); // the default
+    expect(closeDeadlines[2]).toBeGreaterThan(4_000);
+    for (const bad of ['30s', '-1', '1.5', '7200000']) {
+      expect(() => new Run({ ...options, environment: { LIVESTEP_END_TIMEOUT_MS: bad } })).toThrow(
+        `LIVESTEP_END_TIMEOUT_MS must be a whole number of milliseconds from 0 to 3600000 (e.g. 30000 for 30 s), got "${bad}"`,
+      );
+    }
   });
 
   it('records nothing when disabled, but the API still works', async () => {

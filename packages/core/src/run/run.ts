@@ -88,6 +88,8 @@ export class Run implements AsyncDisposable {
   private readonly eventId: (seq: number) => string;
   private readonly warn: (message: string) => void;
   private readonly exitTimeoutMs: number;
+  /** `end()`'s wait when the call gives none: LIVESTEP_END_TIMEOUT_MS, or the default. */
+  private readonly endTimeoutMs: number;
   private readonly latestValues = new Map<string, MetricValue>();
   private seq = 0;
   private currentStep = 0;
@@ -103,6 +105,7 @@ export class Run implements AsyncDisposable {
     const config = readEnvironmentConfig(environment);
     this.warn = options.onWarning ?? emitLivestepWarning;
     this.exitTimeoutMs = options.exitTimeoutMs ?? DEFAULT_EXIT_TIMEOUT_MS;
+    this.endTimeoutMs = config.endTimeoutMs ?? DEFAULT_END_TIMEOUT_MS;
     this.id = randomUUID();
     this.experiment = checkRunName(
       options.experiment ?? config.experiment ?? (basename(process.cwd()) || 'default'),
@@ -518,7 +521,7 @@ export class Run implements AsyncDisposable {
     this.logBuffered();
     this.recordDone(status, options.error);
     const participant = this.exitParticipant;
-    this.ending = this.dispatcher.close(options.timeoutMs ?? DEFAULT_END_TIMEOUT_MS).finally(() => {
+    this.ending = this.dispatcher.close(options.timeoutMs ?? this.endTimeoutMs).finally(() => {
       if (participant !== undefined) unregisterForExit(participant);
     });
     return this.ending;

@@ -124,7 +124,7 @@ export async function callClearml(
     },
     transport.fetch,
   );
-  const judged = judgeClearmlAnswer(result, transport, call.endpoint);
+  const judged = judgeClearmlAnswer(result, transport, call.endpoint, Math.max(1, timeoutMs));
   return result.answered ? { ...judged, status: result.status } : judged;
 }
 
@@ -133,16 +133,14 @@ export function judgeClearmlAnswer(
   result: PostResult,
   transport: ClearmlTransport,
   endpoint: string,
+  /** The timeout this call had (a deadline may have cut the configured one): said on a timeout. */
+  timeoutMs: number = transport.timeoutMs,
 ): { outcome: RequestOutcome; answer?: ClearmlAnswer } {
   const { config, session } = transport;
   const redact = session.redact;
   if (!result.answered) {
     return {
-      outcome: outcomeWithoutAnswer(
-        result,
-        { host: config.origin, timeoutMs: transport.timeoutMs },
-        redact,
-      ),
+      outcome: outcomeWithoutAnswer(result, { host: config.origin, timeoutMs }, redact),
     };
   }
   const { status } = result;

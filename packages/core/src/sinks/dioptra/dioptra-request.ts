@@ -123,7 +123,7 @@ export async function loginToDioptra(
     },
     fetchKeepingCookies(transport.fetch, setCookies),
   );
-  const outcome = judgeDioptraAnswer(result, transport, 'login');
+  const outcome = judgeDioptraAnswer(result, transport, 'login', Math.max(1, timeoutMs));
   if (outcome.verdict === 'delivered') {
     transport.session.store(setCookies);
     if (transport.session.cookieHeader === undefined) {
@@ -149,7 +149,7 @@ export async function postDioptraMetric(
     { headers: headers(transport), body, timeoutMs: Math.max(1, timeoutMs), signal },
     transport.fetch,
   );
-  return judgeDioptraAnswer(result, transport, 'metrics');
+  return judgeDioptraAnswer(result, transport, 'metrics', Math.max(1, timeoutMs));
 }
 
 /** Dioptra's status rules (see the top of this file). */
@@ -157,15 +157,13 @@ export function judgeDioptraAnswer(
   result: PostResult,
   transport: DioptraTransport,
   call: 'login' | 'metrics',
+  /** The timeout this request had (a deadline may have cut the configured one): said on a timeout. */
+  timeoutMs: number = transport.timeoutMs,
 ): RequestOutcome {
   const { config, session } = transport;
   const redact = session.redact;
   if (!result.answered) {
-    return outcomeWithoutAnswer(
-      result,
-      { host: config.origin, timeoutMs: transport.timeoutMs },
-      redact,
-    );
+    return outcomeWithoutAnswer(result, { host: config.origin, timeoutMs }, redact);
   }
   const { status } = result;
   const what = call === 'login' ? 'the Dioptra login' : `Dioptra job ${config.jobId}'s metrics`;

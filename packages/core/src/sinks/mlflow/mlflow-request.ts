@@ -93,7 +93,7 @@ export async function requestMlflow(
     call.method === 'GET'
       ? await postTo(url, options, getThroughFetch(transport.fetch))
       : await postTo(url, options, transport.fetch);
-  return judgeMlflowAnswer(result, transport, call);
+  return judgeMlflowAnswer(result, transport, call, options.timeoutMs);
 }
 
 /** MLflow's status rules (see the top of this file). */
@@ -101,16 +101,14 @@ export function judgeMlflowAnswer(
   result: PostResult,
   transport: MlflowTransport,
   call: Pick<MlflowCall, 'path' | 'accept'>,
+  /** The timeout this request had (a deadline may have cut the configured one): said on a timeout. */
+  timeoutMs: number = transport.timeoutMs,
 ): { outcome: RequestOutcome; answer?: MlflowAnswer } {
   const { config } = transport;
   const redact = config.redact;
   if (!result.answered) {
     return {
-      outcome: outcomeWithoutAnswer(
-        result,
-        { host: config.origin, timeoutMs: transport.timeoutMs },
-        redact,
-      ),
+      outcome: outcomeWithoutAnswer(result, { host: config.origin, timeoutMs }, redact),
     };
   }
   const { status } = result;

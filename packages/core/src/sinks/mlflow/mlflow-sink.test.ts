@@ -2,6 +2,8 @@
 // backends.md D, which checks every body): every point arrives once with its step and timestamp,
 // params and tags, the final status, through injected 503s and 429s; a 401 stops posting.
 
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { type FakeMlflow, startFakeMlflow } from '@livestep/test-support/mlflow';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FlushReport } from '../../pipeline/sink.js';
@@ -291,6 +293,37 @@ describe('MLflow sink', () => {
     expect(warnings.join('\n')).toMatch(
       /the run ended before MLflow took \d+ events.*livestep sync <run folder> --to mlflow/,
     );
+  });
+
+  it("names the wait a request really had when the run's end deadline cut its timeout short", async () => {
+    // A server that takes the connection and never answers: every request times out.
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      const run = new Run(
+        runOptions(
+          {},
+          sinkOptions({ environment: { MLFLOW_TRACKING_URI: url }, requestTimeoutMs: 10_000 }),
+        ),
+      );
+      run.logMetric('loss', 1);
+      const report = await run.end('completed', { timeoutMs: 1_200 });
+      expect(report.ok).toBe(false);
+      const said = warnings.join('\n');
+      // The request was cut by the end (its timeout, or the stop at the deadline, whichever fired
+      // first): said as such, never as the configured 10,000 ms it did not have.
+      expect(said).toMatch(
+        /the run ended before MLflow took 2 events \(last error: no answer (within \d+ ms|before the deadline)\)/,
+      );
+      const waited = [...said.matchAll(/no answer within (\d+) ms/g)].map((match) =>
+        Number(match[1]),
+      );
+      for (const milliseconds of waited) expect(milliseconds).toBeLessThanOrEqual(1_200);
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('takes a close deadline with a fraction of a millisecond (AbortSignal.timeout refuses one)', async () => {
