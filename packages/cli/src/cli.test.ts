@@ -1,5 +1,5 @@
 /** `livestep sync`, run as the real command (a child process) against a real receiver. */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -250,6 +250,12 @@ describe('livestep sync', () => {
       250,
       500,
     );
+    // The spool keeps runs of points as lines of metric columns: sync expands them.
+    const spooled = readdirSync(spoolDirectory).filter((name) => name.endsWith('.jsonl'));
+    const lines = spooled.flatMap((name) =>
+      readFileSync(join(spoolDirectory, name), 'utf8').trimEnd().split('\n'),
+    );
+    expect(lines.some((line) => JSON.parse(line).kind === 'metrics')).toBe(true);
     await server.start();
     const result = await livestep(['sync', spoolDirectory, '--to', server.url, '--quiet']);
     expect(result.stderr).toBe('');

@@ -1,6 +1,6 @@
 /**
- * Streams a JSONL record (the JSONL sink's file, or an HTTP sink's spool) line by line, run by
- * run, in chunks of at most `chunkEvents` events: a record of millions of events is synced in the
+ * Streams a JSONL record (the JSONL sink's file, or an HTTP sink's spool, whose runs of metric
+ * points are lines of metric columns, expanded here) line by line, run by run, in chunks of at most `chunkEvents` events: a record of millions of events is synced in the
  * memory of one chunk, never read into one string. Each chunk is checked against protocol v1, so
  * a record that is not one fails naming the file, the line and the field.
  *
@@ -10,7 +10,13 @@
 import { closeSync, createReadStream, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { RunEvent, RunIdentity } from '@livestep/core';
-import { validateBatch } from '@livestep/core/protocol';
+import {
+  expandMetricColumns,
+  METRIC_COLUMNS_KIND,
+  type MetricColumns,
+  metricColumnsIssues,
+  validateBatch,
+} from '@livestep/core/protocol';
 
 /** Events handed on at a time: the size of one request of the live pipeline. */
 export const RECORD_CHUNK_EVENTS = 1_000;
@@ -110,6 +116,20 @@ export async function* readJsonlRecord(
       }
       if (run === undefined)
         throw notARecord(path, lineNumber, 'is an event before any run header');
+      if (record.kind === METRIC_COLUMNS_KIND) {
+        // An HTTP sink's spool keeps runs of metric points as one line of columns.
+        const issue = metricColumnsIssues(record)[0];
+        if (issue !== undefined) {
+          throw new SyntaxError(
+            `livestep: ${path} is not a valid record: ${issue.path}: ${issue.message} (the metric columns on line ${lineNumber})`,
+          );
+        }
+        for (const event of expandMetricColumns(record as unknown as MetricColumns)) {
+          events.push(event);
+          if (events.length >= chunkEvents) yield chunk();
+        }
+        continue;
+      }
       events.push(record as unknown as RunEvent);
       if (events.length >= chunkEvents) yield chunk();
     }

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Batch, MetricEvent, RunIdentity } from '../protocol/events.js';
-import { PROTOCOL_VERSION } from '../protocol/events.js';
+import { METRIC_COLUMNS_KIND, PROTOCOL_VERSION } from '../protocol/events.js';
+import { parseJsonl } from '../protocol/jsonl-record.js';
+import { metricColumnsIssues } from '../protocol/validate-batch.js';
 import { Spool } from './spool.js';
 
 const RUN: RunIdentity = { id: 'run-1', experiment: 'spool', name: 'spool-run' };
@@ -124,5 +126,81 @@ describe('Spool', () => {
       'e1',
       'e2',
     ]);
+  });
+
+  it('keeps a run of metric points as one line of columns, about 30 bytes a point, that every reader expands', async () => {
+    const path = spoolFile();
+    const spool = new Spool(path, RUN);
+    // Ids as core's Run makes them (a run-wide prefix, then the seq): one prefix for the block.
+    const prefix = '8d0c1f2a-3b4c-4d5e-9f60-';
+    const points = (first: number, count: number): MetricEvent[] =>
+      Array.from({ length: count }, (_, offset) => ({
+        kind: 'metric' as const,
+        id: prefix + (first + offset).toString(16).padStart(12, '0'),
+        seq: first + offset,
+        ts: 1_700_000_000_000 + first + offset,
+        name: offset % 2 === 0 ? 'train/loss' : 'train/accuracy',
+        value: offset === 7 ? 'nan' : Math.sin(first + offset),
+        step: (first + offset) >> 1,
+      }));
+    const annotation = {
+      kind: 'annotation' as const,
+      id: `${prefix}${(5_000).toString(16).padStart(12, '0')}`,
+      seq: 5_000,
+      ts: 1_700_000_005_000,
+      text: 'lr drop',
+      level: 'info' as const,
+    };
+    const events = [...points(0, 5_000), annotation, ...points(5_001, 3)];
+    spool.append({ protocol: PROTOCOL_VERSION, run: RUN, events });
+    const text = readFileSync(path, 'utf8');
+    const lines = text.trimEnd().split('\n');
+    // The header, the 5,000 points as one line, the annotation, and the 3 points too few for columns.
+    expect(lines.map((line) => JSON.parse(line).kind ?? 'header')).toEqual([
+      'header',
+      METRIC_COLUMNS_KIND,
+      'annotation',
+      'metric',
+      'metric',
+      'metric',
+    ]);
+    expect(Buffer.byteLength(lines[1]!) / 5_000).toBeLessThan(40);
+    // Every reader of a JSONL record gets the events back, NaN kept.
+    expect(parseJsonl(text)).toEqual([{ run: RUN, events }]);
+    expect(await drain(spool, 100_000)).toHaveLength(events.length);
+  });
+
+  it("hands whole lines back as a request's events text, up to the events asked for, parsing none", async () => {
+    const spool = new Spool(spoolFile(), RUN);
+    // Protocol ids (UUIDs; `batchOf`'s short ones are refused by a columns check).
+    const withUuids = (batch: Batch): Batch => ({
+      ...batch,
+      events: batch.events.map((event) => ({
+        ...event,
+        id: `00000000-0000-4000-8000-${event.seq.toString(16).padStart(12, '0')}`,
+      })),
+    });
+    const batches = [batchOf(0, 100), batchOf(100, 100), batchOf(200, 1)].map(withUuids);
+    for (const batch of batches) spool.append(batch);
+    // Two columns lines of 100 points and one event line: 150 events asked for take one line.
+    const first = await spool.readWire(150);
+    expect(first).toMatchObject({ count: 100, columns: true });
+    const wire = JSON.parse(`[${first.wire}]`);
+    expect(wire).toHaveLength(1);
+    expect(metricColumnsIssues(wire[0])).toEqual([]);
+    expect(first.decode()).toEqual(batches[0]!.events);
+    // Not acknowledged: the same lines again.
+    expect((await spool.readWire(150)).wire).toBe(first.wire);
+    spool.acknowledge(first.endOffset);
+    // A line is never cut: one line holding more events than asked for comes whole.
+    const second = await spool.readWire(10);
+    expect(second.count).toBe(100);
+    spool.acknowledge(second.endOffset);
+    const last = await spool.readWire(10);
+    expect(last).toMatchObject({ count: 1, columns: false });
+    expect(JSON.parse(`[${last.wire}]`)).toEqual(batches[2]!.events);
+    spool.acknowledge(last.endOffset);
+    expect(spool.drained).toBe(true);
+    expect(await spool.readWire(10)).toMatchObject({ count: 0, wire: '' });
   });
 });

@@ -22,6 +22,7 @@ export {
   METRIC_COLUMNS_CAPABILITY,
   metricColumnsLength,
   prefixedEventId,
+  withMetricColumns,
 } from './metric-columns.js';
 export { decodeMetricValue, encodeMetricValue, encodeNumber } from './metric-value.js';
 export {
@@ -39,6 +40,7 @@ export {
 export {
   assertValidBatch,
   type BatchValidation,
+  metricColumnsIssues,
   type ValidateBatchOptions,
   type ValidationIssue,
   validateBatch,

@@ -1,11 +1,14 @@
 /**
  * The JSONL record: a run as one JSON object per line, first a header `{"protocol":1,"run":{...}}`,
  * then every event as a server receives it. The JSONL sink writes it, the HTTP sink's spool keeps
- * undelivered batches in it, and `livestep sync` replays it. Metric events (the bulk of any run)
+ * undelivered batches in it (runs of metric points as one line of metric columns, a block as
+ * the protocol defines it), and `livestep sync` replays it. Metric events (the bulk of any run)
  * are written by string concatenation, not JSON.stringify.
  */
-import type { MetricEvent, RunEvent, RunIdentity } from './events.js';
-import { PROTOCOL_VERSION } from './events.js';
+import type { MetricColumns, MetricEvent, RunEvent, RunIdentity } from './events.js';
+import { METRIC_COLUMNS_KIND, PROTOCOL_VERSION } from './events.js';
+import { expandMetricColumns } from './metric-columns.js';
+import { metricColumnsIssues } from './validate-batch.js';
 
 /** Names repeat on every step: their JSON form is computed once. Bounded like the name cache. */
 const QUOTED_NAMES_CACHE_SIZE = 10_000;
@@ -78,6 +81,17 @@ export function parseJsonl(
     }
     if (current === undefined) {
       throw new SyntaxError(`livestep: line ${index + 1} is an event before any run header`);
+    }
+    if (record.kind === METRIC_COLUMNS_KIND) {
+      // A spool keeps runs of metric points as one line of columns: read back as the events.
+      const issue = metricColumnsIssues(record)[0];
+      if (issue !== undefined) {
+        throw new SyntaxError(
+          `livestep: line ${index + 1} of the JSONL record is not valid metric columns: ${issue.path}: ${issue.message}`,
+        );
+      }
+      current.events.push(...expandMetricColumns(record as unknown as MetricColumns));
+      return;
     }
     current.events.push(record as unknown as RunEvent);
   });

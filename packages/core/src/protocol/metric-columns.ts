@@ -11,6 +11,7 @@ import {
   type MetricColumns,
   type MetricEvent,
   type MetricValue,
+  type RunEvent,
 } from './events.js';
 import { explainBadName } from './names.js';
 
@@ -230,4 +231,37 @@ export function expandMetricColumns(columns: MetricColumns): MetricEvent[] {
     events.push(event);
   }
   return events;
+}
+
+/**
+ * Consecutive metric events below this many go as objects: a block's tables cost more than they
+ * save on a handful of points.
+ */
+const MIN_COLUMN_POINTS = 8;
+
+/**
+ * The events as they go to a server that takes metric columns: each run of consecutive metric
+ * events (MIN_COLUMN_POINTS or more) as one block, the rest as objects. Undefined when nothing
+ * would go as columns.
+ */
+export function withMetricColumns(
+  events: readonly RunEvent[],
+): Array<RunEvent | MetricColumns> | undefined {
+  let wire: Array<RunEvent | MetricColumns> | undefined;
+  let start = 0;
+  for (let index = 0; index <= events.length; index++) {
+    if (index < events.length && events[index]!.kind === 'metric') continue;
+    if (index - start >= MIN_COLUMN_POINTS) {
+      const run = events.slice(start, index) as MetricEvent[];
+      const columns = encodeMetricColumns(run);
+      wire ??= events.slice(0, start);
+      if (columns === undefined) wire.push(...run);
+      else wire.push(columns);
+    } else if (wire !== undefined) {
+      for (let from = start; from < index; from++) wire.push(events[from]!);
+    }
+    if (index < events.length) wire?.push(events[index]!);
+    start = index + 1;
+  }
+  return wire;
 }

@@ -36,7 +36,8 @@ export interface ValidateBatchOptions {
   /**
    * Accept blocks of metric points in columns (`kind: "metrics"`, see MetricColumnsSchema) among
    * the events, as a server that announces the `metric-columns` capability does. Off by default:
-   * a batch read from a file or a spool holds event objects only.
+   * a batch read from a file or a spool holds event objects only (their readers expand a spool's
+   * columns lines).
    */
   metricColumns?: boolean;
 }
@@ -161,6 +162,16 @@ export function validateBatch(
   });
   if (issues.length > 0) return { ok: false, issues };
   return { ok: true, batch: input as Batch };
+}
+
+/**
+ * What is wrong with one block of metric columns on its own (a line of a spool, read back):
+ * empty when it is valid. Paths start at `columns`.
+ */
+export function metricColumnsIssues(value: unknown): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  collectColumns(value, 'columns', issues);
+  return issues;
 }
 
 /** Throws a TypeError listing what is wrong, field by field. */

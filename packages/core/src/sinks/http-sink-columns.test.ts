@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type FakeLivestepServer, startFakeLivestepServer } from '@livestep/test-support';
@@ -21,7 +21,7 @@ async function receiver(metricColumns: boolean): Promise<FakeLivestepServer> {
   return started;
 }
 
-function httpRun(url: string) {
+function httpRun(url: string, maxMemoryEvents?: number) {
   const warnings: string[] = [];
   const spoolDirectory = mkdtempSync(join(tmpdir(), 'livestep-spool-'));
   const run = new Run({
@@ -33,6 +33,7 @@ function httpRun(url: string) {
         spoolDirectory,
         retryPolicy: FAST_RETRIES,
         onWarning: (message) => warnings.push(message),
+        ...(maxMemoryEvents !== undefined && { maxMemoryEvents }),
       }),
     ],
     exitHooks: false,
@@ -158,4 +159,36 @@ describe('HTTP sink, metric columns', () => {
     expect(server.requests.filter((request) => request.status === 400)).toHaveLength(1);
     expect(warnings.filter((warning) => warning.includes('refused them'))).toHaveLength(1);
   });
+
+  for (const metricColumns of [true, false]) {
+    it(`replays what it spooled (runs of points kept as columns) to a server ${metricColumns ? 'that takes columns, as columns' : 'that does not, as objects'}: every point once, in order`, async () => {
+      const server = await receiver(metricColumns);
+      const { run, warnings, spoolDirectory } = httpRun(server.url, 200);
+      run.logMetric('warmup', 1);
+      await run.flush(); // the sink learns what the server takes
+      // A loop that never yields: past 200 waiting events every batch goes to the spool.
+      for (let step = 0; step < 3_000; step++) {
+        run.logMetric('train/loss', step === 7 ? Number.NaN : 1 / (step + 1), { step });
+        run.logMetric('eval/acc', step / 3_000, { step, labels: { split: 'val' } });
+      }
+      expect(warnings.join('\n')).toMatch(/more than 200 events are waiting/);
+      const report = await run.end();
+      expect(report.ok).toBe(true);
+      expect(server.events.size).toBe(6_003);
+      expect(server.duplicates).toBe(0);
+      const replayed = server.requests.slice(1, -1);
+      expect(replayed.length).toBeGreaterThan(0);
+      for (const request of replayed) {
+        if (metricColumns) expect(request.columnBlocks).toBeGreaterThan(0);
+        else expect(request.columnBlocks).toBeUndefined();
+      }
+      const loss = server.metricValues('train/loss');
+      expect(loss).toHaveLength(3_000);
+      expect(loss[7]).toBe('nan');
+      expect(loss[2_999]).toBe(1 / 3_000);
+      expect(server.arrivals.at(-1)!.kind).toBe('done');
+      // Replayed and removed: nothing is left for a sync.
+      expect(readdirSync(spoolDirectory)).toEqual([]);
+    });
+  }
 });

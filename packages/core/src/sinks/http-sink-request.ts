@@ -14,10 +14,11 @@ import {
   type RequestOutcome,
 } from '../delivery/request-outcome.js';
 import { judgeStatus, parseRetryAfter } from '../delivery/retry-policy.js';
+import type { SpoolWireChunk } from '../delivery/spool.js';
 import type { Batch } from '../protocol/events.js';
 import { MAX_COLUMNS_REQUEST_EVENTS, MAX_REQUEST_EVENTS } from './http-sink-options.js';
 import { COLUMN_FORM_REFUSALS, type SplitBudget } from './http-sink-refusals.js';
-import { encodeRequestBody, readAcknowledgement } from './http-sink-wire.js';
+import { encodeRequestBody, encodeSpooledBody, readAcknowledgement } from './http-sink-wire.js';
 
 /** One request's worth of events, as the retry loop carries it (a batch, or a half of one). */
 export interface Request {
@@ -28,6 +29,8 @@ export interface Request {
   startedAt?: number;
   /** A columns request of these events was refused, and they now go as objects. */
   refusedAsColumns?: boolean;
+  /** Read from the spool: its lines' text goes as it is when the server can take it. */
+  spooled?: SpoolWireChunk;
 }
 
 /** What attempt() answers once its delivery stopped: the loop, told to stop, ends at once. */
@@ -72,11 +75,13 @@ export function createIngestRequests(config: IngestRequestsConfig): IngestReques
       : Math.max(1, Math.min(MAX_REQUEST_EVENTS, serverMaxBatchEvents));
 
   /** One request and the sink's judgement of the answer; `columns`: the body held columns. */
-  async function post(batch: Batch, objectsOnly: boolean): Promise<[RequestOutcome, boolean]> {
-    const wire = await encodeRequestBody(
-      batch,
-      serverTakesColumns && !columnsRefused && !objectsOnly,
-    );
+  async function post(request: Request, objectsOnly: boolean): Promise<[RequestOutcome, boolean]> {
+    const asColumns = serverTakesColumns && !columnsRefused && !objectsOnly;
+    const { spooled } = request;
+    const wire =
+      spooled !== undefined && (asColumns || !spooled.columns)
+        ? await encodeSpooledBody(request.batch.run, spooled)
+        : await encodeRequestBody(request.batch, asColumns);
     const requestHeaders = wire.gzipped ? { ...headers, 'content-encoding': 'gzip' } : headers;
     const answer = await postTo(
       endpoint,
@@ -140,13 +145,13 @@ export function createIngestRequests(config: IngestRequestsConfig): IngestReques
    * should they be refused again), so a bad event is found as before.
    */
   async function attempt(request: Request): Promise<RequestOutcome> {
-    let [outcome, columns] = await post(request.batch, request.splits.objectsOnly === true);
+    let [outcome, columns] = await post(request, request.splits.objectsOnly === true);
     if (outcome.verdict !== 'retry') config.answered();
     if (outcome.verdict === 'permanent' && columns && COLUMN_FORM_REFUSALS.has(outcome.status)) {
       request.splits.objectsOnly = true;
       request.refusedAsColumns = true;
       if (config.signal.aborted) return STOPPED;
-      [outcome] = await post(request.batch, true);
+      [outcome] = await post(request, true);
       if (outcome.verdict !== 'retry') config.answered();
     }
     if (outcome.verdict === 'delivered' && request.refusedAsColumns && !columnsRefused) {

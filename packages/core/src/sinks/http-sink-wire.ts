@@ -2,7 +2,8 @@
  * What the HTTP sink puts on the wire and what it takes for an acknowledgement:
  *
  * - a request body: protocol v1 JSON, metric points as columns for a server that takes them
- *   (consecutive runs of MIN_COLUMN_POINTS or more), gzipped past GZIP_THRESHOLD_BYTES;
+ *   (consecutive runs of 8 or more, see withMetricColumns), gzipped past GZIP_THRESHOLD_BYTES;
+ *   from the spool, the spooled lines' own text (nothing parsed again);
  * - an acknowledgement: a 2xx whose body arrived complete and is a JSON object (a livestep server
  *   answers `{"stored": n, "duplicates": m}`, with its capabilities and `maxBatchEvents`), or a
  *   204 (no body by definition). Anything else (a body cut off, an empty 200, a proxy's HTML page)
@@ -11,9 +12,10 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { MAX_ANSWER_BYTES, type PostResult } from '../delivery/post-request.js';
-import type { Batch, MetricColumns, MetricEvent, RunEvent } from '../protocol/events.js';
+import type { SpoolWireChunk } from '../delivery/spool.js';
+import type { Batch, RunEvent, RunIdentity } from '../protocol/events.js';
 import { PROTOCOL_VERSION } from '../protocol/events.js';
-import { encodeMetricColumns, METRIC_COLUMNS_CAPABILITY } from '../protocol/metric-columns.js';
+import { METRIC_COLUMNS_CAPABILITY, withMetricColumns } from '../protocol/metric-columns.js';
 import { GZIP_THRESHOLD_BYTES } from './http-sink-options.js';
 
 const gzipAsync = promisify(gzip);
@@ -25,37 +27,6 @@ const gzipAsync = promisify(gzip);
  * largest single cost, on the same 2 cores as the training loop.
  */
 const GZIP_LEVEL = 1;
-
-/**
- * Consecutive metric events below this many go as objects: a block's tables cost more than they
- * save on a handful of points.
- */
-const MIN_COLUMN_POINTS = 8;
-
-/**
- * The events as they go to a server that takes metric columns: each run of consecutive metric
- * events (MIN_COLUMN_POINTS or more) as one block, the rest as objects. Undefined when nothing
- * would go as columns.
- */
-export function withMetricColumns(events: RunEvent[]): Array<RunEvent | MetricColumns> | undefined {
-  let wire: Array<RunEvent | MetricColumns> | undefined;
-  let start = 0;
-  for (let index = 0; index <= events.length; index++) {
-    if (index < events.length && events[index]!.kind === 'metric') continue;
-    if (index - start >= MIN_COLUMN_POINTS) {
-      const run = events.slice(start, index) as MetricEvent[];
-      const columns = encodeMetricColumns(run);
-      wire ??= events.slice(0, start);
-      if (columns === undefined) wire.push(...run);
-      else wire.push(columns);
-    } else if (wire !== undefined) {
-      for (let from = start; from < index; from++) wire.push(events[from]!);
-    }
-    if (index < events.length) wire?.push(events[index]!);
-    start = index + 1;
-  }
-  return wire;
-}
 
 export interface RequestBody {
   body: string | Buffer;
@@ -73,7 +44,39 @@ export async function encodeRequestBody(batch: Batch, asColumns: boolean): Promi
     run: batch.run,
     events: columnEvents ?? batch.events,
   });
-  const columns = columnEvents !== undefined;
+  return finishBody(json, columnEvents !== undefined);
+}
+
+/**
+ * Spooled lines as one request body, their text used as it is (see spool.ts): for a server that
+ * takes metric columns, or lines that hold none.
+ */
+export function encodeSpooledBody(run: RunIdentity, chunk: SpoolWireChunk): Promise<RequestBody> {
+  const json = `{"protocol":${PROTOCOL_VERSION},"run":${JSON.stringify(run)},"events":[${chunk.wire}]}`;
+  return finishBody(json, chunk.columns);
+}
+
+/**
+ * A spooled chunk as a batch whose events are parsed only when something asks for them (a server
+ * that takes objects, a refusal to split or to keep): a replay that goes as it was spooled parses
+ * nothing.
+ */
+export function spooledBatch(run: RunIdentity, chunk: SpoolWireChunk): Batch {
+  let events: RunEvent[] | undefined;
+  return {
+    protocol: PROTOCOL_VERSION,
+    run,
+    get events() {
+      events ??= chunk.decode();
+      return events;
+    },
+    set events(replaced) {
+      events = replaced;
+    },
+  };
+}
+
+async function finishBody(json: string, columns: boolean): Promise<RequestBody> {
   if (Buffer.byteLength(json) > GZIP_THRESHOLD_BYTES) {
     return { body: await gzipAsync(json, { level: GZIP_LEVEL }), gzipped: true, columns };
   }

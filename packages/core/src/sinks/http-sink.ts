@@ -58,12 +58,12 @@ import { emitLivestepWarning } from '../delivery/livestep-warning.js';
 import { createRedactor } from '../delivery/redact.js';
 import type { PermanentOutcome } from '../delivery/request-outcome.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../delivery/retry-policy.js';
+import type { SpoolWireChunk } from '../delivery/spool.js';
 import { createIdleWaiter } from '../delivery/wait-until.js';
 import { createWarnOnce } from '../delivery/warn-once.js';
 import { errorMessage } from '../pipeline/dispatcher.js';
 import type { DropReason, Sink, SinkDeliveryState } from '../pipeline/sink.js';
 import type { Batch } from '../protocol/events.js';
-import { PROTOCOL_VERSION } from '../protocol/events.js';
 import { HttpSinkCustody } from './http-sink-custody.js';
 import { type Delivery, deliverFromMemory } from './http-sink-lane.js';
 import {
@@ -76,6 +76,7 @@ import {
 } from './http-sink-options.js';
 import { halvesOfRefused, MAX_SPLITS_PER_BATCH } from './http-sink-refusals.js';
 import { createIngestRequests, type Request, STOPPED } from './http-sink-request.js';
+import { spooledBatch } from './http-sink-wire.js';
 
 export {
   describeUrlSafely,
@@ -169,11 +170,19 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
    * http-sink-refusals.ts); what is still refused is kept, and a refused token or a redirect stops
    * posting (the halves not yet sent are not sent).
    */
-  async function deliver(batch: Batch, fromSpool: boolean): Promise<Delivery> {
+  async function deliver(
+    batch: Batch,
+    fromSpool: boolean,
+    spooled?: SpoolWireChunk,
+  ): Promise<Delivery> {
     /** Why this delivery stopped early, when it did (the retry hook's 'stop', a stop of posting). */
     let stoppedAs: Delivery | undefined;
     const result = await deliverWithRetry<Request>(
-      { batch, splits: { left: MAX_SPLITS_PER_BATCH } },
+      {
+        batch,
+        splits: { left: MAX_SPLITS_PER_BATCH },
+        ...(spooled !== undefined && { spooled }),
+      },
       {
         signal: stopping.signal,
         policy,
@@ -266,19 +275,16 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
             spool?.remove();
             continue;
           }
-          const chunk = await spool.read(requestEvents());
-          if (chunk.events.length === 0) {
+          const chunk = await spool.readWire(requestEvents());
+          if (chunk.count === 0) {
             spool.acknowledge(chunk.endOffset);
             continue;
           }
-          const result = await deliver(
-            { protocol: PROTOCOL_VERSION, run: spool.run, events: chunk.events },
-            true,
-          );
+          const result = await deliver(spooledBatch(spool.run, chunk), true, chunk);
           if (result === 'gave_up') gaveUp = true;
           if (result !== 'done') break;
           spool.acknowledge(chunk.endOffset);
-          custody.spoolEvents = Math.max(0, custody.spoolEvents - chunk.events.length);
+          custody.spoolEvents = Math.max(0, custody.spoolEvents - chunk.count);
           continue;
         }
         if (custody.memory[0] === undefined) break;
