@@ -4,7 +4,10 @@
  */
 import type { RetryPolicy } from '../delivery/retry-policy.js';
 
-/** Bodies larger than this are gzipped (Sentry's threshold): smaller ones are not worth the CPU. */
+/**
+ * Bodies larger than this are gzipped (Sentry's threshold): smaller ones are not worth the CPU.
+ * Not to a loopback address (see HttpSinkOptions.compress).
+ */
 export const GZIP_THRESHOLD_BYTES = 32 * 1024;
 /** A request that has not answered in this long is abandoned and retried. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -44,6 +47,12 @@ export interface HttpSinkOptions {
   token?: string;
   /** Allow plain http to a host that is not loopback (the token would cross the network in clear). */
   allowInsecureHttp?: boolean;
+  /**
+   * Gzip bodies past GZIP_THRESHOLD_BYTES. Default: yes, except to a loopback address, where
+   * compression saves no time and costs both processes CPU, on the cores the training uses (a
+   * 20,000-point body: 256 ns a point to gzip here, 110 for the server to inflate).
+   */
+  compress?: boolean;
   /** Folder for spool files (`<run id>.jsonl`). Default: `.livestep/spool` in the working directory. */
   spoolDirectory?: string;
   requestTimeoutMs?: number;

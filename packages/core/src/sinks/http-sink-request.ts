@@ -40,6 +40,8 @@ export interface IngestRequestsConfig {
   endpoint: URL;
   /** Sent as `Authorization: Bearer <token>`. */
   token: string | undefined;
+  /** Gzip large bodies (see HttpSinkOptions.compress). */
+  compress: boolean;
   timeoutMs: number;
   fetch: typeof fetch | undefined;
   /** Aborting it abandons the request in flight. */
@@ -80,8 +82,8 @@ export function createIngestRequests(config: IngestRequestsConfig): IngestReques
     const { spooled } = request;
     const wire =
       spooled !== undefined && (asColumns || !spooled.columns)
-        ? await encodeSpooledBody(request.batch.run, spooled)
-        : await encodeRequestBody(request.batch, asColumns);
+        ? await encodeSpooledBody(request.batch.run, spooled, config.compress)
+        : await encodeRequestBody(request.batch, asColumns, config.compress);
     const requestHeaders = wire.gzipped ? { ...headers, 'content-encoding': 'gzip' } : headers;
     const answer = await postTo(
       endpoint,

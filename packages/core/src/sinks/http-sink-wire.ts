@@ -36,24 +36,35 @@ export interface RequestBody {
   columns: boolean;
 }
 
-/** A batch as one request body; `asColumns`: metric points may go as columns. */
-export async function encodeRequestBody(batch: Batch, asColumns: boolean): Promise<RequestBody> {
+/**
+ * A batch as one request body; `asColumns`: metric points may go as columns; `compress`: gzip it
+ * past GZIP_THRESHOLD_BYTES.
+ */
+export async function encodeRequestBody(
+  batch: Batch,
+  asColumns: boolean,
+  compress = true,
+): Promise<RequestBody> {
   const columnEvents = asColumns ? withMetricColumns(batch.events) : undefined;
   const json = JSON.stringify({
     protocol: PROTOCOL_VERSION,
     run: batch.run,
     events: columnEvents ?? batch.events,
   });
-  return finishBody(json, columnEvents !== undefined);
+  return finishBody(json, columnEvents !== undefined, compress);
 }
 
 /**
  * Spooled lines as one request body, their text used as it is (see spool.ts): for a server that
  * takes metric columns, or lines that hold none.
  */
-export function encodeSpooledBody(run: RunIdentity, chunk: SpoolWireChunk): Promise<RequestBody> {
+export function encodeSpooledBody(
+  run: RunIdentity,
+  chunk: SpoolWireChunk,
+  compress = true,
+): Promise<RequestBody> {
   const json = `{"protocol":${PROTOCOL_VERSION},"run":${JSON.stringify(run)},"events":[${chunk.wire}]}`;
-  return finishBody(json, chunk.columns);
+  return finishBody(json, chunk.columns, compress);
 }
 
 /**
@@ -76,8 +87,8 @@ export function spooledBatch(run: RunIdentity, chunk: SpoolWireChunk): Batch {
   };
 }
 
-async function finishBody(json: string, columns: boolean): Promise<RequestBody> {
-  if (Buffer.byteLength(json) > GZIP_THRESHOLD_BYTES) {
+async function finishBody(json: string, columns: boolean, compress: boolean): Promise<RequestBody> {
+  if (compress && Buffer.byteLength(json) > GZIP_THRESHOLD_BYTES) {
     return { body: await gzipAsync(json, { level: GZIP_LEVEL }), gzipped: true, columns };
   }
   return { body: json, gzipped: false, columns };

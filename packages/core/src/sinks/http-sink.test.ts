@@ -10,7 +10,12 @@ import { parseJsonl } from '../protocol/jsonl-record.js';
 import { validateBatch } from '../protocol/validate-batch.js';
 import { Run } from '../run/run.js';
 import { DEFAULT_END_TIMEOUT_MS } from '../run/run-options.js';
-import { createHttpSink, type HttpSinkOptions, resolveIngestUrl } from './http-sink.js';
+import {
+  createHttpSink,
+  GZIP_THRESHOLD_BYTES,
+  type HttpSinkOptions,
+  resolveIngestUrl,
+} from './http-sink.js';
 
 const FAST_RETRIES = { initialDelayMs: 20, multiplier: 2, maxDelayMs: 200, jitter: 0.2 };
 const TOKEN = 'lst_secret_token_4f9a1c';
@@ -83,10 +88,10 @@ const kindsOf = (events: RunEvent[]) => events.map((event) => event.kind);
 const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
 
 describe('HTTP sink', () => {
-  it('delivers every event once, gzipping large bodies, with the bearer token', async () => {
+  it('delivers every event once, gzipping large bodies when asked, with the bearer token', async () => {
     const server = await receiver();
     server.token = TOKEN;
-    const { run } = httpRun(server.url, { token: TOKEN });
+    const { run } = httpRun(server.url, { token: TOKEN, compress: true });
     for (let step = 0; step < 3_000; step++) run.logMetric('train/loss', 1 / (step + 1), { step });
     const report = await run.end();
     expect(report.ok).toBe(true);
@@ -96,6 +101,33 @@ describe('HTTP sink', () => {
     expect(server.requests.every((request) => request.authorization === `Bearer ${TOKEN}`)).toBe(
       true,
     );
+  });
+
+  it('gzips large bodies to a remote server by default, never to a loopback one (CPU on both sides, no time saved)', async () => {
+    const local = await receiver();
+    const { run: localRun } = httpRun(local.url);
+    for (let step = 0; step < 3_000; step++)
+      localRun.logMetric('train/loss', 1 / (step + 1), { step });
+    expect((await localRun.end()).ok).toBe(true);
+    expect(local.events.size).toBe(3_002);
+    expect(local.requests.some((request) => request.bytes > GZIP_THRESHOLD_BYTES)).toBe(true);
+    expect(local.requests.some((request) => request.gzip)).toBe(false);
+
+    // A remote server, reached through a fetch that answers as a livestep server does.
+    const encodings: Array<string | undefined> = [];
+    const remoteFetch: typeof fetch = async (_input, init) => {
+      const headers = init?.headers as Record<string, string>;
+      encodings.push(headers['content-encoding']);
+      return new Response(JSON.stringify({ stored: 1, duplicates: 0 }), {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+      });
+    };
+    const { run: remoteRun } = httpRun('https://tracking.example.com', { fetch: remoteFetch });
+    for (let step = 0; step < 3_000; step++)
+      remoteRun.logMetric('train/loss', 1 / (step + 1), { step });
+    expect((await remoteRun.end()).ok).toBe(true);
+    expect(encodings).toContain('gzip');
   });
 
   it('retries 503 bursts and 429 with Retry-After, and loses nothing', async () => {

@@ -53,7 +53,7 @@
  */
 import { join } from 'node:path';
 import { deliverWithRetry } from '../delivery/deliver-with-retry.js';
-import { resolveIngestUrl } from '../delivery/endpoint-url.js';
+import { isLoopbackHostname, resolveIngestUrl } from '../delivery/endpoint-url.js';
 import { emitLivestepWarning } from '../delivery/livestep-warning.js';
 import { createRedactor } from '../delivery/redact.js';
 import type { PermanentOutcome } from '../delivery/request-outcome.js';
@@ -133,6 +133,7 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
   const requests = createIngestRequests({
     endpoint,
     token,
+    compress: options.compress ?? !isLoopbackHostname(endpoint.hostname),
     timeoutMs: requestTimeoutMs,
     fetch: options.fetch,
     signal: stopping.signal,
