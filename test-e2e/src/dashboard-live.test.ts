@@ -298,4 +298,50 @@ describe('the dashboard, live in Chromium', () => {
     await page.context().close();
     expect(await server.stop()).toBe(0);
   });
+
+  it('shows a training killed in the middle of its fit as stale, then interrupted', async () => {
+    const folder = temporaryFolder('livestep-dashboard-stale-');
+    // Short timeouts, set as a user would: seconds of silence, not the defaults' minutes.
+    const server = await startServe(join(folder, 'server'), 0, [
+      '--stale-after',
+      '2',
+      '--interrupted-after',
+      '5',
+    ]);
+    const { page, errors } = await openDashboard(browser, server.url);
+    const training = startTraining(server.url, join(folder, 'run'), {
+      EPOCHS: '400',
+      EPOCH_DELAY_MS: '100',
+    });
+    await waitInPage(
+      page,
+      (metric: string) =>
+        ((globalThis as unknown as PageGlobals).livestep.chart(metric)?.runs[0]?.steps.length ??
+          0) >= 3,
+      'train/loss',
+      PAGE_WAIT_MS,
+    );
+    // A machine that dies: no `done`, no exit hook, nothing more sent.
+    expect(training.child.exitCode).toBeNull();
+    training.child.kill('SIGKILL');
+    expect(await training.exited).toBeNull();
+    const killedAt = Date.now();
+    // Run in the page: it sees only its own globals.
+    const isState = (state: string) =>
+      (globalThis as unknown as PageGlobals).livestep.runs()[0]?.state === state;
+    await waitInPage(page, isState, 'stale', PAGE_WAIT_MS);
+    const staleAfter = Date.now() - killedAt;
+    const [run] = (await getJson(server.url, '/api/v1/runs')).runs;
+    const badge = page.locator(`.runs-row[data-run="${run.id}"] [data-status]`);
+    expect(await badge.getAttribute('data-status')).toBe('stale');
+    await waitInPage(page, isState, 'interrupted', PAGE_WAIT_MS);
+    const interruptedAfter = Date.now() - killedAt;
+    expect(await badge.getAttribute('data-status')).toBe('interrupted');
+    // Stale first, interrupted later: about 2 s and 5 s of silence (the sweep runs each 0.5 s).
+    expect(interruptedAfter).toBeGreaterThan(staleAfter);
+    expect(interruptedAfter).toBeGreaterThanOrEqual(4_000);
+    expect(errors).toEqual([]);
+    await page.context().close();
+    expect(await server.stop()).toBe(0);
+  });
 });

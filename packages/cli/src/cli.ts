@@ -2,7 +2,7 @@
 /**
  * The livestep command line.
  *
- *   livestep serve [--port 4318] [--host 127.0.0.1] [--data DIR] [--token T]
+ *   livestep serve [--port 4318] [--host 127.0.0.1] [--data DIR] [--token T] [--stale-after S] [--interrupted-after S]
  *   livestep ls [--experiment x] [--status s] [--filter f] [--sort s] [--limit n] [--json]
  *   livestep show RUN [--json]
  *   livestep sync <run folder | record.jsonl | folder of records>...
@@ -50,6 +50,10 @@ Options for serve:
   --data <dir>       data folder (default LIVESTEP_SERVER_DATA, else ./livestep-server)
   --token <t>        require this token (default LIVESTEP_SERVER_TOKEN, which other users
                      cannot see in the process list)
+  --stale-after <s>  a running run silent this many seconds shows as stale (default 120)
+  --interrupted-after <s>
+                     a run silent this many seconds becomes interrupted (default 3600); it
+                     is running again if it sends again
 
 Options for ls and show:
   --url <url>        the server (default LIVESTEP_URL, else http://127.0.0.1:4318); token
@@ -93,6 +97,8 @@ export async function main(
         host: { type: 'string' },
         data: { type: 'string' },
         token: { type: 'string' },
+        'stale-after': { type: 'string' },
+        'interrupted-after': { type: 'string' },
         url: { type: 'string' },
         json: { type: 'boolean', default: false },
         status: { type: 'string' },
@@ -134,7 +140,11 @@ export async function main(
         .map((key) => [key, values[key] as string]),
     );
   if (command === 'serve') {
-    return serve(strings(['port', 'host', 'data', 'token']), environment, output);
+    return serve(
+      strings(['port', 'host', 'data', 'token', 'stale-after', 'interrupted-after']),
+      environment,
+      output,
+    );
   }
   if (command === 'ls' || command === 'show') {
     const options = {

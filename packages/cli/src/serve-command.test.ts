@@ -106,6 +106,29 @@ describe('livestep serve, ls, show', () => {
     expect(allowed.stdout).toContain('cli-run');
   });
 
+  it('refuses liveness flags that are not seconds, or an interrupted timeout not past the stale one', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'livestep-serve-'));
+    const serveWith = (...flags: string[]) =>
+      livestep(['serve', '--port', '0', '--data', data, ...flags]);
+    const notSeconds = await serveWith('--stale-after', '2m');
+    expect(notSeconds.code).toBe(2);
+    expect(notSeconds.stderr).toContain(
+      '--stale-after takes seconds, above 0 and at most a week (604800), e.g. --stale-after 30; got "2m"',
+    );
+    const zero = await serveWith('--interrupted-after', '0');
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toContain('--interrupted-after takes seconds');
+    const backwards = await serveWith('--stale-after', '60', '--interrupted-after', '30');
+    expect(backwards.code).toBe(2);
+    expect(backwards.stderr).toContain(
+      '--interrupted-after (30 s) must be longer than --stale-after (60 s)',
+    );
+    // Past the default interrupted timeout (an hour) with only --stale-after: refused too.
+    const pastDefault = await serveWith('--stale-after', '7200');
+    expect(pastDefault.code).toBe(2);
+    expect(pastDefault.stderr).toContain('must be longer than --stale-after (7200 s)');
+  });
+
   it('says what to do when no server answers', async () => {
     const result = await livestep(['ls', '--url', 'http://127.0.0.1:9']);
     expect(result.code).toBe(1);

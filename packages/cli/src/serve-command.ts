@@ -3,13 +3,54 @@
  * accepting, answers and commits what it acknowledged, ends the live streams and exits 0; a
  * second signal exits at once (1).
  */
-import { createServer, DEFAULT_PORT, resolveDataDirectory } from '@livestep/server';
+import {
+  createServer,
+  DEFAULT_LIVENESS,
+  DEFAULT_PORT,
+  resolveDataDirectory,
+} from '@livestep/server';
 
 export interface ServeOptions {
   port?: string;
   host?: string;
   data?: string;
   token?: string;
+  /** Seconds, as typed: see parseSeconds. */
+  'stale-after'?: string;
+  'interrupted-after'?: string;
+}
+
+/** A whole or decimal number of seconds, above 0 and at most a week, as milliseconds. */
+function parseSeconds(flag: string, text: string): number {
+  const seconds = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || !(seconds > 0) || seconds > 7 * 24 * 3600) {
+    throw new Error(
+      `livestep: --${flag} takes seconds, above 0 and at most a week (604800), e.g. --${flag} 30; got ${JSON.stringify(text)}`,
+    );
+  }
+  return Math.round(seconds * 1000);
+}
+
+/** The liveness flags as the server's policy (only those given; the server's defaults fill in). */
+function parseLiveness(options: ServeOptions): {
+  staleAfterMs?: number;
+  interruptedAfterMs?: number;
+} {
+  const liveness: { staleAfterMs?: number; interruptedAfterMs?: number } = {};
+  const stale = options['stale-after'];
+  const interrupted = options['interrupted-after'];
+  if (stale !== undefined) liveness.staleAfterMs = parseSeconds('stale-after', stale);
+  if (interrupted !== undefined) {
+    liveness.interruptedAfterMs = parseSeconds('interrupted-after', interrupted);
+  }
+  const staleAfterMs = liveness.staleAfterMs ?? DEFAULT_LIVENESS.staleAfterMs;
+  const interruptedAfterMs = liveness.interruptedAfterMs ?? DEFAULT_LIVENESS.interruptedAfterMs;
+  if (interruptedAfterMs <= staleAfterMs) {
+    throw new Error(
+      `livestep: --interrupted-after (${interruptedAfterMs / 1000} s) must be longer than --stale-after (${staleAfterMs / 1000} s): a silent run is stale first, then interrupted`,
+    );
+  }
+  return liveness;
 }
 
 function parsePort(text: string | undefined): number {
@@ -29,8 +70,10 @@ export async function serve(
   output: { out: (text: string) => void; error: (text: string) => void },
 ): Promise<number> {
   let port: number;
+  let liveness: ReturnType<typeof parseLiveness>;
   try {
     port = parsePort(options.port);
+    liveness = parseLiveness(options);
   } catch (error) {
     output.error(`${(error as Error).message}\n`);
     return 2;
@@ -44,6 +87,7 @@ export async function serve(
       dataDirectory,
       ...(options.host !== undefined && { host: options.host }),
       ...(token !== undefined && { token }),
+      ...(Object.keys(liveness).length > 0 && { liveness }),
     });
   } catch (error) {
     const code = (error as { code?: string }).code;

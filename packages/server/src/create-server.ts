@@ -38,7 +38,7 @@ import {
   type ServerOptions,
 } from './server-options.js';
 import type { RunStore } from './storage/run-store.js';
-import { SqliteRunStore } from './storage/sqlite/sqlite-run-store.js';
+import { DEFAULT_LIVENESS, SqliteRunStore } from './storage/sqlite/sqlite-run-store.js';
 
 /** Requests still running at close get this long to finish before their connections are cut. */
 const CLOSE_GRACE_MS = 10_000;
@@ -138,7 +138,11 @@ export async function createServer(options: ServerOptions = {}): Promise<Liveste
   // Streams never end by themselves: end them first, or closing would wait for them.
   app.addHook('preClose', async () => hub.close());
 
-  const sweepMs = options.livenessSweepMs ?? DEFAULT_LIVENESS_SWEEP_MS;
+  // A short stale timeout is looked for often enough to be seen near its time.
+  const staleAfterMs = options.liveness?.staleAfterMs ?? DEFAULT_LIVENESS.staleAfterMs;
+  const sweepMs =
+    options.livenessSweepMs ??
+    Math.max(100, Math.min(DEFAULT_LIVENESS_SWEEP_MS, Math.round(staleAfterMs / 4)));
   const sweeper = setInterval(() => {
     store.sweepSilentRuns(Date.now()).then(
       (changes) => {
