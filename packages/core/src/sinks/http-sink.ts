@@ -169,13 +169,11 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
    * Posts one batch until it is delivered or refused for good ('done'), through the kit's retry
    * loop; see Delivery for the rest. A refusal that halving can get past is halved (see
    * http-sink-refusals.ts); what is still refused is kept, and a refused token or a redirect stops
-   * posting (the halves not yet sent are not sent).
+   * posting (the halves not yet sent are not sent). `spooled`: the batch was read from the spool
+   * (its lines go as they are when the server can take them).
    */
-  async function deliver(
-    batch: Batch,
-    fromSpool: boolean,
-    spooled?: SpoolWireChunk,
-  ): Promise<Delivery> {
+  async function deliver(batch: Batch, spooled?: SpoolWireChunk): Promise<Delivery> {
+    const fromSpool = spooled !== undefined;
     /** Why this delivery stopped early, when it did (the retry hook's 'stop', a stop of posting). */
     let stoppedAs: Delivery | undefined;
     const result = await deliverWithRetry<Request>(
@@ -259,7 +257,7 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
     mayStart: () => !stopping.signal.aborted && !stoppedPosting && !custody.spooling,
     failing: () => failing,
     requestEvents,
-    deliver: (batch: Batch) => deliver(batch, false),
+    deliver: (batch: Batch) => deliver(batch),
   };
 
   /** Delivers the spool, then memory, in order, until both are empty, the sink closes or posting stops. */
@@ -281,7 +279,7 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
             spool.acknowledge(chunk.endOffset);
             continue;
           }
-          const result = await deliver(spooledBatch(spool.run, chunk), true, chunk);
+          const result = await deliver(spooledBatch(spool.run, chunk), chunk);
           if (result === 'gave_up') gaveUp = true;
           if (result !== 'done') break;
           spool.acknowledge(chunk.endOffset);
