@@ -52,6 +52,12 @@ export interface SpoolWireChunk {
   count: number;
   /** True when some line is metric columns (only a server that takes them can take `wire`). */
   columns: boolean;
+  /**
+   * True when the lines hold metric points only. A chunk is lines of one sort: points only, or
+   * other events (start, params, done...), which a sender keeps in order behind everything
+   * before them, where points may overlap.
+   */
+  metricsOnly: boolean;
   /** Offset just past the chunk's last line: pass it to `acknowledge` once delivered. */
   endOffset: number;
   /** The events, parsed and expanded: for a server that takes objects, or to split a refusal. */
@@ -64,6 +70,7 @@ interface SpoolLine {
   end: number;
   events: number;
   columns: boolean;
+  metricsOnly: boolean;
 }
 
 /** Read lines are dropped from the index in groups this large (not one splice per read). */
@@ -112,6 +119,7 @@ export class Spool {
         end,
         events: columns ? metricColumnsLength(item) : 1,
         columns,
+        metricsOnly: columns || item.kind === 'metric',
       });
       text += line;
       position = end;
@@ -175,23 +183,33 @@ export class Spool {
   }
 
   /**
-   * Reads whole lines after the acknowledged offset, up to `maxEvents` events (at least one line,
-   * however many events it holds), as a request's `events` text, parsing none of them.
+   * Reads whole lines of one sort (see SpoolWireChunk.metricsOnly) after `after` (default: the
+   * acknowledged offset; a sender with a request in flight reads on from its end), up to
+   * `maxEvents` events (at least one line, however many events it holds), as a request's
+   * `events` text, parsing none of them.
    */
-  async readWire(maxEvents: number): Promise<SpoolWireChunk> {
+  async readWire(maxEvents: number, after = this.readOffset): Promise<SpoolWireChunk> {
     const lines = this.lines;
     let index = this.firstLine;
-    while (index < lines.length && lines[index]!.end <= this.readOffset) index++;
+    while (index < lines.length && lines[index]!.end <= after) index++;
     const first = lines[index];
     if (first === undefined) {
-      return { wire: '', count: 0, columns: false, endOffset: this.size, decode: () => [] };
+      return {
+        wire: '',
+        count: 0,
+        columns: false,
+        metricsOnly: true,
+        endOffset: Math.max(after, this.size),
+        decode: () => [],
+      };
     }
     let count = 0;
     let columns = false;
     let last = index;
     for (; last < lines.length; last++) {
       const line = lines[last]!;
-      if (last > index && count + line.events > maxEvents) break;
+      const another = line.metricsOnly !== first.metricsOnly;
+      if (last > index && (another || count + line.events > maxEvents)) break;
       count += line.events;
       columns ||= line.columns;
     }
@@ -215,6 +233,7 @@ export class Spool {
       wire: text.replaceAll('\n', ','),
       count,
       columns,
+      metricsOnly: first.metricsOnly,
       endOffset: end,
       decode: () => decodeLines(text),
     };

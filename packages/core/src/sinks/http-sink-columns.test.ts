@@ -191,4 +191,23 @@ describe('HTTP sink, metric columns', () => {
       expect(readdirSync(spoolDirectory)).toEqual([]);
     });
   }
+
+  it('replays the spool two requests at a time while the server answers, never more, done last', async () => {
+    const server = await receiver(true);
+    // Requests of at most 1,000 events (the server says so in its acknowledgement).
+    server.maxEventsPerBatch = 1_000;
+    const { run } = httpRun(server.url, 200);
+    run.logMetric('warmup', 1);
+    await run.flush();
+    for (let step = 0; step < 10_000; step++) run.logMetric('m', step, { step });
+    // Slow answers from here on, so a second request could start while one waits.
+    server.delayNext(8, 100);
+    const report = await run.end('completed', { timeoutMs: 30_000 });
+    expect(report.ok).toBe(true);
+    expect(server.events.size).toBe(10_003);
+    expect(server.duplicates).toBe(0);
+    expect(server.maxRequestsInFlight).toBe(2);
+    expect(server.arrivals.at(-1)!.kind).toBe('done');
+    expect(server.metricValues('m')).toEqual(Array.from({ length: 10_000 }, (_, step) => step));
+  });
 });

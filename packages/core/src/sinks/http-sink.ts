@@ -65,7 +65,7 @@ import { errorMessage } from '../pipeline/dispatcher.js';
 import type { DropReason, Sink, SinkDeliveryState } from '../pipeline/sink.js';
 import type { Batch } from '../protocol/events.js';
 import { HttpSinkCustody } from './http-sink-custody.js';
-import { type Delivery, deliverFromMemory } from './http-sink-lane.js';
+import { type Delivery, deliverFromMemory, deliverFromSpool } from './http-sink-lane.js';
 import {
   CLOSE_SPOOL_RESERVE_MS,
   DEFAULT_MAX_MEMORY_EVENTS,
@@ -259,6 +259,15 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
     requestEvents,
     deliver: (batch: Batch) => deliver(batch),
   };
+  const spoolLane = {
+    mayStart: () => !stopping.signal.aborted && !stoppedPosting,
+    failing: () => failing,
+    requestEvents,
+    deliver: (chunk: SpoolWireChunk) => deliver(spooledBatch(custody.spool!.run, chunk), chunk),
+    delivered: (chunk: SpoolWireChunk) => {
+      custody.spoolEvents = Math.max(0, custody.spoolEvents - chunk.count);
+    },
+  };
 
   /** Delivers the spool, then memory, in order, until both are empty, the sink closes or posting stops. */
   async function deliverInOrder(): Promise<void> {
@@ -274,16 +283,9 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
             spool?.remove();
             continue;
           }
-          const chunk = await spool.readWire(requestEvents());
-          if (chunk.count === 0) {
-            spool.acknowledge(chunk.endOffset);
-            continue;
-          }
-          const result = await deliver(spooledBatch(spool.run, chunk), chunk);
+          const result = await deliverFromSpool(spool, spoolLane);
           if (result === 'gave_up') gaveUp = true;
           if (result !== 'done') break;
-          spool.acknowledge(chunk.endOffset);
-          custody.spoolEvents = Math.max(0, custody.spoolEvents - chunk.count);
           continue;
         }
         if (custody.memory[0] === undefined) break;
