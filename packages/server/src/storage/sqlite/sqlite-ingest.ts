@@ -1,7 +1,7 @@
 // biome-ignore-all lint/style/noExcessiveLinesPerFile: one commit's work in one place: every event kind's statements and the summaries they keep, so a reader sees what one acknowledged batch writes.
 /**
  * Writing batches into the embedded store, inside the caller's transaction: every event id is
- * recorded once (sqlite-event-ids.ts: a retried batch stores nothing twice), metric points go to `points`, and the
+ * recorded once (sqlite-event-ids.ts: a retried batch stores nothing twice), metric points go to `point_chunks` (point-chunks.ts), and the
  * summaries are kept up to date here, at ingest: each series' count/min/max/latest/last, and the
  * rollup blocks at every block size (built from blocks of the smallest size, so a point costs
  * one aggregate update, not one per level).
@@ -29,18 +29,13 @@ import type { CommittedBatch, IngestBatch, RunState } from '../run-store.js';
 import { type FlatPoints, flatPointsBytes, withLazyPoints } from './lazy-committed-points.js';
 import { mergeParamsSafely } from './merge-params-safely.js';
 import { MultiRowInsert } from './multi-row-insert.js';
+import { type NewPoints, PointChunkWriter } from './point-chunks.js';
 import { type EventIdRun, SqliteEventIds } from './sqlite-event-ids.js';
 
 /** Series summaries held in memory between batches; past this the cache starts again (after a flush). */
 const SERIES_CACHE_SIZE = 50_000;
 /** Runs held in memory between batches; past this the cache starts again. */
 const RUN_CACHE_SIZE = 20_000;
-/**
- * Points per INSERT statement: one statement of 100 rows stores ~960,000 points/s here against
- * ~650,000 for one row a statement (better-sqlite3's per-call cost is paid once per 100).
- */
-const POINTS_PER_STATEMENT = 100;
-const POINT_COLUMNS = 5;
 /**
  * Rollup rows per upsert statement, for the same reason: a commit writes about one row per 16
  * steps of each series it touches, one per 64, and so on up the levels.
@@ -67,6 +62,8 @@ interface SeriesState {
   lastSeq: number;
   lastValue: number;
   lastTs: number;
+  /** The widest step span of the series' point chunks (point-chunks.ts). */
+  chunkSpan: number;
   /** Blocks of SMALLEST_BLOCK steps touched in this transaction. */
   blocks: Map<number, Aggregate>;
   currentBlock: number;
@@ -104,25 +101,18 @@ export class SqliteIngest {
   private readonly touched = new Set<SeriesState>();
   private readonly statements;
   private readonly eventIds: SqliteEventIds;
-  private readonly points: MultiRowInsert;
+  private readonly chunks: PointChunkWriter;
   private readonly rollups: MultiRowInsert;
   /**
-   * The new points of this transaction, per batch and series: the rows are written from them at
-   * the end, series by series, so consecutive inserts land next to each other in the points
-   * B-tree instead of alternating between series.
+   * The new points of this transaction, per batch and series: they are written at the end,
+   * series by series, in chunks (a series' points of every batch of the transaction together).
    */
   private readonly pendingSeries: BatchSeries[] = [];
 
   constructor(database: Database.Database) {
     const prepare = (sql: string) => database.prepare(sql);
     this.eventIds = new SqliteEventIds(database);
-    this.points = new MultiRowInsert(
-      database,
-      'INSERT OR IGNORE INTO points (series_key, step, seq, ts, value) VALUES',
-      '',
-      POINT_COLUMNS,
-      POINTS_PER_STATEMENT,
-    );
+    this.chunks = new PointChunkWriter(database);
     this.rollups = new MultiRowInsert(
       database,
       `INSERT INTO rollups (series_key, block_size, block, count, nan_count, min_value, max_value,
@@ -182,7 +172,8 @@ export class SqliteIngest {
       updateSeries: prepare(
         `UPDATE series SET count = ?, nan_count = ?, min_value = ?, max_value = ?, min_step = ?,
            first_ts = ?, latest_step = ?, latest_seq = ?, latest_value = ?,
-           latest_ts = ?, last_step = ?, last_seq = ?, last_value = ?, last_ts = ?
+           latest_ts = ?, last_step = ?, last_seq = ?, last_value = ?, last_ts = ?,
+           chunk_span = ?
          WHERE series_key = ?`,
       ),
       plot: prepare(
@@ -211,7 +202,6 @@ export class SqliteIngest {
     this.touched.clear();
     // Rows of the failed batch not yet written must not go out with the next commit.
     this.pendingSeries.length = 0;
-    this.points.clear();
     this.rollups.clear();
   }
 
@@ -625,6 +615,7 @@ export class SqliteIngest {
       lastSeq: row.last_seq!,
       lastValue: fromStored(row.last_value ?? null),
       lastTs: row.last_ts!,
+      chunkSpan: row.chunk_span!,
       blocks: new Map(),
       currentBlock: -1,
       currentAggregate: undefined,
@@ -633,23 +624,29 @@ export class SqliteIngest {
     return state;
   }
 
-  /** Writes the transaction's points, series by series (pendingSeries). */
+  /** Writes the transaction's points in chunks, series by series (pendingSeries). */
   private flushPoints(): void {
-    const { points } = this;
-    const { values } = points;
+    const bySeries = new Map<SeriesState, NewPoints>();
     for (const { series, points: list, seqs } of this.pendingSeries) {
-      const key = series.key;
+      let points = bySeries.get(series);
+      if (points === undefined) {
+        points = { steps: [], seqs: [], ts: [], values: [] };
+        bySeries.set(series, points);
+      }
       for (let index = 0, point = 0; index < list.length; index += POINT_FIELDS, point++) {
-        const row = points.nextRow();
-        const value = list[index + 1]!;
-        values[row] = key;
-        values[row + 1] = list[index]!;
-        values[row + 2] = seqs[point]!;
-        values[row + 3] = list[index + 2]!;
-        values[row + 4] = Number.isNaN(value) ? null : value;
+        points.steps.push(list[index]!);
+        points.values.push(list[index + 1]!);
+        points.ts.push(list[index + 2]!);
+        points.seqs.push(seqs[point]!);
       }
     }
-    points.flush();
+    for (const [series, points] of bySeries) {
+      const span = this.chunks.write(series.key, points);
+      if (span > series.chunkSpan) {
+        series.chunkSpan = span;
+        this.touched.add(series);
+      }
+    }
     this.pendingSeries.length = 0;
   }
 
@@ -672,6 +669,7 @@ export class SqliteIngest {
         series.lastSeq,
         toStored(series.lastValue),
         series.lastTs,
+        series.chunkSpan,
         series.key,
       );
       for (const size of BLOCK_SIZES) {

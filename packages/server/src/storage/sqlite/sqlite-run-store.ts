@@ -40,6 +40,7 @@ import {
   type SeriesSummary,
   type StateChange,
 } from '../run-store.js';
+import { PointChunkReader } from './point-chunks.js';
 import { fromStored, SqliteIngest } from './sqlite-ingest.js';
 import { migrate } from './sqlite-migrations.js';
 import { buildRunListQuery, encodeListCursor, LIGHT_RUN_COLUMNS } from './sqlite-run-list.js';
@@ -129,6 +130,7 @@ function aggregateFromRow(row: Row): Aggregate {
 export class SqliteRunStore implements RunStore {
   readonly database: Database.Database;
   private readonly writer: SqliteIngest;
+  private readonly chunks: PointChunkReader;
   private readonly liveness: LivenessPolicy;
   private readonly now: () => number;
   private closed = false;
@@ -149,6 +151,7 @@ export class SqliteRunStore implements RunStore {
     this.database.pragma('foreign_keys = ON');
     migrate(this.database);
     this.writer = new SqliteIngest(this.database);
+    this.chunks = new PointChunkReader(this.database);
     this.liveness = { ...DEFAULT_LIVENESS, ...options.liveness };
     this.now = options.now ?? Date.now;
   }
@@ -371,21 +374,19 @@ export class SqliteRunStore implements RunStore {
       afterStep = Number(match[1]);
       afterSeq = Number(match[2]);
     }
-    // Keyset paging on the primary key (step, seq): a page starts right after the last point of
-    // the previous one, so nothing is skipped or repeated, even while points are being added.
-    const rows = this.database
-      .prepare(
-        `SELECT step, seq, ts, value FROM points WHERE series_key = ? AND (step, seq) > (?, ?)
-         ORDER BY step, seq LIMIT ?`,
-      )
-      .raw()
-      .all(series.series_key, afterStep, afterSeq, options.limit + 1) as Array<
-      [number, number, number, number | null]
-    >;
+    // Keyset paging on (step, seq): a page starts right after the last point of the previous
+    // one, so nothing is skipped or repeated, even while points are being added.
+    const rows = this.chunks.page(
+      series.series_key as number,
+      series.chunk_span as number,
+      afterStep,
+      afterSeq,
+      options.limit + 1,
+    );
     const hasMore = rows.length > options.limit;
     if (hasMore) rows.length = options.limit;
     const page: Page<MetricPoint> = {
-      items: rows.map(([step, , ts, value]) => ({ step, value: fromStored(value), ts })),
+      items: rows.map(([step, , ts, value]) => ({ step, value, ts })),
     };
     const last = rows.at(-1);
     if (hasMore && last !== undefined) {
@@ -404,11 +405,7 @@ export class SqliteRunStore implements RunStore {
       if (existing === undefined) buckets.set(index, { ...aggregate });
       else mergeAggregate(existing, aggregate);
     };
-    const rawPoints = this.database
-      .prepare(
-        'SELECT step, seq, ts, value FROM points WHERE series_key = ? AND step BETWEEN ? AND ? ORDER BY step, seq',
-      )
-      .raw();
+    const span = series.chunk_span as number;
     let width: number;
     let blockSize: number;
     let offset = 0;
@@ -421,10 +418,8 @@ export class SqliteRunStore implements RunStore {
       const bucketOf = (step: number) => Math.floor((step - from) / width);
       const addRaw = (low: number, high: number) => {
         if (high < low) return;
-        for (const [step, seq, ts, value] of rawPoints.iterate(seriesKey, low, high) as Iterable<
-          [number, number, number, number | null]
-        >) {
-          add(bucketOf(step), pointAggregate(step, seq, ts, fromStored(value)));
+        for (const [step, seq, ts, value] of this.chunks.range(seriesKey, span, low, high)) {
+          add(bucketOf(step), pointAggregate(step, seq, ts, value));
         }
       };
       const firstBlock = blockSize === 0 ? 1 : Math.ceil(from / blockSize);
@@ -469,20 +464,9 @@ export class SqliteRunStore implements RunStore {
       const inRange = (series.count as number) * Math.min(1, (t1 - t0) / span);
       blockSize = chooseBlockSize(inRange / points);
       const bucketOf = (ts: number) => Math.min(points - 1, Math.floor((ts - t0) / width));
-      const rawInTime = this.database
-        .prepare(
-          'SELECT step, seq, ts, value FROM points WHERE series_key = ? AND step BETWEEN ? AND ? AND ts BETWEEN ? AND ?',
-        )
-        .raw();
       const addRawInTime = (low: number, high: number) => {
-        for (const [step, seq, ts, value] of rawInTime.iterate(
-          seriesKey,
-          low,
-          high,
-          t0,
-          t1,
-        ) as Iterable<[number, number, number, number | null]>) {
-          add(bucketOf(ts), pointAggregate(step, seq, ts, fromStored(value)));
+        for (const [step, seq, ts, value] of this.chunks.range(seriesKey, span, low, high)) {
+          if (ts >= t0 && ts <= t1) add(bucketOf(ts), pointAggregate(step, seq, ts, value));
         }
       };
       if (blockSize === 0) {
@@ -673,7 +657,11 @@ export class SqliteRunStore implements RunStore {
     return {
       runs: count('runs'),
       events: this.writer.countEvents(),
-      points: count('points'),
+      points: (
+        this.database.prepare('SELECT coalesce(sum(count), 0) AS n FROM point_chunks').get() as {
+          n: number;
+        }
+      ).n,
       series: count('series'),
       plots: count('plots'),
       images: count('images'),
