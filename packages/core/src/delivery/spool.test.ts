@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Batch, MetricEvent, RunIdentity } from '../protocol/events.js';
 import { METRIC_COLUMNS_KIND, PROTOCOL_VERSION } from '../protocol/events.js';
 import { parseJsonl } from '../protocol/jsonl-record.js';
@@ -202,5 +202,45 @@ describe('Spool', () => {
     spool.acknowledge(last.endOffset);
     expect(spool.drained).toBe(true);
     expect(await spool.readWire(10)).toMatchObject({ count: 0, wire: '' });
+  });
+
+  it('writes the delivered offset to disk at most every 200 ms, the latest one once that passed', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const path = spoolFile();
+      const spool = new Spool(path, RUN);
+      for (let batch = 0; batch < 3; batch++) spool.append(batchOf(batch * 2, 2));
+      const offsets: number[] = [];
+      for (let chunk = 0; chunk < 3; chunk++) {
+        const read = await spool.readWire(2);
+        offsets.push(read.endOffset);
+        spool.acknowledge(read.endOffset);
+        if (chunk === 0) vi.advanceTimersByTime(50);
+        if (chunk === 1) vi.advanceTimersByTime(200);
+      }
+      // The first at once; the second within 200 ms of it, not written; the third, later, is.
+      expect(readFileSync(`${path}.offset`, 'utf8')).toBe(String(offsets[2]));
+      expect(spool.drained).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('keeps the offset of the first acknowledgement when the next comes within 200 ms', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const path = spoolFile();
+      const spool = new Spool(path, RUN);
+      spool.append(batchOf(0, 2));
+      spool.append(batchOf(2, 2));
+      const first = await spool.readWire(2);
+      spool.acknowledge(first.endOffset);
+      vi.advanceTimersByTime(100);
+      const second = await spool.readWire(2);
+      spool.acknowledge(second.endOffset);
+      expect(readFileSync(`${path}.offset`, 'utf8')).toBe(String(first.endOffset));
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
