@@ -20,13 +20,17 @@ export const CHUNK_STEP_SPAN = 65_536;
 /** Numbers a point takes in a chunk: step, seq, ts, value. */
 const FIELDS = 4;
 
-/** One series' new points (parallel arrays), in any order. */
+/**
+ * One series' new points, in any order: `flat` holds (step, value, ts) a point, as the live
+ * stream's lists do (FlatPoints), and `seqs` the seq of each.
+ */
 export interface NewPoints {
-  steps: number[];
-  seqs: number[];
-  ts: number[];
-  values: number[];
+  flat: readonly number[];
+  seqs: readonly number[];
 }
+
+/** Numbers a point takes in NewPoints.flat: step, value, ts. */
+const FLAT_FIELDS = 3;
 
 /** A point as a read gives it. */
 export type StoredPoint = [step: number, seq: number, ts: number, value: number];
@@ -39,42 +43,47 @@ export function chunkPoints(points: NewPoints): {
   chunks: Array<{ first: StoredPoint; last: StoredPoint; count: number; data: Buffer }>;
   span: number;
 } {
-  const { steps, seqs, ts, values } = points;
-  const count = steps.length;
-  const order = Array.from({ length: count }, (_, index) => index);
+  const { flat, seqs } = points;
+  const count = seqs.length;
+  const stepOf = (index: number) => flat[index * FLAT_FIELDS]!;
   let sorted = true;
   for (let index = 1; index < count; index++) {
-    const a = index - 1;
-    if (steps[a]! > steps[index]! || (steps[a] === steps[index] && seqs[a]! >= seqs[index]!)) {
+    const step = stepOf(index);
+    const before = stepOf(index - 1);
+    if (before > step || (before === step && seqs[index - 1]! >= seqs[index]!)) {
       sorted = false;
       break;
     }
   }
+  // The points in (step, seq) order: as they came (the usual case, no index made), or sorted,
+  // stably, so that among equal keys the first to arrive comes first and is the one kept.
+  let order: number[] | undefined;
   if (!sorted) {
-    // Stable: among equal keys the first to arrive comes first, and is the one kept.
-    order.sort((a, b) => steps[a]! - steps[b]! || seqs[a]! - seqs[b]! || a - b);
+    order = Array.from({ length: count }, (_, index) => index);
+    order.sort((a, b) => stepOf(a) - stepOf(b) || seqs[a]! - seqs[b]! || a - b);
   }
   const chunks: Array<{ first: StoredPoint; last: StoredPoint; count: number; data: Buffer }> = [];
   let span = 0;
   let start = 0;
   while (start < count) {
     const data = new Float64Array(Math.min(CHUNK_POINTS, count - start) * FIELDS);
-    const firstStep = steps[order[start]!]!;
+    const firstStep = stepOf(order === undefined ? start : order[start]!);
     let length = 0;
     let position = start;
     let previousStep = Number.NaN;
     let previousSeq = Number.NaN;
     for (; position < count && length < CHUNK_POINTS; position++) {
-      const index = order[position]!;
-      const step = steps[index]!;
+      const index = order === undefined ? position : order[position]!;
+      const from = index * FLAT_FIELDS;
+      const step = flat[from]!;
       if (step - firstStep > CHUNK_STEP_SPAN) break;
       const seq = seqs[index]!;
       if (step === previousStep && seq === previousSeq) continue;
       const at = length * FIELDS;
       data[at] = step;
       data[at + 1] = seq;
-      data[at + 2] = ts[index]!;
-      data[at + 3] = values[index]!;
+      data[at + 2] = flat[from + 2]!;
+      data[at + 3] = flat[from + 1]!;
       previousStep = step;
       previousSeq = seq;
       length++;

@@ -43,8 +43,6 @@ const RUN_CACHE_SIZE = 20_000;
 const ROLLUPS_PER_STATEMENT = 64;
 const ROLLUP_COLUMNS = 13;
 const SMALLEST_BLOCK = BLOCK_SIZES[0];
-/** Numbers a point takes in a FlatPoints list: step, value, ts. */
-const POINT_FIELDS = 3;
 
 interface SeriesState {
   key: number;
@@ -626,19 +624,16 @@ export class SqliteIngest {
 
   /** Writes the transaction's points in chunks, series by series (pendingSeries). */
   private flushPoints(): void {
+    // A series' lists of every batch of the transaction, together (one list needs no copy).
     const bySeries = new Map<SeriesState, NewPoints>();
-    for (const { series, points: list, seqs } of this.pendingSeries) {
-      let points = bySeries.get(series);
-      if (points === undefined) {
-        points = { steps: [], seqs: [], ts: [], values: [] };
-        bySeries.set(series, points);
-      }
-      for (let index = 0, point = 0; index < list.length; index += POINT_FIELDS, point++) {
-        points.steps.push(list[index]!);
-        points.values.push(list[index + 1]!);
-        points.ts.push(list[index + 2]!);
-        points.seqs.push(seqs[point]!);
-      }
+    for (const { series, points: flat, seqs } of this.pendingSeries) {
+      const earlier = bySeries.get(series);
+      bySeries.set(
+        series,
+        earlier === undefined
+          ? { flat, seqs }
+          : { flat: earlier.flat.concat(flat), seqs: earlier.seqs.concat(seqs) },
+      );
     }
     for (const [series, points] of bySeries) {
       const span = this.chunks.write(series.key, points);

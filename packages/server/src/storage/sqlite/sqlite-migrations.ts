@@ -269,10 +269,8 @@ function movePointsIntoChunks(database: Database.Database): void {
       span = Math.max(
         span,
         writer.write(seriesKey, {
-          steps: rows.map((row) => row[0]),
+          flat: rows.flatMap(([step, , ts, value]) => [step, value ?? Number.NaN, ts]),
           seqs: rows.map((row) => row[1]),
-          ts: rows.map((row) => row[2]),
-          values: rows.map((row) => (row[3] === null ? Number.NaN : row[3])),
         }),
       );
       const last = rows.at(-1)!;
