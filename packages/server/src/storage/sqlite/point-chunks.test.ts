@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TestRun } from '../../test-support/make-events.js';
-import { CHUNK_POINTS, CHUNK_STEP_SPAN } from './point-chunks.js';
+import { CHUNK_POINTS, CHUNK_STEP_SPAN, SMALL_CHUNK_POINTS } from './point-chunks.js';
 import { MIGRATIONS, migrate } from './sqlite-migrations.js';
 import { DATABASE_FILE, SqliteRunStore } from './sqlite-run-store.js';
 
@@ -128,5 +128,39 @@ describe('points in chunks', () => {
       .all();
     expect(tables).toEqual(['point_chunks']);
     reopened.close();
+  });
+
+  it('grows the last chunk of a live run (a point a commit) instead of a row a point, and a late point still pages in order', async () => {
+    const store = open();
+    const run = new TestRun();
+    for (let step = 0; step < 300; step++) {
+      await store.ingest([
+        run.ingest([run.metric('loss', step, step), run.metric('acc', step / 300, step)]),
+      ]);
+    }
+    // A point that comes late (an earlier step), then more in order.
+    await store.ingest([run.ingest([run.metric('loss', -1, 150)])]);
+    for (let step = 300; step < 310; step++) {
+      await store.ingest([run.ingest([run.metric('loss', step, step)])]);
+    }
+    const rows = store.database
+      .prepare(
+        'SELECT s.name, count(*) AS chunks, sum(c.count) AS points FROM point_chunks c JOIN series s USING (series_key) GROUP BY s.name ORDER BY s.name',
+      )
+      .all();
+    // 256 points, then the rest; the late point in a chunk of its own.
+    expect(rows).toEqual([
+      { name: 'acc', chunks: Math.ceil(300 / SMALL_CHUNK_POINTS), points: 300 },
+      { name: 'loss', chunks: Math.ceil(310 / SMALL_CHUNK_POINTS) + 1, points: 311 },
+    ]);
+    const seen = await pageThrough(store, run.identity.id, 'loss', 64);
+    expect(seen).toHaveLength(311);
+    const steps = seen.map(([step]) => step);
+    expect(steps).toEqual([...steps].sort((a, b) => a - b));
+    expect(seen.filter(([step]) => step === 150)).toEqual([
+      [150, 150],
+      [150, -1],
+    ]);
+    expect(seen.at(-1)).toEqual([309, 309]);
   });
 });

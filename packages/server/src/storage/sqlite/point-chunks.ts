@@ -109,22 +109,70 @@ export function decodeChunk(data: Buffer): Float64Array {
   return copy;
 }
 
+/**
+ * A chunk below this many points takes the next commit's points when they all come after it: a
+ * live run sends a few points a series a commit, and without this would store a chunk a point.
+ * Rewriting it costs at most this many points' bytes (8 KiB) a commit.
+ */
+export const SMALL_CHUNK_POINTS = 256;
+/** Series whose last chunk is remembered; past this the memory starts again. */
+const TAILS_CACHE_SIZE = 50_000;
+
+/** The chunk of a series that starts last: the one points logged in order extend. */
+interface Tail {
+  key: number;
+  count: number;
+  firstStep: number;
+  firstSeq: number;
+  lastStep: number;
+  lastSeq: number;
+}
+
 /** Writes chunk rows. */
 export class PointChunkWriter {
   private readonly insert: Database.Statement;
+  private readonly update: Database.Statement;
+  private readonly readData: Database.Statement;
+  private readonly findTail: Database.Statement;
+  /** Per series, its last chunk (null: none yet), as far as this writer knows. */
+  private readonly tails = new Map<number, Tail | null>();
 
   constructor(database: Database.Database) {
     this.insert = database.prepare(
       `INSERT INTO point_chunks (series_key, first_step, first_seq, last_step, last_seq, count, data)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
+    this.update = database.prepare(
+      'UPDATE point_chunks SET last_step = ?, last_seq = ?, count = ?, data = ? WHERE chunk_key = ?',
+    );
+    this.readData = database.prepare('SELECT data FROM point_chunks WHERE chunk_key = ?').pluck();
+    this.findTail = database.prepare(
+      `SELECT chunk_key AS key, count, first_step AS firstStep, first_seq AS firstSeq,
+         last_step AS lastStep, last_seq AS lastSeq
+       FROM point_chunks WHERE series_key = ? ORDER BY first_step DESC, first_seq DESC LIMIT 1`,
+    );
+  }
+
+  /** Forgets what it knows of the chunks (after a rolled-back transaction). */
+  reset(): void {
+    this.tails.clear();
   }
 
   /** Stores a series' new points; returns the widest step span of the chunks written. */
   write(seriesKey: number, points: NewPoints): number {
+    let tail = this.tails.get(seriesKey);
+    if (tail === undefined) {
+      if (this.tails.size >= TAILS_CACHE_SIZE) this.tails.clear();
+      tail = (this.findTail.get(seriesKey) as Tail | undefined) ?? null;
+      this.tails.set(seriesKey, tail);
+    }
+    if (tail !== null && tail.count < SMALL_CHUNK_POINTS) {
+      const span = this.extend(tail, points);
+      if (span !== undefined) return span;
+    }
     const { chunks, span } = chunkPoints(points);
     for (const chunk of chunks) {
-      this.insert.run(
+      const { lastInsertRowid } = this.insert.run(
         seriesKey,
         chunk.first[0],
         chunk.first[1],
@@ -133,7 +181,61 @@ export class PointChunkWriter {
         chunk.count,
         chunk.data,
       );
+      // The chunk that starts last is the tail (chunks of points that came late start earlier).
+      const last = this.tails.get(seriesKey);
+      const [firstStep, firstSeq] = chunk.first;
+      if (
+        last == null ||
+        firstStep > last.firstStep ||
+        (firstStep === last.firstStep && firstSeq > last.firstSeq)
+      ) {
+        this.tails.set(seriesKey, {
+          key: Number(lastInsertRowid),
+          count: chunk.count,
+          firstStep,
+          firstSeq,
+          lastStep: chunk.last[0],
+          lastSeq: chunk.last[1],
+        });
+      }
     }
+    return span;
+  }
+
+  /**
+   * Adds the points to the tail chunk when they all come after it and it can hold them within
+   * its bounds; returns the chunk's span then, else undefined (nothing written).
+   */
+  private extend(tail: Tail, points: NewPoints): number | undefined {
+    const { flat, seqs } = points;
+    const count = seqs.length;
+    if (tail.count + count > CHUNK_POINTS) return undefined;
+    for (let index = 0; index < count; index++) {
+      const step = flat[index * FLAT_FIELDS]!;
+      if (step < tail.lastStep || (step === tail.lastStep && seqs[index]! <= tail.lastSeq)) {
+        return undefined;
+      }
+      if (step - tail.firstStep > CHUNK_STEP_SPAN) return undefined;
+    }
+    const old = decodeChunk(this.readData.get(tail.key) as Buffer);
+    const joined: number[] = [];
+    const joinedSeqs: number[] = [];
+    for (let at = 0; at < old.length; at += FIELDS) {
+      joined.push(old[at]!, old[at + 3]!, old[at + 2]!);
+      joinedSeqs.push(old[at + 1]!);
+    }
+    for (let index = 0; index < count; index++) {
+      const from = index * FLAT_FIELDS;
+      joined.push(flat[from]!, flat[from + 1]!, flat[from + 2]!);
+      joinedSeqs.push(seqs[index]!);
+    }
+    const { chunks, span } = chunkPoints({ flat: joined, seqs: joinedSeqs });
+    const [chunk] = chunks;
+    if (chunk === undefined || chunks.length !== 1) return undefined;
+    this.update.run(chunk.last[0], chunk.last[1], chunk.count, chunk.data, tail.key);
+    tail.count = chunk.count;
+    tail.lastStep = chunk.last[0];
+    tail.lastSeq = chunk.last[1];
     return span;
   }
 }

@@ -201,6 +201,7 @@ export class SqliteIngest {
     // Rows of the failed batch not yet written must not go out with the next commit.
     this.pendingSeries.length = 0;
     this.rollups.clear();
+    this.chunks.reset();
   }
 
   /** Forgets the cached state of one run (the liveness sweep changed it in the database). */
