@@ -90,7 +90,10 @@ export function parseJsonl(
           `livestep: line ${index + 1} of the JSONL record is not valid metric columns: ${issue.path}: ${issue.message}`,
         );
       }
-      current.events.push(...expandMetricColumns(record as unknown as MetricColumns));
+      // A loop, not a spread: a block of 150,000 points would overflow the call's arguments.
+      for (const event of expandMetricColumns(record as unknown as MetricColumns)) {
+        current.events.push(event);
+      }
       return;
     }
     current.events.push(record as unknown as RunEvent);

@@ -1,6 +1,7 @@
 // Points in chunks (point-chunks.ts): what a reader of the store relies on, whatever the chunks:
 // history pages in (step, seq) order with nothing skipped or repeated, step ranges that count
 // every point once, and a data folder of schema 3 (a row a point) moved into chunks on open.
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -162,5 +163,50 @@ describe('points in chunks', () => {
       [150, -1],
     ]);
     expect(seen.at(-1)).toEqual([309, 309]);
+  });
+
+  it('pages past a point stored twice (same step and seq, another id) without stopping short', async () => {
+    const store = open();
+    const run = new TestRun();
+    const first = [run.metric('loss', 1, 1), run.metric('loss', 2, 2)];
+    await store.ingest([run.ingest(first)]);
+    // A protocol client with its own ids sends the same points again under new ones.
+    await store.ingest([run.ingest(first.map((event) => ({ ...event, id: randomUUID() })))]);
+    // More than the first chunk can take: a chunk of their own, after the two that repeat.
+    const later = Array.from({ length: CHUNK_POINTS }, (_, offset) =>
+      run.metric('loss', offset + 3, offset + 3),
+    );
+    await store.ingest([run.ingest(later)]);
+    const expected = Array.from({ length: CHUNK_POINTS + 2 }, (_, offset) => [
+      offset + 1,
+      offset + 1,
+    ]);
+    for (const limit of [1, 2, 3, 10]) {
+      const seen = await pageThrough(store, run.identity.id, 'loss', limit);
+      expect(seen, `pages of ${limit}`).toEqual(expected);
+    }
+  });
+
+  it('finds every point of a time range whose edge block is read point by point', async () => {
+    const store = open();
+    const run = new TestRun();
+    // 2,048 steps in about 100 ms: the series' time span is far less than its chunk's step span.
+    const t0 = 1_700_000_000_000;
+    const events = [];
+    for (let step = 0; step < 2_048; step++) {
+      run.ts = t0 + Math.floor(step / 20);
+      events.push(run.metric('loss', step, step));
+    }
+    await store.ingest([run.ingest(events)]);
+    const zoomed = await store.downsample(run.identity.id, 'loss', {
+      points: 2,
+      x: 'time',
+      from: t0 + 50,
+      to: t0 + 102,
+    });
+    // Every step whose ts is in [t0 + 50, t0 + 102]: steps 1,000 to 2,047.
+    const counted = zoomed.buckets.reduce((sum, bucket) => sum + bucket.count, 0);
+    expect(counted).toBe(2_048 - 1_000);
+    expect(Math.min(...zoomed.buckets.map((bucket) => bucket.firstStep))).toBe(1_000);
   });
 });

@@ -65,13 +65,14 @@ export function chunkPoints(points: NewPoints): {
   const chunks: Array<{ first: StoredPoint; last: StoredPoint; count: number; data: Buffer }> = [];
   let span = 0;
   let start = 0;
+  // Across chunks too: a point repeated at a chunk's edge is kept once.
+  let previousStep = Number.NaN;
+  let previousSeq = Number.NaN;
   while (start < count) {
     const data = new Float64Array(Math.min(CHUNK_POINTS, count - start) * FIELDS);
     const firstStep = stepOf(order === undefined ? start : order[start]!);
     let length = 0;
     let position = start;
-    let previousStep = Number.NaN;
-    let previousSeq = Number.NaN;
     for (; position < count && length < CHUNK_POINTS; position++) {
       const index = order === undefined ? position : order[position]!;
       const from = index * FLAT_FIELDS;
@@ -88,6 +89,8 @@ export function chunkPoints(points: NewPoints): {
       previousSeq = seq;
       length++;
     }
+    start = position;
+    if (length === 0) continue; // every point left here repeated the one before
     const last = (length - 1) * FIELDS;
     chunks.push({
       first: [data[0]!, data[1]!, data[2]!, data[3]!],
@@ -95,8 +98,7 @@ export function chunkPoints(points: NewPoints): {
       count: length,
       data: Buffer.from(data.buffer, 0, length * FIELDS * 8),
     });
-    span = Math.max(span, data[last]! - firstStep);
-    start = position;
+    span = Math.max(span, data[last]! - data[0]!);
   }
   return { chunks, span };
 }
@@ -282,21 +284,28 @@ export class PointChunkReader {
     afterSeq: number,
     limit: number,
   ): StoredPoint[] {
-    const found: StoredPoint[] = [];
-    let ordered = true;
+    let found: StoredPoint[] = [];
+    /** True while `found` is in (step, seq) order with no point twice. */
+    let tidy = true;
     for (const row of this.fromStep.iterate(
       seriesKey,
       afterStep - span,
       Number.MAX_SAFE_INTEGER,
     ) as Iterable<{ first_step: number; first_seq: number; data: Buffer }>) {
       if (found.length >= limit) {
-        if (!ordered) {
-          found.sort(comparePoints);
-          ordered = true;
+        if (!tidy) {
+          found = sortedUnique(found);
+          tidy = true;
         }
-        const bound = found[limit - 1]!;
-        if (row.first_step > bound[0] || (row.first_step === bound[0] && row.first_seq > bound[1]))
-          break;
+        // Counted once each (a point stored twice must not stop the page short).
+        if (found.length >= limit) {
+          const bound = found[limit - 1]!;
+          if (
+            row.first_step > bound[0] ||
+            (row.first_step === bound[0] && row.first_seq > bound[1])
+          )
+            break;
+        }
       }
       const points = decodeChunk(row.data);
       for (let at = 0; at < points.length; at += FIELDS) {
@@ -305,22 +314,27 @@ export class PointChunkReader {
         if (step < afterStep || (step === afterStep && seq <= afterSeq)) continue;
         const previous = found.at(-1);
         if (previous !== undefined && comparePoints(previous, [step, seq, 0, 0]) >= 0) {
-          ordered = false;
+          tidy = false;
         }
         found.push([step, seq, points[at + 2]!, points[at + 3]!]);
       }
     }
-    if (!ordered) found.sort(comparePoints);
-    // A point stored twice (by two chunks that overlap) is given once.
-    const unique: StoredPoint[] = [];
-    for (const point of found) {
-      const previous = unique.at(-1);
-      if (previous !== undefined && previous[0] === point[0] && previous[1] === point[1]) continue;
-      unique.push(point);
-      if (unique.length === limit) break;
-    }
-    return unique;
+    if (!tidy) found = sortedUnique(found);
+    if (found.length > limit) found.length = limit;
+    return found;
   }
+}
+
+/** The points in (step, seq) order, a point stored twice (by chunks that overlap) given once. */
+function sortedUnique(points: StoredPoint[]): StoredPoint[] {
+  points.sort(comparePoints);
+  const unique: StoredPoint[] = [];
+  for (const point of points) {
+    const previous = unique.at(-1);
+    if (previous !== undefined && previous[0] === point[0] && previous[1] === point[1]) continue;
+    unique.push(point);
+  }
+  return unique;
 }
 
 function comparePoints(a: StoredPoint, b: StoredPoint): number {

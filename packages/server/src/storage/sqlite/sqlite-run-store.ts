@@ -405,7 +405,8 @@ export class SqliteRunStore implements RunStore {
       if (existing === undefined) buckets.set(index, { ...aggregate });
       else mergeAggregate(existing, aggregate);
     };
-    const span = series.chunk_span as number;
+    // How far back a read of a step range seeks (point-chunks.ts).
+    const chunkSpan = series.chunk_span as number;
     let width: number;
     let blockSize: number;
     let offset = 0;
@@ -418,7 +419,7 @@ export class SqliteRunStore implements RunStore {
       const bucketOf = (step: number) => Math.floor((step - from) / width);
       const addRaw = (low: number, high: number) => {
         if (high < low) return;
-        for (const [step, seq, ts, value] of this.chunks.range(seriesKey, span, low, high)) {
+        for (const [step, seq, ts, value] of this.chunks.range(seriesKey, chunkSpan, low, high)) {
           add(bucketOf(step), pointAggregate(step, seq, ts, value));
         }
       };
@@ -457,15 +458,15 @@ export class SqliteRunStore implements RunStore {
       if (t1 < t0) throw new BadQueryError('to', `to is before from`);
       width = Math.max((t1 - t0) / points, Number.EPSILON);
       // Points in the range, estimated from the series' time span: what a bucket would hold.
-      const span = Math.max(
+      const timeSpan = Math.max(
         1,
         (lastTs ?? (series.last_ts as number)) - (series.first_ts as number),
       );
-      const inRange = (series.count as number) * Math.min(1, (t1 - t0) / span);
+      const inRange = (series.count as number) * Math.min(1, (t1 - t0) / timeSpan);
       blockSize = chooseBlockSize(inRange / points);
       const bucketOf = (ts: number) => Math.min(points - 1, Math.floor((ts - t0) / width));
       const addRawInTime = (low: number, high: number) => {
-        for (const [step, seq, ts, value] of this.chunks.range(seriesKey, span, low, high)) {
+        for (const [step, seq, ts, value] of this.chunks.range(seriesKey, chunkSpan, low, high)) {
           if (ts >= t0 && ts <= t1) add(bucketOf(ts), pointAggregate(step, seq, ts, value));
         }
       };
