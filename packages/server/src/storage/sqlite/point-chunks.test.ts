@@ -6,21 +6,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TestRun } from '../../test-support/make-events.js';
+import { openTestStore } from '../../test-support/open-test-store.js';
 import { CHUNK_POINTS, CHUNK_STEP_SPAN, SMALL_CHUNK_POINTS } from './point-chunks.js';
 import { MIGRATIONS, migrate } from './sqlite-migrations.js';
-import { DATABASE_FILE, SqliteRunStore } from './sqlite-run-store.js';
+import { DATABASE_FILE, type SqliteRunStore } from './sqlite-run-store.js';
 
-const stores: SqliteRunStore[] = [];
-function open(directory = ':memory:') {
-  const store = new SqliteRunStore({ directory });
-  stores.push(store);
-  return store;
-}
-afterEach(async () => {
-  for (const store of stores.splice(0)) await store.close();
-});
+const open = (directory = ':memory:') => openTestStore({ directory });
 
 /** Every point of a series through history pages of `limit`, as [step, value]. */
 async function pageThrough(store: SqliteRunStore, runId: string, name: string, limit: number) {

@@ -4,21 +4,14 @@ import { join } from 'node:path';
 import type { MetricEvent, RunEvent } from '@livestep/core';
 import { encodeMetricColumns } from '@livestep/core/protocol';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TestRun } from '../../test-support/make-events.js';
+import { openTestStore } from '../../test-support/open-test-store.js';
 import type { IngestBatch } from '../run-store.js';
 import { migrate } from './sqlite-migrations.js';
 import { DATABASE_FILE, SqliteRunStore } from './sqlite-run-store.js';
 
-const stores: SqliteRunStore[] = [];
-function open(directory = ':memory:') {
-  const store = new SqliteRunStore({ directory });
-  stores.push(store);
-  return store;
-}
-afterEach(async () => {
-  for (const store of stores.splice(0)) await store.close();
-});
+const open = (directory = ':memory:') => openTestStore({ directory });
 
 function metrics(run: TestRun, count: number): MetricEvent[] {
   return Array.from(
